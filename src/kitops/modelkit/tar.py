@@ -1,0 +1,338 @@
+"""A tar writer whose bytes equal Go's ``archive/tar`` as the Go ``kit`` uses it, and a strict reader.
+
+Why our own writer: Python's ``tarfile`` differs from Go in at least three ways
+that change layer digests (a trailing ``/`` on directory names, padding the
+archive to 10240 bytes, and the shortest instead of the longest USTAR prefix
+split). Rules, from spec §2.5 and Go's ``archive/tar`` writer:
+
+* USTAR blocks, uid 1000, gid 0, empty uname/gname, mtime 0, devmajor/minor ``0000000\\0``;
+* names over 100 bytes split at the last ``/`` within the first 156 bytes;
+* a PAX ``x`` header (``<dir>/PaxHeaders.0/<base>``, sorted records) when the name
+  is not ASCII or cannot be split, or the size is 8 GiB or more;
+* data padded to 512 bytes; the archive ends with exactly two zero blocks.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from kitops.errors import FormatError, IntegrityError
+
+BLOCK = 512
+NAME_SIZE = 100
+PREFIX_SIZE = 155
+MAX_OCTAL_SIZE = 8**11  # 8 GiB: sizes from here on need a PAX record
+TAR_UID = 1000
+TAR_GID = 0
+TYPE_FILE = b"0"
+TYPE_DIR = b"5"
+TYPE_PAX = b"x"
+_COALESCE = 1 << 20
+
+
+class Sink(Protocol):
+    def write(self, data: bytes | bytearray | memoryview, /) -> int | None: ...
+
+
+def _octal(value: int, width: int) -> bytes:
+    """Go's formatOctal: zero-padded octal of ``width-1`` digits plus a NUL (0 if it does not fit)."""
+    if value < 0 or value >= 8 ** (width - 1):
+        value = 0
+    return f"{value:0{width - 1}o}".encode() + b"\0"
+
+
+def _field(text: bytes, width: int) -> bytes:
+    """Go's formatString: copy, NUL-terminate when shorter, and avoid a trailing '/' when cut."""
+    if len(text) >= width:
+        out = bytearray(text[:width])
+        if len(text) > width and out[-1:] == b"/":
+            n = len(text[: width - 1].rstrip(b"/"))
+            out[n] = 0
+        return bytes(out)
+    return text + b"\0" * (width - len(text))
+
+
+def _to_ascii(name: str) -> bytes:
+    return "".join(c for c in name if c.isascii()).encode("ascii")
+
+
+def split_ustar_path(name: str) -> tuple[str, str] | None:
+    """Go's splitUSTARPath: the longest prefix (≤155) whose remainder fits the 100-byte name field."""
+    if len(name) <= NAME_SIZE or not name.isascii():
+        return None
+    length = len(name)
+    if length > PREFIX_SIZE + 1:
+        length = PREFIX_SIZE + 1
+    elif name[length - 1] == "/":
+        length -= 1
+    i = name.rfind("/", 0, length)
+    nlen = len(name) - i - 1
+    if i <= 0 or nlen > NAME_SIZE or nlen == 0 or i > PREFIX_SIZE:
+        return None
+    return name[:i], name[i + 1 :]
+
+
+def _checksum(block: bytearray) -> None:
+    block[148:156] = b" " * 8
+    total = sum(block)
+    block[148:156] = f"{total:06o}".encode() + b"\0 "
+
+
+def _v7_block(
+    name: bytes, mode: int, uid: int, gid: int, size: int, typeflag: bytes, prefix: bytes, dev: bool
+) -> bytearray:
+    block = bytearray(BLOCK)
+    block[0:100] = _field(name, 100)
+    block[100:108] = _octal(mode, 8)
+    block[108:116] = _octal(uid, 8)
+    block[116:124] = _octal(gid, 8)
+    block[124:136] = _octal(size, 12)
+    block[136:148] = _octal(0, 12)
+    block[156:157] = typeflag
+    block[257:263] = b"ustar\0"
+    block[263:265] = b"00"
+    if dev:
+        block[329:337] = _octal(0, 8)
+        block[337:345] = _octal(0, 8)
+    block[345:500] = _field(prefix, 155)
+    _checksum(block)
+    return block
+
+
+def format_pax_record(key: str, value: str) -> bytes:
+    """``"%d %s=%s\\n"`` where the length counts itself."""
+    body = f" {key}={value}\n".encode()
+    size = len(body) + len(str(len(body)))
+    record = str(size).encode() + body
+    if len(record) != size:
+        record = str(len(record)).encode() + body
+    return record
+
+
+def header_bytes(name: str, mode: int, size: int, typeflag: bytes) -> bytes:
+    """All header blocks (PAX extension first when needed) for one entry, exactly as Go writes them."""
+    pax: dict[str, str] = {}
+    encoded = name.encode("utf-8")
+    fits_name = len(encoded) <= NAME_SIZE and name.isascii()
+    split = None if fits_name else split_ustar_path(name)
+    if not fits_name and split is None:
+        pax["path"] = name
+    if size >= MAX_OCTAL_SIZE:
+        pax["size"] = str(size)
+    if not pax:
+        prefix, base = split if split else ("", name)
+        return bytes(_v7_block(base.encode(), mode, TAR_UID, TAR_GID, size, typeflag, prefix.encode(), True))
+    records = b"".join(format_pax_record(k, pax[k]) for k in sorted(pax))
+    head, tail = posixpath.split(name)
+    pax_name = _to_ascii(posixpath.join(head, "PaxHeaders.0", tail))[:NAME_SIZE].rstrip(b"/")
+    out = bytearray(_v7_block(pax_name, 0, 0, 0, len(records), TYPE_PAX, b"", False))
+    out += records + b"\0" * (-len(records) % BLOCK)
+    out += _v7_block(_to_ascii(name), mode, TAR_UID, TAR_GID, size, typeflag, b"", True)
+    return bytes(out)
+
+
+def tar_mode(st_mode: int) -> int:
+    """Permission bits plus setuid/setgid/sticky, no file-type bits (Go's FileInfoHeader)."""
+    return stat.S_IMODE(st_mode)
+
+
+class GoTarWriter:
+    """Streams a deterministic tar into ``sink``; small writes are coalesced into 1 MiB chunks."""
+
+    def __init__(self, sink: Sink, *, buffer_size: int = 4 << 20) -> None:
+        self._sink = sink
+        self._pending = bytearray()
+        self._buf = bytearray(buffer_size)
+        self.bytes_written = 0
+
+    def _emit(self, data: bytes | memoryview) -> None:
+        self.bytes_written += len(data)
+        if len(data) >= _COALESCE:
+            self._flush()
+            self._sink.write(data)
+            return
+        self._pending += data
+        if len(self._pending) >= _COALESCE:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._sink.write(self._pending)
+            self._pending = bytearray()
+
+    def add_dir(self, name: str, mode: int) -> None:
+        self._emit(header_bytes(name, mode, 0, TYPE_DIR))
+
+    def add_file(self, name: str, mode: int, size: int, src: BinaryIO, *, on_bytes: object = None) -> None:
+        """Write a regular file; exactly ``size`` bytes must come from ``src`` (it may not grow or shrink)."""
+        self._emit(header_bytes(name, mode, size, TYPE_FILE))
+        view = memoryview(self._buf)
+        remaining = size
+        while remaining:
+            n = src.readinto(view[: min(len(view), remaining)])  # type: ignore[attr-defined]
+            if not n:
+                raise IntegrityError(f"file {name} shrank while it was being packed", hint="pack again")
+            self._emit(view[:n])
+            if on_bytes is not None:
+                on_bytes(n)  # type: ignore[operator]
+            remaining -= n
+        if src.read(1):
+            raise IntegrityError(f"file {name} grew while it was being packed", hint="pack again")
+        pad = -size % BLOCK
+        if pad:
+            self._emit(b"\0" * pad)
+
+    def close(self) -> None:
+        self._emit(b"\0" * (2 * BLOCK))
+        self._flush()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass
+class TarEntry:
+    name: str
+    typeflag: str  # "file", "dir", "symlink", "hardlink"
+    mode: int
+    size: int
+    linkname: str = ""
+
+
+def _parse_number(field: bytes) -> int:
+    if field and field[0] & 0x80:  # base-256 (GNU) encoding
+        value = field[0] & 0x7F
+        for b in field[1:]:
+            value = (value << 8) | b
+        return value
+    text = field.split(b"\0", 1)[0].strip(b" \0")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise FormatError(f"invalid number in tar header: {field!r}") from None
+
+
+def _parse_pax(data: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        sp = data.find(b" ", pos)
+        if sp < 0:
+            break
+        try:
+            length = int(data[pos:sp])
+        except ValueError:
+            raise FormatError("invalid PAX record") from None
+        if length <= 0:
+            raise FormatError("invalid PAX record length")
+        record = data[sp + 1 : pos + length - 1]
+        key, _, value = record.partition(b"=")
+        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return out
+
+
+class _EntryReader:
+    """Reads exactly one entry's data from the archive stream."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream = stream
+        self.remaining = size
+
+    def readinto(self, buf: memoryview) -> int:
+        if not self.remaining:
+            return 0
+        want = min(len(buf), self.remaining)
+        n = self._stream.readinto(buf[:want])  # type: ignore[attr-defined]
+        if not n:
+            raise FormatError("unexpected end of tar archive")
+        self.remaining -= n
+        return int(n)
+
+    def skip(self) -> None:
+        buf = memoryview(bytearray(min(self.remaining, 1 << 20) or 1))
+        while self.remaining:
+            self.readinto(buf)
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = stream.read(n)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+_TYPE_NAMES = {b"0": "file", b"\0": "file", b"7": "file", b"5": "dir", b"2": "symlink", b"1": "hardlink"}
+
+
+def iter_tar(stream: BinaryIO) -> Iterator[tuple[TarEntry, _EntryReader]]:
+    """Yield entries with a data reader each; unread data is skipped. Refuses unknown entry types."""
+    pax: dict[str, str] = {}
+    long_name: str | None = None
+    long_link: str | None = None
+    while True:
+        block = _read_exact(stream, BLOCK)
+        if len(block) < BLOCK:
+            if not block:
+                return  # tolerate archives without end blocks
+            raise FormatError("truncated tar header")
+        if block == b"\0" * BLOCK:
+            return
+        stored = _parse_number(block[148:156])
+        unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+        signed = sum((b - 256 if b > 127 else b) for b in block[:148]) + 256 + sum(
+            (b - 256 if b > 127 else b) for b in block[156:]
+        )
+        if stored not in (unsigned, signed):
+            raise FormatError("tar header checksum mismatch")
+        typeflag = block[156:157]
+        size = _parse_number(block[124:136])
+        if typeflag in (b"x", b"g", b"L", b"K"):
+            if size > (1 << 20):
+                raise FormatError("tar extended header too large")
+            data = _read_exact(stream, size)
+            _read_exact(stream, -size % BLOCK)
+            if typeflag == b"x":
+                pax.update(_parse_pax(data))
+            elif typeflag == b"L":
+                long_name = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            elif typeflag == b"K":
+                long_link = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            continue
+        name = block[0:100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        if block[257:262] == b"ustar":
+            prefix = block[345:500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            if prefix:
+                name = prefix + "/" + name
+        linkname = block[157:257].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        if long_name is not None:
+            name = long_name
+        if long_link is not None:
+            linkname = long_link
+        name = pax.get("path", name)
+        linkname = pax.get("linkpath", linkname)
+        if "size" in pax:
+            size = int(pax["size"])
+        pax, long_name, long_link = {}, None, None
+        kind = _TYPE_NAMES.get(typeflag)
+        if kind is None:
+            raise IntegrityError(
+                f"unrecognized type in archive: {name} (type {typeflag!r})",
+                hint="device files, FIFOs and sparse entries are refused for safety",
+            )
+        entry = TarEntry(name=name, typeflag=kind, mode=_parse_number(block[100:108]), size=size, linkname=linkname)
+        reader = _EntryReader(stream, size)
+        yield entry, reader
+        reader.skip()
+        _read_exact(stream, -size % BLOCK)

@@ -1,0 +1,23 @@
+"""Stores: one protocol for the local OCI layout, memory and remote repositories."""
+
+from kitops.store.base import (
+    BLOB_BUFFER,
+    Deleter,
+    ReadableStore,
+    Store,
+    TagLister,
+    VerifyingReader,
+    copy_stream,
+    read_blob_bytes,
+)
+
+__all__ = [
+    "BLOB_BUFFER",
+    "Deleter",
+    "ReadableStore",
+    "Store",
+    "TagLister",
+    "VerifyingReader",
+    "copy_stream",
+    "read_blob_bytes",
+]

@@ -1,0 +1,177 @@
+"""The store protocol and the one verified streaming loop.
+
+Every byte that enters a store passes through :class:`VerifyingReader` or
+:func:`copy_stream`, which check the size and digest the descriptor promises; a
+mismatch raises :class:`~kitops.errors.IntegrityError` before anything is
+committed under its final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from kitops.errors import IntegrityError
+from kitops.oci.models import MAX_MANIFEST_BYTES, Descriptor
+from kitops.progress import Cancel, Progress
+
+BLOB_BUFFER = 4 * 1024 * 1024  # large buffers: hashing and file I/O release the GIL on them
+
+
+@runtime_checkable
+class ReadableStore(Protocol):
+    def resolve(self, ref: str) -> Descriptor:
+        """Tag or digest -> manifest descriptor; raises NotFoundError."""
+        ...
+
+    def fetch(self, desc: Descriptor) -> BinaryIO:
+        """A stream of the blob's bytes, verified against ``desc`` as it is read; caller closes."""
+        ...
+
+    def exists(self, desc: Descriptor) -> bool: ...
+
+
+@runtime_checkable
+class Store(ReadableStore, Protocol):
+    def push(self, desc: Descriptor, data: BinaryIO) -> None:
+        """Store the bytes read from ``data``; verifies size and digest before committing."""
+        ...
+
+    def tag(self, desc: Descriptor, ref: str) -> None: ...
+
+
+@runtime_checkable
+class TagLister(Protocol):
+    def tags(self) -> list[str]: ...
+
+
+@runtime_checkable
+class Deleter(Protocol):
+    def delete(self, desc: Descriptor) -> None: ...
+
+
+class VerifyingReader:
+    """Wraps a raw stream; raises IntegrityError at EOF (or on overrun) if size or digest differ."""
+
+    def __init__(self, raw: BinaryIO, desc: Descriptor, *, what: str = "blob") -> None:
+        algo, _, self._want_hex = desc.digest.partition(":")
+        self._raw = raw
+        self._desc = desc
+        self._hasher = hashlib.new(algo)
+        self._read = 0
+        self._done = False
+        self._what = what
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n) if n is not None and n >= 0 else self._raw.read()
+        self._account(data)
+        if not data or (n is None or n < 0):
+            self._finish()
+        return data
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        if hasattr(self._raw, "readinto"):
+            count = self._raw.readinto(buf)
+            view = memoryview(buf)[:count]
+            self._account(view)
+        else:  # pragma: no cover - every stream we wrap has readinto
+            data = self._raw.read(len(buf))
+            count = len(data)
+            memoryview(buf)[:count] = data
+            self._account(data)
+        if count == 0:
+            self._finish()
+        return count
+
+    def _account(self, data: bytes | memoryview) -> None:
+        self._read += len(data)
+        if self._read > self._desc.size:
+            raise IntegrityError(
+                f"{self._what} {self._desc.digest} is larger than its descriptor's size {self._desc.size}"
+            )
+        self._hasher.update(data)
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._read != self._desc.size:
+            raise IntegrityError(
+                f"{self._what} {self._desc.digest}: expected {self._desc.size} bytes, got {self._read}"
+            )
+        if self._hasher.hexdigest() != self._want_hex:
+            raise IntegrityError(
+                f"{self._what} content does not match its digest {self._desc.digest} "
+                f"(got {self._hasher.name}:{self._hasher.hexdigest()})",
+                hint="the stored copy is corrupt: remove it and pull or pack again",
+            )
+
+    def verify_rest(self) -> None:
+        """Drain and verify whatever the consumer did not read (tar readers stop at the end blocks)."""
+        buf = bytearray(BLOB_BUFFER)
+        while self.readinto(buf):
+            pass
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> VerifyingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def readable(self) -> bool:
+        return True
+
+
+def copy_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    *,
+    key: str = "",
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    buffer_size: int = BLOB_BUFFER,
+) -> int:
+    """Copy with one reusable buffer, reporting progress and honouring cancel per chunk."""
+    buf = bytearray(buffer_size)
+    view = memoryview(buf)
+    total = 0
+    readinto = getattr(src, "readinto", None)
+    while True:
+        if cancel is not None:
+            cancel.check()
+        if readinto is not None:
+            n = readinto(view)
+            if not n:
+                break
+            dst.write(view[:n])
+        else:
+            chunk = src.read(buffer_size)
+            if not chunk:
+                break
+            n = len(chunk)
+            dst.write(chunk)
+        total += n
+        if progress is not None:
+            progress.advance(key, n)
+    return total
+
+
+def read_blob_bytes(store: ReadableStore, desc: Descriptor, *, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+    """Read a small blob (manifest, config) whole, verified; refuses anything over ``limit``."""
+    if desc.size > limit:
+        raise IntegrityError(f"{desc.digest} is {desc.size} bytes, over the {limit}-byte limit for metadata")
+    chunks: list[bytes] = []
+    got = 0
+    with store.fetch(desc) as stream:
+        while True:
+            chunk = stream.read(desc.size + 1 - got if got <= desc.size else 1)
+            if not chunk:
+                break
+            got += len(chunk)
+            chunks.append(chunk)
+            if got > desc.size:
+                raise IntegrityError(f"{desc.digest} is larger than its descriptor's size {desc.size}")
+    return b"".join(chunks)

@@ -1,0 +1,452 @@
+"""The local store: the very on-disk layout the Go ``kit`` CLI uses (spec §3.2).
+
+``$KITOPS_HOME/storage`` is one OCI image layout shared by every repository
+(``blobs/sha256/<hex>``, ``index.json`` listing every manifest by digest) plus, per
+repository, ``<base64url(registry/repo)>-index.json`` and ``-tags.json``.
+
+Unlike the reference, every metadata write here is atomic (temp file +
+``os.replace``) and done under a lock file, so concurrent ``kit`` processes never
+lose updates; blobs become visible under their final name only after their size
+and digest were checked; deleting a manifest garbage-collects the blobs nothing
+else references.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from kitops.errors import FormatError, IntegrityError, NotFoundError
+from kitops.oci import gojson
+from kitops.oci import mediatypes as mt
+from kitops.oci.digest import is_digest
+from kitops.oci.models import Descriptor, Index, Manifest
+from kitops.oci.reference import validate_tag
+from kitops.store.base import BLOB_BUFFER, VerifyingReader, copy_stream, read_blob_bytes
+
+_REPO_FILE_RE = re.compile(r"^([-A-Za-z0-9_-]*={0,3})-index\.json$")
+LOCK_NAME = ".kitops-python.lock"
+
+
+def encode_repo(repo_key: str) -> str:
+    return base64.urlsafe_b64encode(repo_key.encode()).decode()
+
+
+def decode_repo(encoded: str) -> str:
+    return base64.urlsafe_b64decode(encoded.encode()).decode()
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class BlobWriter:
+    """A blob being written into ``storage/ingest``; ``commit`` verifies and renames it into place.
+
+    Hashes as it writes, so producing a blob is one pass over the bytes.
+    """
+
+    def __init__(self, store: LocalStore) -> None:
+        self._store = store
+        store.ingest_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="kitops_")
+        self.path = Path(name)
+        self._fh = os.fdopen(fd, "wb", buffering=0)
+        self._hasher = hashlib.sha256()
+        self.size = 0
+        self._closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._hasher.update(data)
+        view = memoryview(data)
+        while view:
+            n = self._fh.write(view)
+            if n is None:  # pragma: no cover - non-blocking only
+                continue
+            view = view[n:]
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hasher.hexdigest()
+
+    def commit(self, media_type: str, expected: Descriptor | None = None) -> Descriptor:
+        """Check against ``expected`` (when given), then move into ``blobs/``."""
+        self._fh.close()
+        self._closed = True
+        digest = self.digest
+        if expected is not None and (expected.digest != digest or expected.size != self.size):
+            self.discard()
+            raise IntegrityError(
+                f"content does not match descriptor: expected {expected.digest} ({expected.size} bytes), "
+                f"got {digest} ({self.size} bytes)"
+            )
+        final = self._store.blob_path(digest)
+        if final.exists():
+            self.discard()
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.path, 0o444)
+            os.replace(self.path, final)
+        return Descriptor(media_type, digest, self.size)
+
+    def discard(self) -> None:
+        if not self._closed:
+            self._fh.close()
+            self._closed = True
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None or not self._closed:
+            self.discard()
+
+
+class LocalStore:
+    """All of ``$KITOPS_HOME/storage``: shared blobs plus per-repository index and tag files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._rlock = threading.RLock()
+        self._depth = 0
+        self._lock_fh: BinaryIO | None = None
+
+    # -- layout -------------------------------------------------------------------------------
+    @property
+    def blobs_dir(self) -> Path:
+        return self.root / "blobs" / "sha256"
+
+    @property
+    def ingest_dir(self) -> Path:
+        return self.root / "ingest"
+
+    def ensure_layout(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        layout = self.root / "oci-layout"
+        if not layout.exists():
+            atomic_write(layout, b'{"imageLayoutVersion":"1.0.0"}')
+
+    def blob_path(self, digest: str) -> Path:
+        if not is_digest(digest):
+            raise IntegrityError(f"invalid digest {digest!r}")
+        algo, _, hexpart = digest.partition(":")
+        return self.root / "blobs" / algo / hexpart
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
+
+    # -- locking ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive across threads (RLock) and processes (flock on a lock file)."""
+        with self._rlock:
+            if self._depth == 0:
+                self.ensure_layout()
+                fh = open(self.root / LOCK_NAME, "ab")  # noqa: SIM115 - held across the block
+                try:
+                    import fcntl
+
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                except ImportError:  # pragma: no cover - Windows: in-process lock only
+                    pass
+                self._lock_fh = fh
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._lock_fh is not None:
+                    self._lock_fh.close()  # closing releases the flock
+                    self._lock_fh = None
+
+    # -- blobs --------------------------------------------------------------------------------
+    def blob_writer(self) -> BlobWriter:
+        self.ensure_layout()
+        return BlobWriter(self)
+
+    def open_blob(self, desc: Descriptor) -> VerifyingReader:
+        try:
+            raw = open(self.blob_path(desc.digest), "rb", buffering=0)  # noqa: SIM115 - returned to caller
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {desc.digest} not found in local storage") from None
+        return VerifyingReader(raw, desc)  # type: ignore[arg-type]
+
+    def put_blob(self, desc: Descriptor, data: BinaryIO) -> Descriptor:
+        if self.has_blob(desc.digest):
+            return desc
+        with self.blob_writer() as writer:
+            copy_stream(data, writer)  # type: ignore[arg-type]
+            return writer.commit(desc.media_type, expected=desc)
+
+    def put_bytes(self, media_type: str, data: bytes) -> Descriptor:
+        with self.blob_writer() as writer:
+            writer.write(data)
+            return writer.commit(media_type)
+
+    def read_manifest(self, desc: Descriptor) -> Manifest:
+        return Manifest.from_bytes(read_blob_bytes(_BlobView(self), desc))
+
+    # -- repositories -------------------------------------------------------------------------
+    def repository(self, repo_key: str) -> LocalRepository:
+        return LocalRepository(self, repo_key)
+
+    def repo_keys(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        keys = []
+        for name in os.listdir(self.root):
+            m = _REPO_FILE_RE.match(name)
+            if m:
+                try:
+                    keys.append(decode_repo(m.group(1)))
+                except (ValueError, UnicodeDecodeError):
+                    continue
+        return sorted(keys)
+
+    # -- root index.json ----------------------------------------------------------------------
+    def _root_index_path(self) -> Path:
+        return self.root / "index.json"
+
+    def root_manifests(self) -> list[Descriptor]:
+        path = self._root_index_path()
+        if not path.exists():
+            return []
+        return list(Index.from_bytes(path.read_bytes()).manifests)
+
+    def _write_root_index(self, manifests: list[Descriptor]) -> None:
+        atomic_write(self._root_index_path(), Index(tuple(manifests), media_type=mt.OCI_INDEX).to_bytes())
+
+    def add_to_root_index(self, desc: Descriptor) -> None:
+        with self.locked():
+            mans = self.root_manifests()
+            if not any(d.digest == desc.digest for d in mans):
+                mans.append(desc.plain())
+                self._write_root_index(mans)
+
+    def _referenced_blobs(self, manifests: list[Descriptor]) -> set[str]:
+        """Every digest reachable from ``manifests`` (configs, layers, index children)."""
+        seen: set[str] = set()
+        stack = list(manifests)
+        while stack:
+            desc = stack.pop()
+            if desc.digest in seen:
+                continue
+            seen.add(desc.digest)
+            path = self.blob_path(desc.digest)
+            if not path.is_file():
+                continue
+            try:
+                data = path.read_bytes() if path.stat().st_size < (4 << 20) else b""
+                obj: Any = json.loads(data) if data else None
+            except (OSError, ValueError):
+                continue
+            if not isinstance(obj, dict):
+                continue
+            if "manifests" in obj:
+                stack.extend(Index.from_bytes(data).manifests)
+            elif "config" in obj:
+                man = Manifest.from_bytes(data)
+                seen.add(man.config.digest)
+                seen.update(d.digest for d in man.layers)
+        return seen
+
+    def delete_manifest(self, desc: Descriptor) -> list[str]:
+        """Remove a manifest from the shared layout and collect blobs nothing else references.
+
+        Returns the digests removed. Callers must already have dropped it from every repo.
+        """
+        with self.locked():
+            remaining = [d for d in self.root_manifests() if d.digest != desc.digest]
+            # Manifests some repo still lists (the Go CLI may know more than index.json).
+            for key in self.repo_keys():
+                for d in self.repository(key).manifests():
+                    if d.digest != desc.digest and all(r.digest != d.digest for r in remaining):
+                        remaining.append(d.plain())
+            self._write_root_index(remaining)
+            keep = self._referenced_blobs(remaining)
+            doomed = self._referenced_blobs([desc]) - keep
+            removed = []
+            for digest in sorted(doomed):
+                with contextlib.suppress(FileNotFoundError):
+                    self.blob_path(digest).unlink()
+                    removed.append(digest)
+            return removed
+
+    def gc(self) -> list[str]:
+        """Delete every blob no manifest of any repository references."""
+        with self.locked():
+            manifests = []
+            for key in self.repo_keys():
+                manifests.extend(self.repository(key).manifests())
+            keep = self._referenced_blobs(manifests)
+            removed = []
+            if self.blobs_dir.is_dir():
+                for name in os.listdir(self.blobs_dir):
+                    digest = "sha256:" + name
+                    if digest not in keep and is_digest(digest):
+                        with contextlib.suppress(FileNotFoundError):
+                            (self.blobs_dir / name).unlink()
+                            removed.append(digest)
+            self._write_root_index([d.plain() for d in manifests])
+            return removed
+
+
+class _BlobView:
+    """Adapter so module helpers can read blobs of the shared layout with verification."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self._store = store
+
+    def fetch(self, desc: Descriptor) -> BinaryIO:
+        return self._store.open_blob(desc)  # type: ignore[return-value]
+
+    def exists(self, desc: Descriptor) -> bool:
+        return self._store.has_blob(desc.digest)
+
+    def resolve(self, ref: str) -> Descriptor:  # pragma: no cover - not used
+        raise NotFoundError(ref)
+
+
+class LocalRepository:
+    """One ``<registry>/<repository>`` in the local store; implements the Store protocol."""
+
+    def __init__(self, store: LocalStore, repo_key: str) -> None:
+        self.store = store
+        self.repo_key = repo_key
+        enc = encode_repo(repo_key)
+        self._index_path = store.root / f"{enc}-index.json"
+        self._tags_path = store.root / f"{enc}-tags.json"
+
+    def __repr__(self) -> str:
+        return f"LocalRepository({self.repo_key!r})"
+
+    # -- per-repo files -----------------------------------------------------------------------
+    def manifests(self) -> list[Descriptor]:
+        if not self._index_path.exists():
+            return []
+        try:
+            return list(Index.from_bytes(self._index_path.read_bytes()).manifests)
+        except FormatError as exc:
+            raise FormatError(f"corrupt repository index {self._index_path}: {exc}") from None
+
+    def tag_map(self) -> dict[str, Descriptor]:
+        if not self._tags_path.exists():
+            return {}
+        try:
+            obj = json.loads(self._tags_path.read_bytes())
+        except ValueError as exc:
+            raise FormatError(f"corrupt tags file {self._tags_path}: {exc}") from None
+        if not isinstance(obj, dict):
+            raise FormatError(f"corrupt tags file {self._tags_path}")
+        return {str(k): Descriptor.from_json(v) for k, v in obj.items()}
+
+    def tags(self) -> list[str]:
+        return sorted(self.tag_map())
+
+    def tags_for(self, digest: str) -> list[str]:
+        return sorted(t for t, d in self.tag_map().items() if d.digest == digest)
+
+    def _write_manifests(self, mans: list[Descriptor]) -> None:
+        if not mans:
+            with contextlib.suppress(FileNotFoundError):
+                self._index_path.unlink()
+            return
+        atomic_write(self._index_path, Index(tuple(mans), media_type=None).to_bytes())
+
+    def _write_tags(self, tags: dict[str, Descriptor]) -> None:
+        if not tags:
+            with contextlib.suppress(FileNotFoundError):
+                self._tags_path.unlink()
+            return
+        body = gojson.GoMap({k: v.to_go() for k, v in tags.items()})
+        atomic_write(self._tags_path, gojson.dump_bytes(body))
+
+    # -- Store protocol -----------------------------------------------------------------------
+    def resolve(self, ref: str) -> Descriptor:
+        if is_digest(ref):
+            for d in self.manifests():
+                if d.digest == ref:
+                    return d
+            raise NotFoundError(f"{ref} not found in {self.repo_key}")
+        desc = self.tag_map().get(ref)
+        if desc is None:
+            raise NotFoundError(f"tag {ref} not found in {self.repo_key}")
+        return desc
+
+    def fetch(self, desc: Descriptor) -> BinaryIO:
+        return self.store.open_blob(desc)  # type: ignore[return-value]
+
+    def exists(self, desc: Descriptor) -> bool:
+        if desc.is_manifest:
+            return any(d.digest == desc.digest for d in self.manifests()) and self.store.has_blob(desc.digest)
+        return self.store.has_blob(desc.digest)
+
+    def push(self, desc: Descriptor, data: BinaryIO) -> None:
+        self.store.put_blob(desc, data)
+        if desc.is_manifest:
+            self.add_manifest(desc)
+
+    def add_manifest(self, desc: Descriptor) -> None:
+        """Record a stored manifest in this repo's index and in the shared index.json."""
+        with self.store.locked():
+            mans = self.manifests()
+            if not any(d.digest == desc.digest for d in mans):
+                mans.append(Descriptor(mt.OCI_MANIFEST if not desc.media_type else desc.media_type, desc.digest, desc.size))
+                self._write_manifests(mans)
+            self.store.add_to_root_index(desc)
+
+    def tag(self, desc: Descriptor, ref: str) -> None:
+        validate_tag(ref)
+        with self.store.locked():
+            self.add_manifest(desc)
+            tags = self.tag_map()
+            tags[ref] = desc.plain()
+            self._write_tags(tags)
+
+    def untag(self, tag: str) -> Descriptor:
+        with self.store.locked():
+            tags = self.tag_map()
+            desc = tags.pop(tag, None)
+            if desc is None:
+                raise NotFoundError(f"tag {tag} not found in {self.repo_key}")
+            self._write_tags(tags)
+            return desc
+
+    def delete(self, desc: Descriptor) -> None:
+        """Drop the manifest and its tags from this repo; GC it when no other repo holds it."""
+        with self.store.locked():
+            holders = [k for k in self.store.repo_keys() if any(d.digest == desc.digest for d in self.store.repository(k).manifests())]
+            tags = {t: d for t, d in self.tag_map().items() if d.digest != desc.digest}
+            self._write_tags(tags)
+            self._write_manifests([d for d in self.manifests() if d.digest != desc.digest])
+            if len(holders) <= 1:
+                self.store.delete_manifest(desc)
+
+
+__all__ = ["BLOB_BUFFER", "BlobWriter", "LocalRepository", "LocalStore", "atomic_write", "decode_repo", "encode_repo"]

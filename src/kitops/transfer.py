@@ -1,0 +1,149 @@
+"""The one copy engine: every push, pull, export and registry-to-registry copy is ``copy``.
+
+It resolves the reference in the source, copies every blob the destination lacks
+(in parallel, verified against its descriptor on the way), and writes manifests
+last so a destination never holds a manifest whose blobs are missing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+from kitops.errors import Cancelled, FormatError
+from kitops.oci import mediatypes as mt
+from kitops.oci.digest import is_digest
+from kitops.oci.models import Descriptor, Index, Manifest
+from kitops.progress import NULL_PROGRESS, Cancel, Progress
+from kitops.store.base import ReadableStore, Store, copy_stream, read_blob_bytes
+
+DEFAULT_CONCURRENCY = 5
+
+
+def copy(
+    src: ReadableStore,
+    ref: str,
+    dst: Store,
+    *,
+    dst_ref: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    blob_filter: Callable[[Descriptor], bool] | None = None,
+) -> Descriptor:
+    """Copy the manifest graph named by ``ref`` from ``src`` into ``dst``; return the root descriptor.
+
+    ``dst_ref`` is the tag to set in ``dst`` (defaults to ``ref`` when that is a tag).
+    ``blob_filter`` can skip layers (partial copies); manifests and configs always go.
+    """
+    if concurrency < 1:
+        raise ValueError(f"invalid argument for concurrency ({concurrency}): must be at least 1")
+    progress = progress or NULL_PROGRESS
+    root = src.resolve(ref)
+    _copy_node(src, dst, root, concurrency, progress, cancel, blob_filter)
+    tag = dst_ref if dst_ref is not None else (None if is_digest(ref) else ref)
+    if tag:
+        dst.tag(root, tag)
+    return root
+
+
+def _copy_node(
+    src: ReadableStore,
+    dst: Store,
+    desc: Descriptor,
+    concurrency: int,
+    progress: Progress,
+    cancel: Cancel | None,
+    blob_filter: Callable[[Descriptor], bool] | None,
+) -> None:
+    data = read_blob_bytes(src, desc)
+    if desc.media_type in (mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST):
+        for child in Index.from_bytes(data).manifests:
+            _copy_node(src, dst, child, concurrency, progress, cancel, blob_filter)
+    else:
+        try:
+            manifest = Manifest.from_bytes(data)
+        except FormatError as exc:
+            raise FormatError(f"{desc.digest} is not an image manifest: {exc}") from None
+        blobs = [manifest.config, *manifest.layers]
+        if blob_filter is not None:
+            blobs = [manifest.config] + [b for b in manifest.layers if blob_filter(b)]
+        copy_blobs(src, dst, _unique(blobs), concurrency=concurrency, progress=progress, cancel=cancel)
+    if not dst.exists(desc):
+        dst.push(desc, io.BytesIO(data))
+
+
+def _unique(descs: list[Descriptor]) -> list[Descriptor]:
+    seen: set[str] = set()
+    out = []
+    for d in descs:
+        if d.digest not in seen:
+            seen.add(d.digest)
+            out.append(d)
+    return out
+
+
+def copy_blobs(
+    src: ReadableStore,
+    dst: Store,
+    blobs: list[Descriptor],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> None:
+    """Copy the blobs ``dst`` lacks, ``concurrency`` at a time; the first failure cancels the rest."""
+    progress = progress or NULL_PROGRESS
+    todo = [b for b in blobs if not dst.exists(b)]
+    if not todo:
+        return
+    stop = cancel or Cancel()
+
+    def one(desc: Descriptor) -> None:
+        stop.check()
+        progress.begin(desc.digest, "copying", desc.size)
+        try:
+            with src.fetch(desc) as stream:
+                dst.push(desc, _ProgressReader(stream, desc.digest, progress, stop))  # type: ignore[arg-type]
+        except BaseException as exc:
+            progress.end(desc.digest, exc)
+            raise
+        progress.end(desc.digest)
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="kit-copy") as pool:
+        futures = [pool.submit(one, d) for d in todo]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            stop.cancel()
+            for f in pending:
+                f.cancel()
+            wait(pending)
+            real = [f.exception() for f in failed if not isinstance(f.exception(), Cancelled)]
+            raise (real or [failed[0].exception()])[0]  # type: ignore[misc]
+
+
+class _ProgressReader:
+    """Reports bytes as the destination pulls them, and honours cancellation per chunk."""
+
+    def __init__(self, raw: object, key: str, progress: Progress, cancel: Cancel) -> None:
+        self._raw = raw
+        self._key = key
+        self._progress = progress
+        self._cancel = cancel
+
+    def read(self, n: int = -1) -> bytes:
+        self._cancel.check()
+        data: bytes = self._raw.read(n)  # type: ignore[attr-defined]
+        self._progress.advance(self._key, len(data))
+        return data
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        self._cancel.check()
+        count: int = self._raw.readinto(buf)  # type: ignore[attr-defined]
+        self._progress.advance(self._key, count)
+        return count
+
+
+__all__ = ["DEFAULT_CONCURRENCY", "copy", "copy_blobs", "copy_stream"]
