@@ -1,0 +1,626 @@
+"""The public Python API of kitops: one function per ``kit`` command.
+
+The CLI is a thin layer over exactly these functions. Options are keyword-only and
+named as the CLI flags are (``compression``, ``filters``, ``overwrite``...). Every
+function takes ``home`` (the ``$KITOPS_HOME`` to use; default: resolved like the
+Go CLI) and raises :mod:`kitops.errors` types; none prints, prompts or chdirs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kitops.errors import NotFoundError, UsageError
+from kitops.kitfile.model import Kitfile
+from kitops.modelkit.listing import NONE, ModelKitSummary, repo_display
+from kitops.modelkit.pack import PackResult
+from kitops.modelkit.read import ModelKit, load_modelkit
+from kitops.modelkit.unpack import UnpackFilter, UnpackResult
+from kitops.oci import gojson
+from kitops.oci.models import Descriptor
+from kitops.oci.reference import Reference, parse_reference, parse_single
+from kitops.progress import Cancel, Progress
+from kitops.settings import cache_dir, kitops_home, storage_dir
+from kitops.store.layout import LocalStore
+
+Home = str | os.PathLike[str] | None
+KITFILE_NAMES = ("Kitfile", "kitfile", ".kitfile")
+
+
+def local_store(home: Home = None) -> LocalStore:
+    return LocalStore(storage_dir(kitops_home(home)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Kitfiles
+
+
+def find_kitfile(context_dir: str | os.PathLike[str]) -> Path:
+    context = Path(context_dir)
+    for name in KITFILE_NAMES:
+        candidate = context / name
+        if candidate.is_file():
+            return candidate
+    raise NotFoundError(
+        f"No Kitfile found in {context.absolute()}. Consider using the -f flag to specify its path",
+        hint=f"create one with: kit init {context_dir}",
+    )
+
+
+def load_kitfile(path: str | os.PathLike[str] | None = None, *, text: str | None = None) -> Kitfile:
+    """Load and strictly parse a Kitfile from ``path`` or from ``text``."""
+    from kitops.kitfile.load import load_kitfile_text
+
+    if text is None:
+        if path is None:
+            raise UsageError("load_kitfile needs a path or text")
+        text = Path(path).read_text(encoding="utf-8")
+    return load_kitfile_text(text, source=str(path) if path else "<stdin>")
+
+
+# ---------------------------------------------------------------------------------------------
+# pack / unpack
+
+
+def pack(
+    context_dir: str | os.PathLike[str],
+    *,
+    kitfile: str | os.PathLike[str] | Kitfile | None = None,
+    kitfile_text: str | None = None,
+    tag: str | Sequence[str] | None = None,
+    compression: str = "none",
+    legacy_manifest: bool = False,
+    home: Home = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> PackResult:
+    """Pack ``context_dir`` into a ModelKit in the local store.
+
+    ``kitfile`` is a path (relative paths resolve against the current directory,
+    not the context: spec §7 #10 fixed) or a :class:`Kitfile`; default: the
+    context's ``Kitfile``. ``tag`` is ``repo:tag[,tag2...]`` or a list of refs.
+    """
+    from kitops.modelkit.pack import pack as _pack
+
+    if isinstance(kitfile, Kitfile):
+        kf = kitfile
+    elif kitfile_text is not None:
+        kf = load_kitfile(text=kitfile_text)
+    else:
+        kf = load_kitfile(kitfile if kitfile is not None else find_kitfile(context_dir))
+    refs: list[Reference] = []
+    if tag:
+        texts = [tag] if isinstance(tag, str) else list(tag)
+        for text in texts:
+            ref, extra = parse_reference(text)
+            refs.append(ref)
+            refs.extend(ref.with_tag(t) for t in extra if t)
+    return _pack(
+        context_dir,
+        store=local_store(home),
+        kitfile=kf,
+        refs=refs,
+        compression=compression,
+        legacy_manifest=legacy_manifest,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def _resolve_local(ref_text: str, home: Home) -> tuple[LocalStore, Reference, ModelKit]:
+    ref = parse_single(ref_text)
+    store = local_store(home)
+    kit = load_modelkit(store.repository(ref.repo_key), ref.reference, display=ref.display())
+    return store, ref, kit
+
+
+def unpack(
+    ref: str,
+    *,
+    target_dir: str | os.PathLike[str] = ".",
+    filters: Sequence[str | UnpackFilter] = (),
+    overwrite: bool = False,
+    ignore_existing: bool = False,
+    home: Home = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> UnpackResult:
+    """Unpack a ModelKit from the local store into ``target_dir`` (parents first, filtered)."""
+    from kitops.modelkit.unpack import unpack_modelkit
+
+    parsed = [f if isinstance(f, UnpackFilter) else UnpackFilter.parse(f) for f in filters]
+    store, parsed_ref, kit = _resolve_local(ref, home)
+    _unpack_parents(store, kit, target_dir, parsed, overwrite, ignore_existing, progress, cancel, [parsed_ref.display()])
+    return unpack_modelkit(
+        store.repository(parsed_ref.repo_key),
+        kit,
+        target_dir,
+        filters=parsed,
+        overwrite=overwrite,
+        ignore_existing=ignore_existing,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def _unpack_parents(
+    store: LocalStore,
+    kit: ModelKit,
+    target: str | os.PathLike[str],
+    filters: list[UnpackFilter],
+    overwrite: bool,
+    ignore_existing: bool,
+    progress: Progress | None,
+    cancel: Cancel | None,
+    chain: list[str],
+) -> None:
+    """A ``model.path`` reference: unpack the parent's model layers first, into the same directory."""
+    import logging
+
+    from kitops.errors import KitfileError
+    from kitops.modelkit.references import MAX_REFERENCE_DEPTH
+    from kitops.modelkit.unpack import unpack_modelkit
+    from kitops.oci.reference import is_modelkit_reference
+
+    path = kit.kitfile.model.path if kit.kitfile.model else ""
+    if not path or not is_modelkit_reference(path):
+        return
+    if path in chain:
+        raise KitfileError(f"found cycle in modelkit references: [{'=>'.join([*chain, path])}]")
+    if len(chain) > MAX_REFERENCE_DEPTH:
+        raise KitfileError(f"reached maximum number of model references: [{'=>'.join(chain)}]")
+    if filters:
+        parent_filters = [UnpackFilter(frozenset({"model"}), f.names) for f in filters if "model" in f.types]
+        if not parent_filters:
+            return
+    else:
+        parent_filters = [UnpackFilter(frozenset({"model"}))]
+    logging.getLogger(__name__).info("Unpacking referenced modelkit %s", path)
+    pref = parse_single(path)
+    parent = load_modelkit(store.repository(pref.repo_key), pref.reference, display=pref.display())
+    _unpack_parents(store, parent, target, filters, overwrite, ignore_existing, progress, cancel, [*chain, path])
+    unpack_modelkit(
+        store.repository(pref.repo_key), parent, target, filters=parent_filters, overwrite=overwrite,
+        ignore_existing=ignore_existing, include_kitfile=False, progress=progress, cancel=cancel,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# list / inspect / info
+
+
+def list_modelkits(repository: str | None = None, *, home: Home = None) -> list[ModelKitSummary]:
+    """Every ModelKit in local storage (repos by name, manifests by digest, tags sorted)."""
+    from kitops.modelkit.read import load_modelkit_at
+
+    store = local_store(home)
+    keys = store.repo_keys()
+    if repository:
+        ref, _ = parse_reference(repository)
+        keys = [k for k in keys if k == ref.repo_key]
+    out = []
+    for key in keys:
+        repo = store.repository(key)
+        tag_map = repo.tag_map()
+        for desc in sorted(repo.manifests(), key=lambda d: d.digest):
+            try:
+                kit = load_modelkit_at(repo, desc)
+            except Exception:  # noqa: BLE001 - a foreign manifest must not break list (§7 #8)
+                continue
+            tags = sorted(t for t, d in tag_map.items() if d.digest == desc.digest)
+            pkg = kit.kitfile.package
+            out.append(
+                ModelKitSummary(
+                    repo=repo_display(key),
+                    digest=desc.digest,
+                    tags=tuple(tags) if tags else None,
+                    model_name=pkg.name or NONE,
+                    size=sum(layer.size for layer in kit.manifest.layers),
+                    author=pkg.authors[0] if pkg.authors else NONE,
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    digest: str
+    cli_version: str
+    kitfile: Kitfile
+    manifest: Any  # kitops.oci.models.Manifest
+
+    def to_go(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "cliVersion": self.cli_version,
+            "kitfile": self.kitfile.to_config_dict(),
+            "manifest": self.manifest.to_go(),
+        }
+
+    def to_json(self) -> str:
+        return gojson.dumps(self.to_go(), indent="  ")
+
+
+def inspect(ref: str, *, home: Home = None) -> InspectResult:
+    from kitops.oci import mediatypes as mt
+
+    _store, _ref, kit = _resolve_local(ref, home)
+    version = (kit.manifest.annotations or {}).get(mt.ANNOTATION_CLI_VERSION, "unknown")
+    return InspectResult(kit.descriptor.digest, version, kit.kitfile, kit.manifest)
+
+
+def info(ref: str, *, home: Home = None) -> Kitfile:
+    """The Kitfile of a stored ModelKit."""
+    return _resolve_local(ref, home)[2].kitfile
+
+
+def filter_kitfile_yaml(kitfile: Kitfile, path: str) -> str:
+    """``kit info --filter model.parts``: YAML of one node, addressed by YAML keys."""
+    import re
+
+    from kitops.kitfile.yamlio import dump_yaml
+
+    if "[" in path:
+        raise UsageError("invalid filter: array access using '[]' is not currently supported")
+    if not re.match(r"^\.?[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$", path):
+        raise UsageError(f"invalid filter: invalid filter: {path}")
+    node: Any = kitfile.to_yaml_value()
+    for key in path.lstrip(".").split("."):
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            raise NotFoundError(
+                f"error filtering output: cannot find required node {path}",
+                hint="filters use Kitfile keys, e.g. package.name, model.parts, datasets",
+            )
+    return dump_yaml(node)
+
+
+# ---------------------------------------------------------------------------------------------
+# tag / remove / diff
+
+
+def tag(source: str, target: str, *, home: Home = None) -> tuple[Reference, Reference]:
+    src, _ = parse_reference(source)
+    dst, _ = parse_reference(target)
+    store = local_store(home)
+    try:
+        desc = store.repository(src.repo_key).resolve(src.reference)
+    except NotFoundError:
+        raise NotFoundError(f"Failed to tag modelkit: model {src.display()} not found") from None
+    store.repository(dst.repo_key).tag(desc, dst.tag or "latest")
+    return src, dst
+
+
+@dataclass(frozen=True)
+class Removal:
+    repo: str
+    reference: str
+    digest: str
+    untagged_only: bool
+
+
+def remove(
+    ref: str | None = None, *, all: bool = False, force: bool = False, home: Home = None  # noqa: A002 - CLI name
+) -> list[Removal]:
+    """Remove tags or manifests; deleting a manifest collects the blobs nothing references any more."""
+    store = local_store(home)
+    if all:
+        if ref:
+            raise UsageError("modelkit should not be specified when --all flag is used")
+        return _remove_all(store, force)
+    if not ref:
+        raise UsageError("modelkit is required for remove unless --all is specified")
+    parsed, extra = parse_reference(ref)
+    repo = store.repository(parsed.repo_key)
+    out = [_remove_one(repo, parsed, force)]
+    for t in extra:  # like the reference: a failure on an extra tag is reported, not fatal
+        try:
+            out.append(_remove_one(repo, parsed.with_tag(t), force))
+        except NotFoundError as exc:
+            import logging
+
+            logging.getLogger(__name__).error("Failed to remove tag %s: %s", t, exc)
+    return out
+
+
+def _remove_one(repo: Any, ref: Reference, force: bool) -> Removal:
+    try:
+        desc: Descriptor = repo.resolve(ref.reference)
+    except NotFoundError:
+        raise NotFoundError(f"model {ref.display()} not found", hint="run 'kit list' to see what is stored") from None
+    tags = repo.tags_for(desc.digest)
+    if ref.tag and len(tags) > 1 and not force:
+        repo.untag(ref.tag)
+        return Removal(ref.repo_key, ref.display(), desc.digest, True)
+    repo.delete(desc)
+    return Removal(ref.repo_key, ref.display(), desc.digest, False)
+
+
+def _remove_all(store: LocalStore, force: bool) -> list[Removal]:
+    out = []
+    for key in store.repo_keys():
+        repo = store.repository(key)
+        tag_map = repo.tag_map()
+        for desc in repo.manifests():
+            tags = [t for t, d in tag_map.items() if d.digest == desc.digest]
+            if tags and not force:
+                continue
+            repo.delete(desc)
+            out.append(Removal(key, f"{repo_display(key)}@{desc.digest}", desc.digest, False))
+    return out
+
+
+def diff(ref_a: str, ref_b: str, *, home: Home = None) -> str:
+    from kitops.modelkit.diff import diff_report
+
+    texts = []
+    kits = []
+    for r in (ref_a, ref_b):
+        text = r.removeprefix("local://")
+        if text.startswith("remote://"):
+            raise UsageError("remote diff needs registry support", hint="pull the ModelKit first, then diff locally")
+        _s, parsed, kit = _resolve_local(text, home)
+        texts.append(str(parsed))
+        kits.append(kit)
+    return diff_report(texts[0], kits[0].descriptor, kits[0].manifest, texts[1], kits[1].descriptor, kits[1].manifest)
+
+
+# ---------------------------------------------------------------------------------------------
+# cache
+
+
+def cache_info(*, home: Home = None) -> list[tuple[str, int]]:
+    """(entry, bytes) for each entry of ``$KITOPS_HOME/cache`` plus stale store ingest files."""
+    root = kitops_home(home)
+    out = []
+    cache = cache_dir(root)
+    if cache.is_dir():
+        for child in sorted(cache.iterdir()):
+            out.append((f"./{child.name}", _tree_size(child)))
+    ingest = storage_dir(root) / "ingest"
+    if ingest.is_dir() and any(ingest.iterdir()):
+        out.append(("storage/ingest", _tree_size(ingest)))
+    return out
+
+
+def cache_clear(*, home: Home = None) -> int:
+    """Remove the cache and partial ingest files; returns the bytes freed."""
+    freed = 0
+    root = kitops_home(home)
+    import time
+
+    stale_before = time.time() - 600  # an ingest file written to in the last 10 minutes may be in use
+    for path in (cache_dir(root), storage_dir(root) / "ingest"):
+        if path.is_dir():
+            for child in path.iterdir():
+                if path.name == "ingest" and child.stat().st_mtime > stale_before:
+                    continue
+                freed += _tree_size(child)
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+    return freed
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                continue
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# init
+
+
+def init(
+    path: str | os.PathLike[str], *, name: str = "", description: str = "", author: str = "", force: bool = False
+) -> tuple[Kitfile, Path]:
+    """Generate ``path/Kitfile`` from the directory's contents; never overwrites without ``force``."""
+    from kitops.errors import AlreadyExistsError
+    from kitops.kitfile.generate import generate_kitfile
+    from kitops.store.layout import atomic_write
+
+    directory = Path(path)
+    if not directory.is_dir():
+        raise NotFoundError(f"directory {directory} does not exist")
+    target = directory / "Kitfile"
+    if target.exists() and not force:
+        raise AlreadyExistsError(
+            f"Kitfile already exists at {target}. Use '--force' to overwrite", hint="kit init --force " + str(path)
+        )
+    kitfile = generate_kitfile(directory, name=name, description=description, author=author)
+    atomic_write(target, kitfile.to_yaml().encode("utf-8"))
+    return kitfile, target
+
+
+# ---------------------------------------------------------------------------------------------
+# registries: login / logout / push / pull / remote reads
+
+
+def _remotes(home: Home, network: Any) -> Any:
+    from kitops.registry.remote import NetworkOptions, Remotes
+
+    return Remotes(kitops_home(home), network or NetworkOptions())
+
+
+def login(
+    registry: str,
+    *,
+    username: str = "",
+    password: str = "",
+    home: Home = None,
+    network: Any = None,
+) -> None:
+    """Check the credentials against ``GET /v2/`` and store them (mode 0600). A password without
+    a username is stored as an identity (refresh) token, as docker does."""
+    from kitops.errors import AuthenticationError
+    from kitops.registry.auth import Credential
+
+    if not password:
+        raise UsageError("a password is required", hint="use --password-stdin to pass it safely")
+    cred = Credential(username=username, password=password) if username else Credential(identity_token=password)
+    with _remotes(home, network) as remotes:
+        client = remotes.client(registry)
+        client._lookup = lambda _r: cred  # validate exactly these credentials
+        try:
+            client.request("GET", "/v2/", scope="", expect=(200,))
+        except AuthenticationError as exc:
+            raise AuthenticationError(f"failed to validate the credentials for {registry}: {exc.message}",
+                                      hint="check the username and password (or token)") from None
+        remotes.credentials.save(registry, Credential(username=username, password=password))
+
+
+def logout(registry: str, *, home: Home = None) -> bool:
+    from kitops.registry.credentials import CredentialStore
+
+    return CredentialStore(kitops_home(home)).remove(registry)
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    reference: Reference
+    descriptor: Descriptor
+
+
+def push(
+    source: str,
+    destination: str | None = None,
+    *,
+    home: Home = None,
+    network: Any = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> TransferResult:
+    """Copy a ModelKit (and the ModelKits its model.path references) from local storage to a registry."""
+    from kitops import transfer
+
+    src_ref = parse_single(source, what="reference")
+    dst_ref = parse_single(destination or source, what="target reference")
+    if dst_ref.registry == "localhost":
+        raise UsageError("registry is required when pushing", hint="name the registry: kit push my-model:v1 registry.example.com/team/my-model:v1")
+    store = local_store(home)
+    src_repo = store.repository(src_ref.repo_key)
+    kit = load_modelkit(src_repo, src_ref.reference, display=src_ref.display())
+    with _remotes(home, network) as remotes:
+        dst = remotes.repository(dst_ref)
+        _push_parents(store, kit, remotes, dst_ref, progress, cancel, [src_ref.display()])
+        desc = transfer.copy(
+            src_repo, src_ref.reference, dst, dst_ref=dst_ref.tag, concurrency=remotes.options.concurrency,
+            progress=progress, cancel=cancel,
+        )
+    return TransferResult(dst_ref, desc)
+
+
+def _push_parents(store: LocalStore, kit: ModelKit, remotes: Any, dst_ref: Reference, progress: Progress | None,
+                  cancel: Cancel | None, chain: list[str]) -> None:
+    from kitops import transfer
+    from kitops.errors import KitfileError
+    from kitops.modelkit.references import MAX_REFERENCE_DEPTH
+    from kitops.oci.reference import is_modelkit_reference
+
+    path = kit.kitfile.model.path if kit.kitfile.model else ""
+    if not path or not is_modelkit_reference(path):
+        return
+    if path in chain or len(chain) > MAX_REFERENCE_DEPTH:
+        raise KitfileError(f"found cycle in modelkit references: [{'=>'.join([*chain, path])}]")
+    pref = parse_single(path)
+    try:
+        parent = load_modelkit(store.repository(pref.repo_key), pref.reference)
+    except NotFoundError:
+        return  # the parent lives only on a registry: nothing local to push
+    _push_parents(store, parent, remotes, dst_ref, progress, cancel, [*chain, path])
+    target = pref if pref.registry != "localhost" else Reference(dst_ref.registry, pref.repository, pref.tag, pref.digest)
+    transfer.copy(store.repository(pref.repo_key), pref.reference, remotes.repository(target),
+                  dst_ref=target.tag, concurrency=remotes.options.concurrency, progress=progress, cancel=cancel)
+
+
+def pull(
+    ref: str,
+    *,
+    home: Home = None,
+    network: Any = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> TransferResult:
+    """Copy a ModelKit from a registry into local storage (verified, resumable), then its parents
+    (each into its own repository, not the child's: spec §7 #6)."""
+    from kitops import transfer
+    from kitops.errors import FormatError
+    from kitops.modelkit.read import load_modelkit_at
+    from kitops.oci.reference import is_modelkit_reference
+
+    parsed = parse_single(ref)
+    if parsed.registry == "localhost":
+        raise UsageError("registry is required when pulling", hint="e.g. kit pull registry.example.com/team/model:v1")
+    store = local_store(home)
+    chain = [parsed.display()]
+    current = parsed
+    first: Descriptor | None = None
+    with _remotes(home, network) as remotes:
+        for _ in range(10):
+            remote = remotes.repository(current)
+            local = store.repository(current.repo_key)
+            desc = transfer.copy(remote, current.reference, local, dst_ref=current.tag,
+                                 concurrency=remotes.options.concurrency, progress=progress, cancel=cancel)
+            kit = load_modelkit_at(local, desc)
+            if kit.manifest.format != "kit":
+                raise FormatError(f"reference {current} does not refer to a model")
+            first = first or desc
+            path = kit.kitfile.model.path if kit.kitfile.model else ""
+            if not path or not is_modelkit_reference(path):
+                break
+            if path in chain:
+                from kitops.errors import KitfileError
+
+                raise KitfileError(f"found cycle in modelkit references: [{'=>'.join([*chain, path])}]")
+            chain.append(path)
+            nxt = parse_single(path)
+            current = nxt if nxt.registry != "localhost" else Reference(parsed.registry, nxt.repository, nxt.tag, nxt.digest)
+        else:
+            raise UsageError(f"reached maximum number of model references: [{'=>'.join(chain)}]")
+    assert first is not None
+    return TransferResult(parsed, first)
+
+
+def remote_tags(repository: str, *, home: Home = None, network: Any = None) -> list[tuple[str, Descriptor]]:
+    """Every tag of a remote repository with its manifest descriptor (paginated, not just latest)."""
+    ref, _ = parse_reference(repository)
+    with _remotes(home, network) as remotes:
+        repo = remotes.repository(ref)
+        tags = repo.tags() if ":" not in repository.rsplit("/", 1)[-1] and "@" not in repository else [ref.reference]
+        return [(t, repo.resolve(t)) for t in tags]
+
+
+def remote_modelkit(ref: str, *, home: Home = None, network: Any = None) -> ModelKit:
+    """Manifest, config and Kitfile straight from the registry (nothing stored locally)."""
+    from kitops.modelkit.read import load_modelkit_at
+
+    parsed = parse_single(ref)
+    if parsed.registry == "localhost":
+        raise UsageError(f"can not check remote: {parsed.display()} does not contain registry")
+    with _remotes(home, network) as remotes:
+        repo = remotes.repository(parsed)
+        return load_modelkit_at(repo, repo.resolve(parsed.reference))
+
+
+def remove_remote(ref: str, *, home: Home = None, network: Any = None) -> Descriptor:
+    parsed = parse_single(ref)
+    with _remotes(home, network) as remotes:
+        repo = remotes.repository(parsed)
+        desc = repo.resolve(parsed.reference)
+        repo.delete(desc)
+        return desc

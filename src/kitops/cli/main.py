@@ -1,0 +1,419 @@
+"""The ``kit`` command line: a thin click layer over :mod:`kitops.api`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from kitops import __version__
+from kitops.cli.errors import EXIT_CANCELLED, report
+from kitops.cli.output import LEVELS, PlainProgress, RichProgress, setup_logging
+from kitops.errors import UsageError
+from kitops.progress import Cancel, Progress
+
+log = logging.getLogger("kitops.cli")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Ctx:
+    home: str | None
+    progress_mode: str
+    debug: bool
+
+    @contextlib.contextmanager
+    def progress(self) -> Iterator[Progress | None]:
+        """rich bars on a TTY, plain lines otherwise, nothing with --progress none."""
+        if self.progress_mode in ("none", "false"):
+            yield None
+        elif sys.stderr.isatty():
+            with RichProgress(fancy=self.progress_mode == "fancy") as bars:
+                yield bars
+        else:
+            yield PlainProgress()
+
+
+def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
+    """Run a command body; map errors to messages and exit codes; Ctrl-C cancels cleanly."""
+    cancel = Cancel()
+    try:
+        return fn(cancel)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        report(KeyboardInterrupt(), debug=ctx.debug)
+        sys.exit(EXIT_CANCELLED)
+    except Exception as exc:  # noqa: BLE001 - this is the top of the program
+        sys.exit(report(exc, debug=ctx.debug, context=context))
+
+
+def _obj() -> Ctx:
+    return click.get_current_context().find_object(Ctx) or Ctx(None, "plain", False)
+
+
+HELP = """kit: package ML projects as ModelKits (OCI artifacts) and move them through registries.
+
+\b
+Typical flow:
+  kit init ./my-project            # write a Kitfile from what is in the folder
+  kit pack ./my-project -t my-model:v1
+  kit list                          # what is in local storage
+  kit unpack my-model:v1 -d ./out   # get the files back (verified)
+
+Local storage lives in $KITOPS_HOME (default ~/.local/share/kitops) and is shared
+with the Go kit CLI.
+"""
+
+
+@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config", metavar="DIR", help="Storage root ($KITOPS_HOME) to use.")
+@click.option(
+    "--log-level", default="info", show_default=True, metavar="LEVEL",
+    help="trace, debug, info, warn or error.",
+)
+@click.option(
+    "--progress", "progress_mode", default="plain", show_default=True, metavar="MODE",
+    help="none, plain or fancy. Bars are drawn only when stderr is a terminal.",
+)
+@click.option("-v", "--verbose", count=True, help="-v debug, -vv trace.")
+@click.option("--debug", is_flag=True, envvar="KITOPS_DEBUG", help="Show tracebacks for errors.")
+@click.version_option(__version__, "--version", prog_name="kit")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, log_level: str, progress_mode: str, verbose: int, debug: bool) -> None:
+    level_name = log_level.lower()
+    if level_name not in LEVELS:
+        raise click.UsageError(f"Invalid log level '{log_level}'. Options are 'trace', 'debug', 'info', 'warn', 'error'")
+    level = LEVELS[level_name]
+    if verbose == 1:
+        level = logging.DEBUG
+    elif verbose >= 2:
+        level = LEVELS["trace"]
+        if verbose >= 3:
+            progress_mode = "none"
+    setup_logging(level)
+    ctx.obj = Ctx(config, progress_mode.lower(), debug)
+
+
+# ---------------------------------------------------------------------------------------------
+# pack / unpack
+
+
+@cli.command(short_help="Pack a directory into a ModelKit.")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("-f", "--file", "kitfile", metavar="PATH", help="Kitfile to use ('-' reads stdin). Default: DIRECTORY/Kitfile.")
+@click.option("-t", "--tag", metavar="REF", help="Reference to tag it with, e.g. registry/repo:v1 or repo:v1,latest.")
+@click.option(
+    "--compression", default="none", show_default=True,
+    type=click.Choice(["none", "gzip", "gzip-fastest", "zstd"]),
+    help="Layer compression. 'none' gives digests identical to the Go kit.",
+)
+@click.option("--legacy-manifest", is_flag=True, hidden=True, help="Write the kit v1.7 manifest form.")
+def pack(directory: str, kitfile: str | None, tag: str | None, compression: str, legacy_manifest: bool) -> None:
+    """Pack DIRECTORY, described by its Kitfile, into a ModelKit in local storage.
+
+    Layers are built in parallel and verified; re-packing unchanged content gives
+    the same digests. Prints 'Model saved: <digest>' on success.
+    """
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(cancel: Cancel) -> None:
+        text = None
+        path: str | None = kitfile
+        if kitfile == "-":
+            if sys.stdin.isatty():
+                raise UsageError("No input file specified and no data piped", hint="pipe a Kitfile: cat Kitfile | kit pack . -f -")
+            text, path = sys.stdin.read(), None
+        with ctx.progress() as progress:
+            result = api.pack(
+                directory, kitfile=path, kitfile_text=text, tag=tag, compression=compression,
+                legacy_manifest=legacy_manifest, home=ctx.home, progress=progress, cancel=cancel,
+            )
+        click.echo(f"Model saved: {result.descriptor.digest}")
+
+    run(ctx, body, context="Failed to pack model kit")
+
+
+@cli.command(short_help="Extract a ModelKit's files.")
+@click.argument("modelkit")
+@click.option("-d", "--dir", "target", default=".", metavar="DIR", help="Directory to unpack into (created if missing).")
+@click.option("-o", "--overwrite", is_flag=True, help="Overwrite existing files and a differing Kitfile.")
+@click.option("-i", "--ignore-existing", is_flag=True, help="Keep files that already exist, unpack the rest.")
+@click.option(
+    "-f", "--filter", "filters", multiple=True, metavar="FILTER",
+    help="type1,type2[:name1,name2]; types: kitfile, model, datasets, code, docs. Repeatable (any match).",
+)
+@click.option("--kitfile", "d_kitfile", is_flag=True, hidden=True)
+@click.option("--model", "d_model", is_flag=True, hidden=True)
+@click.option("--code", "d_code", is_flag=True, hidden=True)
+@click.option("--datasets", "d_datasets", is_flag=True, hidden=True)
+@click.option("--docs", "d_docs", is_flag=True, hidden=True)
+def unpack(
+    modelkit: str, target: str, overwrite: bool, ignore_existing: bool, filters: tuple[str, ...],
+    d_kitfile: bool, d_model: bool, d_code: bool, d_datasets: bool, d_docs: bool,
+) -> None:
+    """Unpack MODELKIT ([registry/]repository[:tag|@digest]) into a directory.
+
+    \b
+    Examples:
+      kit unpack my-model:v1 -d ./out
+      kit unpack my-model:v1 --filter model           # only the model and its parts
+      kit unpack my-model:v1 --filter datasets:train  # one dataset, by name or path
+
+    Every layer is checked against its digest before its files get their final
+    names; unsafe paths (absolute, '..', links leaving the directory, devices) are refused.
+    """
+    from kitops import api
+
+    ctx = _obj()
+    chosen = list(filters)
+    if not chosen:
+        legacy = [n for n, on in (("kitfile", d_kitfile), ("model", d_model), ("code", d_code),
+                                  ("datasets", d_datasets), ("docs", d_docs)) if on]
+        if legacy:
+            log.warning("the --kitfile/--model/--code/--datasets/--docs flags are deprecated; use --filter %s", ",".join(legacy))
+            chosen = [",".join(legacy)]
+
+    def body(cancel: Cancel) -> None:
+        log.info("Unpacking to %s", os.path.abspath(target))
+        with ctx.progress() as progress:
+            result = api.unpack(
+                modelkit, target_dir=target, filters=chosen, overwrite=overwrite,
+                ignore_existing=ignore_existing, home=ctx.home, progress=progress, cancel=cancel,
+            )
+        log.info("Unpacked %d files%s", result.files, f" ({result.skipped} existing kept)" if result.skipped else "")
+
+    run(ctx, body, context="Failed to unpack")
+
+
+# ---------------------------------------------------------------------------------------------
+# list / inspect / info
+
+
+@cli.command("list", short_help="List ModelKits in local storage.")
+@click.argument("repository", required=False)
+@click.option("--format", "fmt", default="table", show_default=True, metavar="FORMAT",
+              help="table, json, or a template such as '{{.Repo}}:{{.Tags}} {{.Digest}}'.")
+def list_cmd(repository: str | None, fmt: str) -> None:
+    """List ModelKits: repository, tag, maintainer, name, size (of layers) and digest."""
+    from kitops import api
+    from kitops.modelkit.listing import list_table
+    from kitops.oci import gojson
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        items = api.list_modelkits(repository, home=ctx.home)
+        if fmt == "table":
+            click.echo(list_table(items), nl=False)
+        elif fmt == "json":
+            click.echo(gojson.dumps([i.to_go() for i in items], indent="  "))
+        else:
+            for it in items:
+                out = render_template(fmt, it.to_go())
+                click.echo(out, nl=not out.endswith("\n"))
+
+    run(ctx, body)
+
+
+def render_template(template: str, fields: dict[str, Any]) -> str:
+    """The Go text/template subset kit users write: ``{{.Field}}`` placeholders (Repo, Digest, Tags...)."""
+    import re
+
+    names = {"Repo": "repo", "Digest": "digest", "Tags": "tags", "ModelName": "modelName", "Size": "size", "Author": "author"}
+
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key not in names:
+            raise UsageError(f"template: can't evaluate field {key}", hint="fields: " + ", ".join("." + n for n in names))
+        value = fields[names[key]]
+        if isinstance(value, list):
+            return "[" + " ".join(value) + "]"
+        return "<nil>" if value is None else str(value)
+
+    return re.sub(r"\{\{\s*\.(\w+)\s*\}\}", sub, template.encode().decode("unicode_escape"))
+
+
+@cli.command(short_help="Show a ModelKit's manifest and config as JSON.")
+@click.argument("modelkit")
+@click.option("-r", "--remote", is_flag=True, help="Read from the registry instead of local storage.")
+def inspect(modelkit: str, remote: bool) -> None:
+    """Print digest, CLI version, Kitfile (with layer digests) and manifest of MODELKIT as JSON."""
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        if remote:
+            raise UsageError("--remote needs the registry client", hint="pull the ModelKit first")
+        click.echo(api.inspect(modelkit, home=ctx.home).to_json())
+
+    run(ctx, body, context="Error resolving modelkit")
+
+
+@cli.command(short_help="Show a ModelKit's Kitfile.")
+@click.argument("modelkit")
+@click.option("-r", "--remote", is_flag=True, help="Read from the registry instead of local storage.")
+@click.option("-f", "--filter", "filter_", metavar="PATH", help="Print one node, e.g. package.name or model.parts.")
+def info(modelkit: str, remote: bool, filter_: str | None) -> None:
+    """Print the Kitfile of MODELKIT as YAML (optionally one node of it)."""
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        if remote:
+            raise UsageError("--remote needs the registry client", hint="pull the ModelKit first")
+        kitfile = api.info(modelkit, home=ctx.home)
+        text = api.filter_kitfile_yaml(kitfile, filter_) if filter_ else kitfile.to_yaml()
+        click.echo(text, nl=False)
+
+    run(ctx, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# tag / remove / diff
+
+
+@cli.command(short_help="Give a ModelKit another tag.")
+@click.argument("source")
+@click.argument("target")
+def tag(source: str, target: str) -> None:
+    """Tag SOURCE as TARGET (in the same or another repository; blobs are shared)."""
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        src, dst = api.tag(source, target, home=ctx.home)
+        click.echo(f"Modelkit {src} tagged as {dst}")
+
+    run(ctx, body)
+
+
+@cli.command(short_help="Remove ModelKits or tags from local storage.")
+@click.argument("modelkit", required=False)
+@click.option("-f", "--force", is_flag=True, help="Remove the ModelKit even if other tags point to it.")
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove every untagged ModelKit (with --force: everything).")
+@click.option("-r", "--remote", is_flag=True, help="Delete from the registry.")
+def remove(modelkit: str | None, force: bool, all_: bool, remote: bool) -> None:
+    """Remove MODELKIT (tag, digest, or repo:t1,t2). Blobs nothing else uses are deleted too.
+
+    Removing one of several tags only untags; the last tag removes the ModelKit.
+    """
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        if remote:
+            if all_ or force:
+                raise UsageError("cannot use --all or --force with --remote")
+            raise UsageError("--remote needs the registry client")
+        for r in api.remove(modelkit, all=all_, force=force, home=ctx.home):
+            if r.untagged_only:
+                click.echo(f"Untagged {r.reference}")
+            else:
+                click.echo(f"Removed {r.reference} (digest {r.digest})")
+
+    run(ctx, body, context="Failed to remove")
+
+
+@cli.command(short_help="Compare two ModelKits.")
+@click.argument("modelkit1")
+@click.argument("modelkit2")
+def diff(modelkit1: str, modelkit2: str) -> None:
+    """Compare configs, annotations and layers of two ModelKits (prefix local:// or remote:// to choose)."""
+    from kitops import api
+
+    ctx = _obj()
+    run(ctx, lambda _c: click.echo(api.diff(modelkit1, modelkit2, home=ctx.home), nl=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# init / cache / version
+
+
+@cli.command(short_help="Write a Kitfile for a directory.")
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("--name", default="", help="ModelKit name (package.name).")
+@click.option("--desc", default="", help="Short description.")
+@click.option("--author", default="", help="Author.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing Kitfile.")
+def init(path: str, name: str, desc: str, author: str, force: bool) -> None:
+    """Look at the files in PATH and write PATH/Kitfile (models, datasets, code, docs detected
+    by extension and by content). Prompts for missing values only on a terminal."""
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        nonlocal name, desc, author
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            name = name or click.prompt("Enter a name for the ModelKit", default="", show_default=False)
+            desc = desc or click.prompt("Enter a short description for the ModelKit", default="", show_default=False)
+            author = author or click.prompt("Enter an author for the ModelKit", default="", show_default=False)
+        kitfile, written = api.init(path, name=name, description=desc, author=author, force=force)
+        log.info("Generated Kitfile:\n\n%s", kitfile.to_yaml())
+        click.echo(f"Saved to path '{written}'")
+
+    run(ctx, body)
+
+
+@cli.group(short_help="Inspect or clear the cache.")
+def cache() -> None:
+    """Manage $KITOPS_HOME/cache (temporary files) and partial downloads."""
+
+
+@cache.command("info")
+def cache_info() -> None:
+    """Show the size of each cache entry."""
+    from kitops import api
+    from kitops.modelkit.listing import format_bytes, table
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        entries = api.cache_info(home=ctx.home)
+        total = sum(size for _n, size in entries)
+        if total == 0:
+            click.echo("Cache is currently empty")
+            return
+        click.echo(f"Total size of cache directory: {format_bytes(total)}")
+        click.echo("Cache contents:")
+        click.echo(table([[f"  {n}", format_bytes(s)] for n, s in entries], padding=4), nl=False)
+
+    run(ctx, body)
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Delete the cache and stale partial downloads."""
+    from kitops import api
+    from kitops.modelkit.listing import format_bytes
+
+    ctx = _obj()
+    run(ctx, lambda _c: click.echo(f"Cleared {format_bytes(api.cache_clear(home=ctx.home))}"))
+
+
+@cli.command(short_help="Show version information.")
+def version() -> None:
+    """Print the version of kit (Python implementation)."""
+    import platform
+
+    click.echo(f"Version: {__version__}\nPython: {platform.python_version()}\nImplementation: kitops (pure Python)")
+
+
+def main() -> None:
+    cli(prog_name="kit")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Layer compression codecs: fast writers (isal gzip, multithreaded zstd), tolerant readers.
+
+Writers are deterministic for the same input whatever the number of threads, so
+repacking gives the same digests on any machine. Readers accept any valid gzip
+(multi-member included) or zstd (multi-frame) stream, whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import BinaryIO, Protocol
+
+from kitops.errors import FormatError, UsageError
+from kitops.oci.mediatypes import COMPRESSIONS
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes | bytearray | memoryview, /) -> int | None: ...
+
+
+def check_compression(name: str) -> str:
+    if name not in COMPRESSIONS:
+        raise UsageError(
+            f"invalid compression type {name!r}: must be one of 'none', 'gzip', 'gzip-fastest' or 'zstd'",
+            hint="use --compression none (default, byte-compatible with the Go kit), gzip, gzip-fastest or zstd",
+        )
+    return name
+
+
+class CompressingSink:
+    """A write-only stream that compresses into ``dest``; ``close`` flushes but never closes ``dest``."""
+
+    def __init__(self, compression: str, dest: _Writable) -> None:
+        self._dest = dest
+        threads = max(1, os.cpu_count() or 1)
+        self._writer: BinaryIO
+        if compression in ("gzip", "gzip-fastest"):
+            from isal import igzip_threaded
+
+            level = 0 if compression == "gzip-fastest" else 2
+            self._writer = igzip_threaded.open(_NoClose(dest), "wb", compresslevel=level, threads=threads)
+        elif compression == "zstd":
+            import zstandard
+
+            cctx = zstandard.ZstdCompressor(level=3, threads=-1)
+            self._writer = cctx.stream_writer(dest, closefd=False)  # type: ignore[arg-type]
+        else:  # pragma: no cover - guarded by check_compression
+            raise UsageError(f"unsupported compression {compression}")
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._writer.write(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class _NoClose:
+    """Lets a codec 'close' its output without closing our blob writer."""
+
+    def __init__(self, dest: _Writable) -> None:
+        self._dest = dest
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._dest.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def decompression_errors() -> tuple[type[BaseException], ...]:
+    """Exception types the codecs raise for corrupt input (not for I/O problems of ours)."""
+    import gzip
+
+    import zstandard
+    from isal import isal_zlib
+
+    return (gzip.BadGzipFile, isal_zlib.error, zstandard.ZstdError, EOFError)
+
+
+def open_decompressed(raw: BinaryIO, compression: str) -> BinaryIO:
+    """A readable stream of the uncompressed bytes of ``raw`` (not closed with it)."""
+    if compression == "none":
+        return raw
+    if compression == "gzip":
+        from isal import igzip
+
+        return igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if compression == "zstd":
+        import zstandard
+
+        dctx = zstandard.ZstdDecompressor()
+        return dctx.stream_reader(raw, read_size=1 << 20, read_across_frames=True, closefd=False)  # type: ignore[return-value]
+    raise FormatError(f"unsupported layer compression '+{compression}'", hint="this ModelKit was written by a newer tool")
