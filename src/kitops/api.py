@@ -210,7 +210,7 @@ def list_modelkits(repository: str | None = None, *, home: Home = None) -> list[
         for desc in sorted(repo.manifests(), key=lambda d: d.digest):
             try:
                 kit = load_modelkit_at(repo, desc)
-            except Exception:  # noqa: BLE001 - a foreign manifest must not break list (§7 #8)
+            except Exception:
                 continue
             tags = sorted(t for t, d in tag_map.items() if d.digest == desc.digest)
             pkg = kit.kitfile.package
@@ -306,7 +306,7 @@ class Removal:
 
 
 def remove(
-    ref: str | None = None, *, all: bool = False, force: bool = False, home: Home = None  # noqa: A002 - CLI name
+    ref: str | None = None, *, all: bool = False, force: bool = False, home: Home = None
 ) -> list[Removal]:
     """Remove tags or manifests; deleting a manifest collects the blobs nothing references any more."""
     store = local_store(home)
@@ -621,6 +621,6 @@ def remove_remote(ref: str, *, home: Home = None, network: Any = None) -> Descri
     parsed = parse_single(ref)
     with _remotes(home, network) as remotes:
         repo = remotes.repository(parsed)
-        desc = repo.resolve(parsed.reference)
+        desc: Descriptor = repo.resolve(parsed.reference)
         repo.delete(desc)
         return desc

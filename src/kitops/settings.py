@@ -24,7 +24,7 @@ def kitops_home(config: str | os.PathLike[str] | None = None) -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / "kitops"
     if sys.platform == "win32":
-        local = os.environ.get("LocalAppData")
+        local = os.environ.get("LOCALAPPDATA")
         if not local:
             raise UsageError("Failed to read base config directory", hint=_HOME_HINT)
         return Path(local) / "kitops"

@@ -103,9 +103,20 @@ def copy_blobs(
     def one(desc: Descriptor) -> None:
         stop.check()
         progress.begin(desc.digest, "copying", desc.size)
+        push_from = getattr(dst, "push_from", None)
+        open_at = getattr(src, "open_at", None)
+
+        def on_bytes(n: int) -> None:
+            stop.check()
+            progress.advance(desc.digest, n)
+
         try:
-            with src.fetch(desc) as stream:
-                dst.push(desc, _ProgressReader(stream, desc.digest, progress, stop))  # type: ignore[arg-type]
+            if push_from is not None and open_at is not None and not desc.is_manifest:
+                # Both ends can seek: the destination may retry, resume and re-authenticate freely.
+                push_from(desc, lambda offset: open_at(desc, offset), on_bytes=on_bytes)
+            else:
+                with src.fetch(desc) as stream:
+                    dst.push(desc, _ProgressReader(stream, desc.digest, progress, stop))  # type: ignore[arg-type]
         except BaseException as exc:
             progress.end(desc.digest, exc)
             raise

@@ -49,7 +49,7 @@ def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
         cancel.cancel()
         report(KeyboardInterrupt(), debug=ctx.debug)
         sys.exit(EXIT_CANCELLED)
-    except Exception as exc:  # noqa: BLE001 - this is the top of the program
+    except Exception as exc:
         sys.exit(report(exc, debug=ctx.debug, context=context))
 
 

@@ -133,5 +133,6 @@ class RichProgress:
         with self._lock:
             task = self._tasks.get(key)
         if task is not None and error is None:
-            t = self._progress.tasks[[x.id for x in self._progress.tasks].index(task)]  # type: ignore[comparison-overlap]
-            self._progress.update(task, completed=t.total or t.completed)  # type: ignore[arg-type]
+            for t in self._progress.tasks:
+                if t.id == task:
+                    self._progress.update(t.id, completed=t.total or t.completed)

@@ -81,7 +81,7 @@ class _Walker:
             self.problem(node, f"{where} must be a mapping, not {_describe(node)}")
             return obj
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
             if key not in schema:
                 guess = difflib.get_close_matches(str(key), list(schema), n=1)
                 hint = f" (did you mean '{guess[0]}'?)" if guess else f" (known: {', '.join(schema)})"
@@ -100,7 +100,7 @@ class _Walker:
             elif kind == "any":
                 value = self.typed_at((*path, key))
                 setattr(obj, attr, value)
-                setattr(obj, "has_parameters", True)
+                obj.has_parameters = True
             elif kind[0] == "list":
                 _l, item_factory, item_schema = kind
                 items = []

@@ -145,11 +145,11 @@ class Kitfile:
             out["datasets"] = items
         if self.docs:
             docs = []
-            for d in self.docs:
-                dd = {"path": d.path}  # no omitempty on docs.path
-                _put(dd, "description", d.description)
-                _put_layer(dd, d.layer, with_layers)
-                docs.append(dd)
+            for doc in self.docs:
+                entry: dict[str, Any] = {"path": doc.path}  # no omitempty on docs.path
+                _put(entry, "description", doc.description)
+                _put_layer(entry, doc.layer, with_layers)
+                docs.append(entry)
             out["docs"] = docs
         if self.prompts:
             out["prompts"] = [_entry(p, ("path", "description"), with_layers) for p in self.prompts]

@@ -124,7 +124,7 @@ class _Loader(yaml.SafeLoader):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
             return "tag:yaml.org,2002:merge" if value == "<<" else _PLAIN_TAG
-        return str(super().resolve(kind, value, implicit))
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         return SortedMap(super().construct_mapping(node, deep=deep))
@@ -134,8 +134,8 @@ def _construct_plain(loader: _Loader, node: yaml.ScalarNode) -> Any:
     return resolve_plain(str(node.value))
 
 
-_Loader.add_constructor(_PLAIN_TAG, _construct_plain)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_plain)  # type: ignore[arg-type]
+_Loader.add_constructor(_PLAIN_TAG, _construct_plain)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_plain)
 
 
 def _check_and_collect(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
@@ -149,11 +149,11 @@ def _check_and_collect(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple
                 if key in seen and key != "<<":
                     raise YamlSyntaxError(f'mapping key "{key}" already defined at line {seen[key]}', line)
                 seen[key] = line
-                lines[(*path, key)] = line
-            _check_and_collect(value_node, (*path, key), lines, loader)
+                lines[path + (key,)] = line
+            _check_and_collect(value_node, path + (key,), lines, loader)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _check_and_collect(item, (*path, i), lines, loader)
+            _check_and_collect(item, path + (i,), lines, loader)
 
 
 def load_yaml(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:

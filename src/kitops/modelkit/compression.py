@@ -38,7 +38,9 @@ class CompressingSink:
             from isal import igzip_threaded
 
             level = 0 if compression == "gzip-fastest" else 2
-            self._writer = igzip_threaded.open(_NoClose(dest), "wb", compresslevel=level, threads=threads)
+            self._writer = igzip_threaded.open(  # type: ignore[no-untyped-call]
+                _NoClose(dest), "wb", compresslevel=level, threads=threads
+            )
         elif compression == "zstd":
             import zstandard
 
@@ -79,7 +81,8 @@ def decompression_errors() -> tuple[type[BaseException], ...]:
     import zstandard
     from isal import isal_zlib
 
-    return (gzip.BadGzipFile, isal_zlib.error, zstandard.ZstdError, EOFError)
+    zlib_error: type[BaseException] = isal_zlib.error  # type: ignore[assignment]
+    return (gzip.BadGzipFile, zlib_error, zstandard.ZstdError, EOFError)
 
 
 def open_decompressed(raw: BinaryIO, compression: str) -> BinaryIO:
@@ -89,10 +92,10 @@ def open_decompressed(raw: BinaryIO, compression: str) -> BinaryIO:
     if compression == "gzip":
         from isal import igzip
 
-        return igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call, return-value]
     if compression == "zstd":
         import zstandard
 
         dctx = zstandard.ZstdDecompressor()
-        return dctx.stream_reader(raw, read_size=1 << 20, read_across_frames=True, closefd=False)  # type: ignore[return-value]
+        return dctx.stream_reader(raw, read_size=1 << 20, read_across_frames=True, closefd=False)
     raise FormatError(f"unsupported layer compression '+{compression}'", hint="this ModelKit was written by a newer tool")

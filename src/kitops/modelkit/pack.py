@@ -103,7 +103,7 @@ def build_layer(
                     tw.add_dir(entry.name, entry.mode)
                 else:
                     with open(entry.source, "rb", buffering=0) as fh:
-                        tw.add_file(entry.name, entry.mode, entry.size, fh, on_bytes=advance)  # type: ignore[arg-type]
+                        tw.add_file(entry.name, entry.mode, entry.size, fh, on_bytes=advance)
             tw.close()
             if compressor is not None:
                 compressor.close()
@@ -225,7 +225,7 @@ def _reuse_identical(store: LocalStore, repo_key: str, config: Descriptor, layer
     for desc in store.repository(repo_key).manifests():
         try:
             existing = store.read_manifest(desc)
-        except Exception:  # noqa: BLE001 - an unreadable neighbour must not break a pack
+        except Exception:
             continue
         if (
             existing.artifact_type == mt.KIT_MANIFEST_ARTIFACT

@@ -322,7 +322,7 @@ def extract_layer(
                         job.file(entry.name, entry.mode, reader, buf)
                     else:
                         job.link(entry.typeflag, entry.name, entry.linkname)
-            except (FormatError, *decompression_errors()) as exc:
+            except (FormatError, *decompression_errors()) as exc:  # type: ignore[misc]
                 # Unreadable content: if the blob does not match its digest, that is the real story.
                 verifying.verify_rest()
                 if isinstance(exc, FormatError):
@@ -399,7 +399,7 @@ def unpack_modelkit(
                 files, skipped = f.result()
                 result.files += files
                 result.skipped += skipped
-            except BaseException as exc:  # noqa: BLE001 - re-raised below after all layers settle
+            except BaseException as exc:
                 errors.append(exc)
                 if cancel is not None:
                     cancel.cancel()

@@ -9,6 +9,7 @@ committed under its final name.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from kitops.errors import IntegrityError
@@ -138,12 +139,12 @@ def copy_stream(
     buf = bytearray(buffer_size)
     view = memoryview(buf)
     total = 0
-    readinto = getattr(src, "readinto", None)
+    readinto: Callable[[memoryview], int] | None = getattr(src, "readinto", None)
     while True:
         if cancel is not None:
             cancel.check()
         if readinto is not None:
-            n = readinto(view)
+            n = int(readinto(view))
             if not n:
                 break
             dst.write(view[:n])
