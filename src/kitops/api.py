@@ -129,12 +129,23 @@ def unpack(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    network: Any = None,
 ) -> UnpackResult:
-    """Unpack a ModelKit from the local store into ``target_dir`` (parents first, filtered)."""
+    """Unpack a ModelKit into ``target_dir`` (parents first, filtered).
+
+    From local storage when it is there; otherwise straight from its registry,
+    fetching only the selected layers and verifying each before files get their names.
+    """
     from kitops.modelkit.unpack import unpack_modelkit
 
     parsed = [f if isinstance(f, UnpackFilter) else UnpackFilter.parse(f) for f in filters]
-    store, parsed_ref, kit = _resolve_local(ref, home)
+    try:
+        store, parsed_ref, kit = _resolve_local(ref, home)
+    except NotFoundError:
+        target_ref = parse_single(ref)
+        if target_ref.registry == "localhost":
+            raise
+        return _unpack_remote(target_ref, target_dir, parsed, overwrite, ignore_existing, home, network, progress, cancel)
     _unpack_parents(store, kit, target_dir, parsed, overwrite, ignore_existing, progress, cancel, [parsed_ref.display()])
     return unpack_modelkit(
         store.repository(parsed_ref.repo_key),
@@ -146,6 +157,30 @@ def unpack(
         progress=progress,
         cancel=cancel,
     )
+
+
+def _unpack_remote(
+    ref: Reference, target: str | os.PathLike[str], filters: list[UnpackFilter], overwrite: bool,
+    ignore_existing: bool, home: Home, network: Any, progress: Progress | None, cancel: Cancel | None,
+) -> UnpackResult:
+    from kitops.modelkit.read import load_modelkit_at
+    from kitops.modelkit.unpack import unpack_modelkit
+    from kitops.oci.reference import is_modelkit_reference
+
+    with _remotes(home, network) as remotes:
+        repo = remotes.repository(ref)
+        kit = load_modelkit_at(repo, repo.resolve(ref.reference))
+        path = kit.kitfile.model.path if kit.kitfile.model else ""
+        if path and is_modelkit_reference(path):
+            pref = parse_single(path)
+            pref = pref if pref.registry != "localhost" else Reference(ref.registry, pref.repository, pref.tag, pref.digest)
+            parent_filters = [UnpackFilter(frozenset({"model"}), f.names) for f in filters if "model" in f.types]
+            if not filters or parent_filters:
+                _unpack_remote(pref, target, parent_filters or [UnpackFilter(frozenset({"model"}))], overwrite,
+                               ignore_existing, home, network, progress, cancel)
+        return unpack_modelkit(repo, kit, target, filters=filters, overwrite=overwrite, ignore_existing=ignore_existing,
+                               include_kitfile=None if filters else True, progress=progress, cancel=cancel,
+                               concurrency=remotes.options.concurrency)
 
 
 def _unpack_parents(
@@ -246,16 +281,18 @@ class InspectResult:
         return gojson.dumps(self.to_go(), indent="  ")
 
 
-def inspect(ref: str, *, home: Home = None) -> InspectResult:
+def inspect(ref: str, *, home: Home = None, remote: bool = False, network: Any = None) -> InspectResult:
     from kitops.oci import mediatypes as mt
 
-    _store, _ref, kit = _resolve_local(ref, home)
+    kit = remote_modelkit(ref, home=home, network=network) if remote else _resolve_local(ref, home)[2]
     version = (kit.manifest.annotations or {}).get(mt.ANNOTATION_CLI_VERSION, "unknown")
     return InspectResult(kit.descriptor.digest, version, kit.kitfile, kit.manifest)
 
 
-def info(ref: str, *, home: Home = None) -> Kitfile:
-    """The Kitfile of a stored ModelKit."""
+def info(ref: str, *, home: Home = None, remote: bool = False, network: Any = None) -> Kitfile:
+    """The Kitfile of a stored (or, with ``remote``, a registry's) ModelKit."""
+    if remote:
+        return remote_modelkit(ref, home=home, network=network).kitfile
     return _resolve_local(ref, home)[2].kitfile
 
 
@@ -596,13 +633,33 @@ def pull(
     return TransferResult(parsed, first)
 
 
-def remote_tags(repository: str, *, home: Home = None, network: Any = None) -> list[tuple[str, Descriptor]]:
-    """Every tag of a remote repository with its manifest descriptor (paginated, not just latest)."""
+def list_remote(repository: str, *, home: Home = None, network: Any = None) -> list[ModelKitSummary]:
+    """ModelKits of a registry repository: every tag (all pages), or the one named (spec §7 #7 fixed)."""
+    from kitops.modelkit.read import load_modelkit_at
+
     ref, _ = parse_reference(repository)
+    explicit = ":" in repository.rsplit("/", 1)[-1] or "@" in repository
     with _remotes(home, network) as remotes:
         repo = remotes.repository(ref)
-        tags = repo.tags() if ":" not in repository.rsplit("/", 1)[-1] and "@" not in repository else [ref.reference]
-        return [(t, repo.resolve(t)) for t in tags]
+        tags = [ref.reference] if explicit else sorted(repo.tags())
+        by_digest: dict[str, tuple[ModelKit, list[str]]] = {}
+        for t in tags:
+            desc = repo.resolve(t)
+            if desc.digest not in by_digest:
+                try:
+                    by_digest[desc.digest] = (load_modelkit_at(repo, desc), [])
+                except Exception:
+                    continue
+            by_digest[desc.digest][1].append(t)
+        out = []
+        for digest, (kit, ktags) in sorted(by_digest.items()):
+            pkg = kit.kitfile.package
+            tag_list = [] if ref.digest else ktags
+            out.append(ModelKitSummary(
+                repo=ref.repo_key, digest=digest, tags=tuple(tag_list) or None, model_name=pkg.name or NONE,
+                size=sum(x.size for x in kit.manifest.layers), author=pkg.authors[0] if pkg.authors else NONE,
+            ))
+        return out
 
 
 def remote_modelkit(ref: str, *, home: Home = None, network: Any = None) -> ModelKit:

@@ -53,6 +53,39 @@ def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
         sys.exit(report(exc, debug=ctx.debug, context=context))
 
 
+def network_options(fn: F) -> F:
+    """The network flags shared by every remote command (spec §4.0)."""
+    decorators = [
+        click.option("--plain-http/--no-plain-http", "plain_http", default=None,
+                     help="Use HTTP instead of HTTPS (default: HTTP only for localhost/127.0.0.1)."),
+        click.option("--tls-verify/--no-tls-verify", "tls_verify", default=True, show_default=True,
+                     help="Verify the registry's TLS certificate."),
+        click.option("--ca-file", metavar="PATH", help="Extra CA bundle to trust (also $SSL_CERT_FILE)."),
+        click.option("--cert", metavar="PATH", help="Client TLS certificate (also $KITOPS_CLIENT_CERT)."),
+        click.option("--key", metavar="PATH", help="Client TLS key (also $KITOPS_CLIENT_KEY)."),
+        click.option("--proxy", metavar="URL", help="Proxy for registry requests (default: $HTTPS_PROXY etc.)."),
+        click.option("--concurrency", default=5, show_default=True, metavar="N", help="Blobs transferred in parallel."),
+        click.option("--upload-mode", type=click.Choice(["auto", "monolithic", "chunked"]), default="auto",
+                     show_default=True, help="Blob upload strategy (auto picks per registry, with fallback)."),
+        click.option("--chunk-size", metavar="MiB", type=int, help="Chunk size for chunked uploads, in MiB."),
+    ]
+    for deco in reversed(decorators):
+        fn = deco(fn)
+    return fn
+
+
+def make_network(kwargs: dict[str, Any]) -> Any:
+    from kitops.registry.remote import NetworkOptions
+
+    chunk = kwargs.pop("chunk_size", None)
+    return NetworkOptions(
+        plain_http=kwargs.pop("plain_http", None), tls_verify=kwargs.pop("tls_verify", True),
+        ca_file=kwargs.pop("ca_file", None), cert=kwargs.pop("cert", None), key=kwargs.pop("key", None),
+        proxy=kwargs.pop("proxy", None), concurrency=kwargs.pop("concurrency", 5),
+        upload_mode=kwargs.pop("upload_mode", "auto"), chunk_size=chunk * (1 << 20) if chunk else None,
+    )
+
+
 def _obj() -> Ctx:
     return click.get_current_context().find_object(Ctx) or Ctx(None, "plain", False)
 
@@ -155,9 +188,10 @@ def pack(directory: str, kitfile: str | None, tag: str | None, compression: str,
 @click.option("--code", "d_code", is_flag=True, hidden=True)
 @click.option("--datasets", "d_datasets", is_flag=True, hidden=True)
 @click.option("--docs", "d_docs", is_flag=True, hidden=True)
+@network_options
 def unpack(
     modelkit: str, target: str, overwrite: bool, ignore_existing: bool, filters: tuple[str, ...],
-    d_kitfile: bool, d_model: bool, d_code: bool, d_datasets: bool, d_docs: bool,
+    d_kitfile: bool, d_model: bool, d_code: bool, d_datasets: bool, d_docs: bool, **net: Any,
 ) -> None:
     """Unpack MODELKIT ([registry/]repository[:tag|@digest]) into a directory.
 
@@ -169,10 +203,13 @@ def unpack(
 
     Every layer is checked against its digest before its files get their final
     names; unsafe paths (absolute, '..', links leaving the directory, devices) are refused.
+    A ModelKit that is not in local storage is read from its registry, fetching only
+    the layers the filters select.
     """
     from kitops import api
 
     ctx = _obj()
+    network = make_network(net)
     chosen = list(filters)
     if not chosen:
         legacy = [n for n, on in (("kitfile", d_kitfile), ("model", d_model), ("code", d_code),
@@ -187,6 +224,7 @@ def unpack(
             result = api.unpack(
                 modelkit, target_dir=target, filters=chosen, overwrite=overwrite,
                 ignore_existing=ignore_existing, home=ctx.home, progress=progress, cancel=cancel,
+                network=network,
             )
         log.info("Unpacked %d files%s", result.files, f" ({result.skipped} existing kept)" if result.skipped else "")
 
@@ -201,8 +239,13 @@ def unpack(
 @click.argument("repository", required=False)
 @click.option("--format", "fmt", default="table", show_default=True, metavar="FORMAT",
               help="table, json, or a template such as '{{.Repo}}:{{.Tags}} {{.Digest}}'.")
-def list_cmd(repository: str | None, fmt: str) -> None:
-    """List ModelKits: repository, tag, maintainer, name, size (of layers) and digest."""
+@network_options
+def list_cmd(repository: str | None, fmt: str, **net: Any) -> None:
+    """List ModelKits: repository, tag, maintainer, name, size (of layers) and digest.
+
+    With REPOSITORY on a registry (e.g. ghcr.io/org/model), lists every tag there
+    (all pages), or just the one given as REPOSITORY:TAG.
+    """
     from kitops import api
     from kitops.modelkit.listing import list_table
     from kitops.oci import gojson
@@ -210,7 +253,12 @@ def list_cmd(repository: str | None, fmt: str) -> None:
     ctx = _obj()
 
     def body(_cancel: Cancel) -> None:
-        items = api.list_modelkits(repository, home=ctx.home)
+        from kitops.oci.reference import parse_reference
+
+        if repository and parse_reference(repository)[0].registry != "localhost":
+            items = api.list_remote(repository, home=ctx.home, network=make_network(net))
+        else:
+            items = api.list_modelkits(repository, home=ctx.home)
         if fmt == "table":
             click.echo(list_table(items), nl=False)
         elif fmt == "json":
@@ -244,16 +292,16 @@ def render_template(template: str, fields: dict[str, Any]) -> str:
 @cli.command(short_help="Show a ModelKit's manifest and config as JSON.")
 @click.argument("modelkit")
 @click.option("-r", "--remote", is_flag=True, help="Read from the registry instead of local storage.")
-def inspect(modelkit: str, remote: bool) -> None:
+@network_options
+def inspect(modelkit: str, remote: bool, **net: Any) -> None:
     """Print digest, CLI version, Kitfile (with layer digests) and manifest of MODELKIT as JSON."""
     from kitops import api
 
     ctx = _obj()
 
     def body(_cancel: Cancel) -> None:
-        if remote:
-            raise UsageError("--remote needs the registry client", hint="pull the ModelKit first")
-        click.echo(api.inspect(modelkit, home=ctx.home).to_json())
+        result = api.inspect(modelkit, home=ctx.home, remote=remote, network=make_network(net))
+        click.echo(result.to_json())
 
     run(ctx, body, context="Error resolving modelkit")
 
@@ -262,16 +310,15 @@ def inspect(modelkit: str, remote: bool) -> None:
 @click.argument("modelkit")
 @click.option("-r", "--remote", is_flag=True, help="Read from the registry instead of local storage.")
 @click.option("-f", "--filter", "filter_", metavar="PATH", help="Print one node, e.g. package.name or model.parts.")
-def info(modelkit: str, remote: bool, filter_: str | None) -> None:
+@network_options
+def info(modelkit: str, remote: bool, filter_: str | None, **net: Any) -> None:
     """Print the Kitfile of MODELKIT as YAML (optionally one node of it)."""
     from kitops import api
 
     ctx = _obj()
 
     def body(_cancel: Cancel) -> None:
-        if remote:
-            raise UsageError("--remote needs the registry client", hint="pull the ModelKit first")
-        kitfile = api.info(modelkit, home=ctx.home)
+        kitfile = api.info(modelkit, home=ctx.home, remote=remote, network=make_network(net))
         text = api.filter_kitfile_yaml(kitfile, filter_) if filter_ else kitfile.to_yaml()
         click.echo(text, nl=False)
 
@@ -303,7 +350,8 @@ def tag(source: str, target: str) -> None:
 @click.option("-f", "--force", is_flag=True, help="Remove the ModelKit even if other tags point to it.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Remove every untagged ModelKit (with --force: everything).")
 @click.option("-r", "--remote", is_flag=True, help="Delete from the registry.")
-def remove(modelkit: str | None, force: bool, all_: bool, remote: bool) -> None:
+@network_options
+def remove(modelkit: str | None, force: bool, all_: bool, remote: bool, **net: Any) -> None:
     """Remove MODELKIT (tag, digest, or repo:t1,t2). Blobs nothing else uses are deleted too.
 
     Removing one of several tags only untags; the last tag removes the ModelKit.
@@ -316,7 +364,11 @@ def remove(modelkit: str | None, force: bool, all_: bool, remote: bool) -> None:
         if remote:
             if all_ or force:
                 raise UsageError("cannot use --all or --force with --remote")
-            raise UsageError("--remote needs the registry client")
+            if not modelkit:
+                raise UsageError("modelkit is required for remove --remote")
+            desc = api.remove_remote(modelkit, home=ctx.home, network=make_network(net))
+            click.echo(f"Removed {modelkit} (digest {desc.digest})")
+            return
         for r in api.remove(modelkit, all=all_, force=force, home=ctx.home):
             if r.untagged_only:
                 click.echo(f"Untagged {r.reference}")
@@ -335,6 +387,105 @@ def diff(modelkit1: str, modelkit2: str) -> None:
 
     ctx = _obj()
     run(ctx, lambda _c: click.echo(api.diff(modelkit1, modelkit2, home=ctx.home), nl=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# push / pull / login / logout
+
+
+@cli.command(short_help="Upload a ModelKit to a registry.")
+@click.argument("source")
+@click.argument("destination", required=False)
+@network_options
+def push(source: str, destination: str | None, **net: Any) -> None:
+    """Push SOURCE from local storage to a registry (to DESTINATION if given).
+
+    Blobs the registry already has are skipped; a blob known to another repository
+    of the same registry is mounted; the manifest goes last. An interrupted push
+    resumes where the registry stopped.
+    """
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(cancel: Cancel) -> None:
+        log.info("Pushing %s%s", source, f" to {destination}" if destination else "")
+        with ctx.progress() as progress:
+            result = api.push(source, destination, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel)
+        click.echo(f"Pushed {result.descriptor.digest}")
+
+    run(ctx, body, context="Failed to push")
+
+
+@cli.command(short_help="Download a ModelKit from a registry.")
+@click.argument("modelkit")
+@network_options
+def pull(modelkit: str, **net: Any) -> None:
+    """Pull MODELKIT (registry/repository[:tag|@digest]) into local storage.
+
+    Every blob is verified against its digest; an interrupted pull resumes.
+    """
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(cancel: Cancel) -> None:
+        log.info("Pulling %s", modelkit)
+        with ctx.progress() as progress:
+            result = api.pull(modelkit, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel)
+        click.echo(f"Pulled {result.descriptor.digest}")
+
+    run(ctx, body, context="Failed to pull")
+
+
+@cli.command(short_help="Log in to a registry.")
+@click.argument("registry")
+@click.option("-u", "--username", default="", help="User name.")
+@click.option("-p", "--password", default=None, help="Password (prefer --password-stdin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@network_options
+def login(registry: str, username: str, password: str | None, password_stdin: bool, **net: Any) -> None:
+    """Check credentials for REGISTRY and store them in $KITOPS_HOME/credentials.json (mode 0600).
+
+    \b
+    Example:  echo "$TOKEN" | kit login ghcr.io -u me --password-stdin
+    """
+    from kitops import api
+    from kitops.registry.credentials import require_password
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        nonlocal username
+        stdin_value = sys.stdin.read() if password_stdin else None
+        if password and username:
+            log.warning("Using --password via CLI is insecure. Consider using --password-stdin instead")
+        secret = require_password(password, stdin_value)
+        if not secret:
+            if not sys.stdin.isatty():
+                raise UsageError("attempting to read input from non-terminal", hint="use --password-stdin")
+            username = username or click.prompt("Username")
+            secret = click.prompt("Password", hide_input=True)
+        api.login(registry, username=username, password=secret, home=ctx.home, network=make_network(net))
+        click.echo("Log in successful")
+
+    run(ctx, body)
+
+
+@cli.command(short_help="Forget the credentials for a registry.")
+@click.argument("registry")
+def logout(registry: str) -> None:
+    """Remove the stored credentials for REGISTRY."""
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        if not api.logout(registry, home=ctx.home):
+            raise UsageError(f"not logged in to {registry}")
+        click.echo(f"Successfully logged out from {registry}")
+
+    run(ctx, body)
 
 
 # ---------------------------------------------------------------------------------------------

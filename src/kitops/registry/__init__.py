@@ -1,0 +1,1 @@
+"""OCI distribution client: a remote repository is one more Store."""

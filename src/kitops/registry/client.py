@@ -1,0 +1,405 @@
+"""The HTTP layer of the registry client: auth, retries, redirects, TLS, logging without secrets.
+
+``RegistryClient.request`` is the one place requests are sent. It re-sends a
+request (from a rewindable :class:`Body`) after a 401 with fresh credentials —
+also in the middle of a multi-GB upload — and on 429/5xx/connection errors with
+backoff and jitter, honouring ``Retry-After``; it follows redirects itself and
+drops credentials whenever the host changes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from kitops import __version__
+from kitops.errors import AuthenticationError, TransferError, UsageError
+from kitops.registry.auth import Credential, TokenCache, merge_scopes, parse_challenges, redact_url
+from kitops.registry.errors import raise_for_response
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"kitops-cli/{__version__} (python)"
+RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+MAX_REDIRECTS = 5
+CHUNK = 1 << 20
+
+CredentialLookup = Callable[[str], Credential | None]
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1 : host.index("]")]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def api_host(registry: str) -> str:
+    """``docker.io`` is served from ``registry-1.docker.io``."""
+    return "registry-1.docker.io" if registry in ("docker.io", "index.docker.io") else registry
+
+
+class Body:
+    """A request body that can be sent again: bytes, or ``length`` bytes of a stream from ``opener(offset)``."""
+
+    def __init__(
+        self,
+        *,
+        data: bytes | None = None,
+        opener: Callable[[int], BinaryIO] | None = None,
+        offset: int = 0,
+        length: int | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        self.data = data
+        self.opener = opener
+        self.offset = offset
+        self.length = len(data) if data is not None else (length or 0)
+        self.on_bytes = on_bytes
+        self.sent = 0  # bytes handed to the transport in the current attempt
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.sent = 0
+        if self.data is not None:
+            yield self.data
+            self.sent = len(self.data)
+            return
+        assert self.opener is not None
+        remaining = self.length
+        src = self.opener(self.offset)
+        try:
+            while remaining:
+                chunk = src.read(min(CHUNK * 4, remaining))
+                if not chunk:
+                    raise TransferError(f"source ended {remaining} bytes early while uploading")
+                remaining -= len(chunk)
+                self.sent += len(chunk)
+                if self.on_bytes is not None:
+                    self.on_bytes(len(chunk))
+                yield chunk
+        finally:
+            src.close()
+
+
+@dataclass
+class TLSOptions:
+    tls_verify: bool = True
+    ca_file: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        cert = os.environ.get("KITOPS_CLIENT_CERT") or self.cert
+        key = os.environ.get("KITOPS_CLIENT_KEY") or self.key
+        if not self.tls_verify:
+            if not (cert and key):
+                return False
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        else:
+            cafile = self.ca_file or os.environ.get("SSL_CERT_FILE") or None
+            try:
+                ctx = ssl.create_default_context(cafile=cafile)
+            except (OSError, ssl.SSLError) as exc:
+                raise UsageError(f"cannot read CA file {cafile}: {exc}", hint="check --ca-file / SSL_CERT_FILE") from None
+        if cert and key:
+            try:
+                ctx.load_cert_chain(cert, key)
+            except (OSError, ssl.SSLError) as exc:
+                raise UsageError(f"failed to read certificate: {exc}", hint="check --cert and --key") from None
+        return ctx
+
+
+class RegistryClient:
+    """One registry host: connection pool, credentials and token cache shared by its repositories."""
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        plain_http: bool | None = None,
+        tls: TLSOptions | None = None,
+        proxy: str | None = None,
+        credentials: CredentialLookup | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_retries: int = 5,
+        backoff_base: float = 0.25,
+        backoff_max: float = 8.0,
+        concurrency: int = 5,
+    ) -> None:
+        self.registry = registry
+        self.host = api_host(registry)
+        if plain_http is None:
+            plain_http = is_loopback(self.host)  # loopback registries speak HTTP unless told otherwise
+        self.scheme = "http" if plain_http else "https"
+        self.base_url = f"{self.scheme}://{self.host}"
+        self._lookup = credentials
+        self._credential: Credential | None = None
+        self._credential_loaded = False
+        self._tokens = TokenCache()
+        self._bearer: tuple[str, str] | None = None  # (realm, service) once the registry asked for Bearer
+        self._basic = False
+        self._lock = threading.Lock()
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        if proxy is not None:
+            try:
+                httpx.URL(proxy)
+            except Exception as exc:
+                raise UsageError(f"invalid proxy URL: {exc}") from None
+        self._http = httpx.Client(
+            transport=transport,
+            verify=(tls or TLSOptions()).ssl_context() if transport is None else True,
+            proxy=proxy,
+            trust_env=True,
+            follow_redirects=False,
+            timeout=httpx.Timeout(connect=30.0, read=300.0, write=300.0, pool=120.0),
+            limits=httpx.Limits(max_connections=max(10, concurrency * 2), max_keepalive_connections=max(10, concurrency * 2)),
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- credentials ----------------------------------------------------------------------------
+    def credential(self) -> Credential | None:
+        with self._lock:
+            if not self._credential_loaded:
+                self._credential = self._lookup(self.registry) if self._lookup else None
+                self._credential_loaded = True
+            return self._credential
+
+    def _same_origin(self, url: str) -> bool:
+        parts = urlsplit(url)
+        default = 443 if parts.scheme == "https" else 80
+        base = urlsplit(self.base_url)
+        base_default = 443 if base.scheme == "https" else 80
+        return (parts.hostname, parts.port or default) == (base.hostname, base.port or base_default)
+
+    def _auth_header(self, scope: str) -> str | None:
+        cred = self.credential()
+        if self._basic and cred is not None and not cred.empty:
+            return cred.basic_header()
+        if self._bearer is not None:
+            realm, service = self._bearer
+            token = self._tokens.get(realm, service, scope)
+            if token is None:
+                token = self._fetch_token(realm, service, scope)
+            return f"Bearer {token}"
+        return None
+
+    def _authenticate(self, header: str, scope: str) -> None:
+        challenges = parse_challenges(header)
+        bearer = next((c for c in challenges if c.scheme == "bearer"), None)
+        if bearer is not None:
+            realm = bearer.params.get("realm", "")
+            service = bearer.params.get("service", "")
+            if not realm:
+                raise AuthenticationError("registry sent a Bearer challenge without a realm")
+            merged = merge_scopes(scope, bearer.params.get("scope", ""))
+            self._bearer = (realm, service)
+            self._tokens.drop(realm, service, merged)
+            self._fetch_token(realm, service, merged, cache_scope=scope)
+            return
+        if any(c.scheme == "basic" for c in challenges) or not challenges:
+            cred = self.credential()
+            if cred is None or cred.empty:
+                raise AuthenticationError(
+                    f"{self.registry} requires authentication",
+                    hint=f"run 'kit login {self.registry}'",
+                    status=401,
+                )
+            if not (cred.username and cred.password):
+                raise AuthenticationError("missing username or password for basic auth", hint=f"run 'kit login {self.registry}'")
+            if self._basic:
+                raise AuthenticationError(
+                    f"{self.registry} rejected the stored credentials",
+                    hint=f"run 'kit login {self.registry}' again",
+                    status=401,
+                )
+            self._basic = True
+            return
+        raise AuthenticationError(f"unsupported authentication challenge: {header[:80]}")
+
+    def _fetch_token(self, realm: str, service: str, scope: str, *, cache_scope: str | None = None) -> str:
+        cred = self.credential()
+        if cred is not None and cred.registry_token:
+            return cred.registry_token
+        params: list[tuple[str, str | int | float | bool | None]] = []
+        if service:
+            params.append(("service", service))
+        for item in scope.split():
+            params.append(("scope", item))
+        headers = {}
+        try:
+            if cred is not None and cred.identity_token:
+                form = {"grant_type": "refresh_token", "refresh_token": cred.identity_token,
+                        "service": service, "client_id": "kitops", "scope": scope}
+                resp = self._http.post(realm, data=form)
+            else:
+                if cred is not None and cred.username and cred.password:
+                    headers["Authorization"] = cred.basic_header()
+                resp = self._http.get(realm, params=params, headers=headers)
+        except httpx.TransportError as exc:
+            raise TransferError(f"cannot reach the token service {redact_url(realm)}: {exc}") from None
+        log.debug("GET %s -> %d (token)", redact_url(realm), resp.status_code)
+        if resp.status_code in (401, 403):
+            raise AuthenticationError(
+                f"the token service refused the credentials for {self.registry} ({resp.status_code})",
+                status=resp.status_code,
+                hint=f"run 'kit login {self.registry}'",
+            )
+        if resp.status_code != 200:
+            raise_for_response(resp, method="GET", url=redact_url(realm), host=self.registry)
+        try:
+            body = json.loads(resp.content)
+            token = body.get("token") or body.get("access_token")
+            expires = float(body.get("expires_in") or 60)
+        except (ValueError, AttributeError):
+            token, expires = None, 0.0
+        if not token:
+            raise AuthenticationError(f"the token service of {self.registry} returned no token")
+        self._tokens.put(realm, service, cache_scope or scope, str(token), expires)
+        if cache_scope and cache_scope != scope:
+            self._tokens.put(realm, service, scope, str(token), expires)
+        return str(token)
+
+    # -- requests -----------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str = "",
+        headers: dict[str, str] | None = None,
+        body: Body | bytes | None = None,
+        params: dict[str, str] | None = None,
+        stream: bool = False,
+        expect: tuple[int, ...] | None = None,
+        repo: str = "",
+        retry: bool = True,
+    ) -> httpx.Response:
+        """Send with auth, redirects and (when ``retry`` and the body allows) retries.
+
+        ``retry=False`` is for requests whose partial effect cannot be repeated blindly
+        (a PATCH that may have appended half a chunk): the caller resynchronises.
+        """
+        url = self.url(path)
+        if params:
+            url = str(httpx.URL(url).copy_merge_params(params))
+        if isinstance(body, bytes):
+            body = Body(data=body)
+        attempt = 0
+        auth_retried = False
+        redirects = 0
+        while True:
+            hdrs = dict(headers or {})
+            if self._same_origin(url):
+                auth = self._auth_header(scope)
+                if auth:
+                    hdrs["Authorization"] = auth
+            if body is not None:
+                hdrs["Content-Length"] = str(body.length)
+            request = self._http.build_request(method, url, headers=hdrs, content=iter(body) if body is not None else None)
+            started = time.monotonic()
+            try:
+                resp = self._http.send(request, stream=True)
+            except (httpx.TransportError, TransferError) as exc:
+                if retry and attempt < self.max_retries and isinstance(exc, httpx.TransportError):
+                    attempt += 1
+                    delay = self._backoff(attempt)
+                    log.debug("%s %s failed (%s); retry %d in %.1fs", method, redact_url(url), exc, attempt, delay)
+                    time.sleep(delay)
+                    continue
+                raise TransferError(f"{method} {redact_url(url)}: {exc}", hint="check the network and the registry address") from None
+            log.debug("%s %s -> %d -- %.0f ms", method, redact_url(url), resp.status_code, (time.monotonic() - started) * 1000)
+            status = resp.status_code
+            if status in (301, 302, 303, 307, 308) and "location" in resp.headers:
+                resp.close()
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    raise TransferError(f"{method} {redact_url(url)}: too many redirects")
+                target = urljoin(url, resp.headers["location"])
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise TransferError(f"refusing redirect to {redact_url(target)}")
+                url = target
+                if status == 303:
+                    method, body = "GET", None
+                continue
+            if (status == 401 or (status == 403 and _ecr_token_expired(resp))) and not auth_retried and self._same_origin(url):
+                header = resp.headers.get("www-authenticate", "")
+                resp.read()
+                resp.close()
+                auth_retried = True
+                self._drop_tokens(scope)
+                if header:
+                    self._authenticate(header, scope)
+                elif status == 403:
+                    self._basic = False
+                    self._authenticate("Basic", scope)
+                continue
+            if status in RETRY_STATUSES and retry and attempt < self.max_retries:
+                attempt += 1
+                delay = self._retry_after(resp) or self._backoff(attempt)
+                resp.read()
+                resp.close()
+                log.debug("%s %s -> %d; retry %d in %.1fs", method, redact_url(url), status, attempt, delay)
+                time.sleep(delay)
+                continue
+            if expect is not None and status not in expect:
+                try:
+                    raise_for_response(resp, method=method, url=redact_url(url), host=self.registry, repo=repo)
+                finally:
+                    resp.close()
+            if not stream:
+                try:
+                    resp.read()
+                finally:
+                    resp.close()
+            return resp
+
+    def _drop_tokens(self, scope: str) -> None:
+        if self._bearer is not None:
+            realm, service = self._bearer
+            self._tokens.drop(realm, service, scope)
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.backoff_base * (2 ** (attempt - 1)), self.backoff_max)
+        return float(base * random.uniform(0.9, 1.1))  # jitter, not crypto
+
+    def _retry_after(self, resp: httpx.Response) -> float | None:
+        value = resp.headers.get("retry-after")
+        if not value:
+            return None
+        try:
+            return float(min(max(float(value), 0.0), 60.0))
+        except ValueError:
+            return None
+
+
+def _ecr_token_expired(resp: httpx.Response) -> bool:
+    try:
+        text = resp.read()[:2048].decode("utf-8", "replace").lower()
+    except (httpx.HTTPError, httpx.StreamError):
+        return False
+    return "token has expired" in text or "authorization token has expired" in text

@@ -1,0 +1,350 @@
+"""A repository on an OCI registry, implementing the Store protocol (plus tags, delete, mount, ranges)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urljoin
+
+import httpx
+
+from kitops.errors import FormatError, IntegrityError, NotFoundError, RemoteNotFoundError, TransferError
+from kitops.oci import mediatypes as mt
+from kitops.oci.digest import is_digest
+from kitops.oci.models import MAX_MANIFEST_BYTES, Descriptor
+from kitops.registry.client import RegistryClient
+from kitops.registry.upload import UploadOptions, upload_blob
+from kitops.store.base import VerifyingReader
+
+log = logging.getLogger(__name__)
+TAGS_PAGE = 1000
+
+
+class _ResponseStream:
+    """A streaming HTTP response body as a file-like object (readinto with large reads)."""
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self._resp = resp
+        self._iter = resp.iter_raw(1 << 20)
+        self._buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            data = self._buf + b"".join(self._iter)
+            self._buf = b""
+            return data
+        while len(self._buf) < n:
+            try:
+                self._buf += next(self._iter)
+            except StopIteration:
+                break
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        view = memoryview(buf)
+        if not self._buf:
+            try:
+                self._buf = next(self._iter)
+            except StopIteration:
+                return 0
+        n = min(len(view), len(self._buf))
+        view[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        self._resp.close()
+
+    def __enter__(self) -> _ResponseStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RemoteRepository:
+    """``<registry>/<repository>`` over the distribution API."""
+
+    def __init__(
+        self,
+        client: RegistryClient,
+        repository: str,
+        *,
+        upload: UploadOptions | None = None,
+        locations: BlobLocations | None = None,
+    ) -> None:
+        self.client = client
+        self.repository = repository
+        self.upload = upload or UploadOptions()
+        self.locations = locations
+        self._manifests: dict[str, tuple[str, bytes]] = {}  # digest -> (media type, bytes) pushed or fetched
+
+    def __repr__(self) -> str:
+        return f"RemoteRepository({self.client.registry}/{self.repository})"
+
+    @property
+    def pull_scope(self) -> str:
+        return f"repository:{self.repository}:pull"
+
+    @property
+    def push_scope(self) -> str:
+        return f"repository:{self.repository}:pull,push"
+
+    def _path(self, kind: str, ref: str) -> str:
+        return f"/v2/{self.repository}/{kind}/{ref}"
+
+    # -- reading ------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> Descriptor:
+        resp = self.client.request(
+            "HEAD", self._path("manifests", ref), scope=self.pull_scope,
+            headers={"Accept": mt.MANIFEST_ACCEPT}, expect=(200, 404), repo=self.repository,
+        )
+        if resp.status_code == 404:
+            raise RemoteNotFoundError(
+                f"{self.client.registry}/{self.repository}:{ref} not found",
+                status=404, hint="check the tag; 'kit list REGISTRY/REPOSITORY' shows the tags",
+            )
+        digest = resp.headers.get("docker-content-digest", "")
+        media_type = resp.headers.get("content-type", mt.OCI_MANIFEST).split(";")[0].strip()
+        size = int(resp.headers.get("content-length") or 0)
+        if not is_digest(digest) or not size or (is_digest(ref) and digest != ref):
+            media_type, data = self._get_manifest(ref)
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            size = len(data)
+            self._manifests[digest] = (media_type, data)
+        if is_digest(ref) and digest != ref:
+            raise IntegrityError(f"registry returned manifest {digest} for {ref}")
+        return Descriptor(media_type, digest, size)
+
+    def _get_manifest(self, ref: str) -> tuple[str, bytes]:
+        resp = self.client.request(
+            "GET", self._path("manifests", ref), scope=self.pull_scope,
+            headers={"Accept": mt.MANIFEST_ACCEPT}, expect=(200,), repo=self.repository, stream=True,
+        )
+        try:
+            length = int(resp.headers.get("content-length") or 0)
+            if length > MAX_MANIFEST_BYTES:
+                raise IntegrityError(f"manifest {ref} is {length} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
+            chunks, total = [], 0
+            for chunk in resp.iter_raw(65536):
+                total += len(chunk)
+                if total > MAX_MANIFEST_BYTES:
+                    raise IntegrityError(f"manifest {ref} is over the {MAX_MANIFEST_BYTES}-byte limit")
+                chunks.append(chunk)
+        finally:
+            resp.close()
+        media_type = resp.headers.get("content-type", mt.OCI_MANIFEST).split(";")[0].strip()
+        data = b"".join(chunks)
+        if is_digest(ref) and "sha256:" + hashlib.sha256(data).hexdigest() != ref:
+            raise IntegrityError(f"manifest fetched for {ref} does not match that digest")
+        return media_type, data
+
+    def fetch(self, desc: Descriptor) -> BinaryIO:
+        if desc.is_manifest:
+            cached = self._manifests.get(desc.digest)
+            data = cached[1] if cached else self._get_manifest(desc.digest)[1]
+            import io
+
+            return VerifyingReader(io.BytesIO(data), desc, what="manifest")  # type: ignore[return-value]
+        return VerifyingReader(self.open_at(desc, 0), desc)  # type: ignore[return-value]
+
+    def open_at(self, desc: Descriptor, offset: int) -> BinaryIO:
+        """The blob's bytes from ``offset`` (a closed Range request), unverified: callers verify."""
+        headers = {}
+        if offset:
+            headers["Range"] = f"bytes={offset}-{desc.size - 1}"
+        resp = self.client.request(
+            "GET", self._path("blobs", desc.digest), scope=self.pull_scope, headers=headers,
+            expect=(200, 206), stream=True, repo=self.repository,
+        )
+        if offset and resp.status_code != 206:
+            resp.close()
+            raise TransferError(f"registry ignored the Range request for {desc.digest}", hint="retry from the start")
+        if self.locations is not None:
+            self.locations.add(self.client.registry, self.repository, desc.digest)
+        length = resp.headers.get("content-length")
+        if length is not None and int(length) != desc.size - offset:
+            resp.close()
+            raise IntegrityError(f"blob {desc.digest}: registry sends {length} bytes, expected {desc.size - offset}")
+        return _ResponseStream(resp)  # type: ignore[return-value]
+
+    def exists(self, desc: Descriptor) -> bool:
+        kind = "manifests" if desc.is_manifest else "blobs"
+        headers = {"Accept": mt.MANIFEST_ACCEPT} if desc.is_manifest else {}
+        resp = self.client.request(
+            "HEAD", self._path(kind, desc.digest), scope=self.pull_scope, headers=headers,
+            expect=(200, 404), repo=self.repository,
+        )
+        if resp.status_code == 200 and self.locations is not None and not desc.is_manifest:
+            self.locations.add(self.client.registry, self.repository, desc.digest)
+        return resp.status_code == 200
+
+    # -- writing ------------------------------------------------------------------------------
+    def push(self, desc: Descriptor, data: BinaryIO) -> None:
+        if desc.is_manifest:
+            payload = data.read(MAX_MANIFEST_BYTES + 1)
+            if hasattr(data, "verify_rest"):
+                data.verify_rest()
+            self.put_manifest(desc, payload, desc.digest)
+            return
+        self.push_from(desc, _single_use_opener(data))
+
+    def push_from(
+        self, desc: Descriptor, opener: Callable[[int], BinaryIO], *, on_bytes: Callable[[int], None] | None = None
+    ) -> None:
+        """Upload a blob whose bytes ``opener(offset)`` can produce again (retries, auth refresh, resume).
+
+        A blob this registry holds in another repository we know of is mounted instead.
+        """
+        if self.locations is not None:
+            for other in self.locations.repos(self.client.registry, desc.digest):
+                if other != self.repository and self._try_mount(desc, other):
+                    log.info("mounted %s from %s", desc.digest[:19], other)
+                    self.locations.add(self.client.registry, self.repository, desc.digest)
+                    return
+        upload_blob(self.client, self.repository, desc, opener, self.upload, on_bytes=on_bytes)
+        if self.locations is not None:
+            self.locations.add(self.client.registry, self.repository, desc.digest)
+
+    def _try_mount(self, desc: Descriptor, other: str) -> bool:
+        try:
+            return self.mount(desc, other)
+        except TransferError as exc:
+            log.debug("mount of %s from %s failed: %s", desc.digest[:19], other, exc)
+            return False
+
+    def put_manifest(self, desc: Descriptor, payload: bytes, ref: str) -> None:
+        if "sha256:" + hashlib.sha256(payload).hexdigest() != desc.digest or len(payload) != desc.size:
+            raise IntegrityError(f"manifest bytes do not match {desc.digest}")
+        self.client.request(
+            "PUT", self._path("manifests", ref), scope=self.push_scope,
+            headers={"Content-Type": desc.media_type or mt.OCI_MANIFEST}, body=payload,
+            expect=(200, 201, 202), repo=self.repository,
+        )
+        self._manifests[desc.digest] = (desc.media_type, payload)
+
+    def tag(self, desc: Descriptor, ref: str) -> None:
+        cached = self._manifests.get(desc.digest)
+        payload = cached[1] if cached else self._get_manifest(desc.digest)[1]
+        self.put_manifest(desc, payload, ref)
+
+    def mount(self, desc: Descriptor, from_repository: str) -> bool:
+        """Cross-repository mount on the same registry; False when the registry will not."""
+        scope = f"{self.push_scope} repository:{from_repository}:pull"
+        resp = self.client.request(
+            "POST", f"/v2/{self.repository}/blobs/uploads/", scope=scope,
+            params={"mount": desc.digest, "from": from_repository}, body=b"",
+            expect=(201, 202), repo=self.repository,
+        )
+        if resp.status_code == 201:
+            return True
+        location = resp.headers.get("location")
+        if location:  # the registry opened an upload instead: cancel it
+            with contextlib.suppress(TransferError):
+                self.client.request("DELETE", urljoin(self.client.url(f"/v2/{self.repository}/blobs/uploads/"), location),
+                                    scope=scope, expect=None)
+        return False
+
+    def tags(self) -> list[str]:
+        """Every tag, following ``Link`` pagination."""
+        out: list[str] = []
+        path: str | None = f"/v2/{self.repository}/tags/list?n={TAGS_PAGE}"
+        while path:
+            resp = self.client.request("GET", path, scope=self.pull_scope, expect=(200,), repo=self.repository)
+            try:
+                body = resp.json()
+            except ValueError:
+                raise FormatError("registry returned an invalid tag list") from None
+            out.extend(t for t in (body.get("tags") or []) if isinstance(t, str))
+            link = resp.headers.get("link", "")
+            m = re.search(r"<([^>]+)>\s*;\s*rel=\"?next\"?", link)
+            path = urljoin(self.client.url(path), m.group(1)) if m else None
+        return out
+
+    def delete(self, desc: Descriptor) -> None:
+        resp = self.client.request(
+            "DELETE", self._path("manifests", desc.digest), scope=f"repository:{self.repository}:delete",
+            expect=(200, 202, 404, 405), repo=self.repository,
+        )
+        if resp.status_code == 405:
+            raise TransferError(
+                f"removing models is unsupported by registry {self.client.registry}",
+                hint="enable deletes on the registry (distribution: storage.delete.enabled: true)",
+            )
+        if resp.status_code == 404:
+            raise NotFoundError(f"model {self.client.registry}/{self.repository}@{desc.digest} not found")
+
+
+class BlobLocations:
+    """Which repositories of a registry are known to hold a blob: what makes cross-repo mounts possible.
+
+    Kept in ``$KITOPS_HOME/cache/blob-locations.json``; small, advisory, safe to delete.
+    """
+
+    MAX_PER_REGISTRY = 20000
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._data: dict[str, dict[str, list[str]]] | None = None
+        self._lock = threading.Lock()
+        self._dirty = False
+
+    def _load(self) -> dict[str, dict[str, list[str]]]:
+        if self._data is None:
+            self._data = {}
+            if self.path is not None and self.path.exists():
+                try:
+                    obj = json.loads(self.path.read_text())
+                    if isinstance(obj, dict):
+                        self._data = obj
+                except (OSError, ValueError):
+                    pass
+        return self._data
+
+    def repos(self, registry: str, digest: str) -> list[str]:
+        with self._lock:
+            return list(self._load().get(registry, {}).get(digest, []))
+
+    def add(self, registry: str, repo: str, digest: str) -> None:
+        with self._lock:
+            reg = self._load().setdefault(registry, {})
+            repos = reg.setdefault(digest, [])
+            if repo not in repos:
+                repos.append(repo)
+                del repos[:-5]
+                self._dirty = True
+            if len(reg) > self.MAX_PER_REGISTRY:
+                for key in list(reg)[: len(reg) - self.MAX_PER_REGISTRY]:
+                    del reg[key]
+
+    def save(self) -> None:
+        with self._lock:
+            if not self._dirty or self.path is None or self._data is None:
+                return
+            from kitops.store.layout import atomic_write
+
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps(self._data).encode(), mode=0o600)
+            self._dirty = False
+
+
+def _single_use_opener(data: BinaryIO) -> Callable[[int], BinaryIO]:
+    """For a plain stream: usable once from offset 0 (no retry of the body is possible)."""
+    used = False
+
+    def opener(offset: int) -> BinaryIO:
+        nonlocal used
+        if used or offset:
+            raise TransferError("cannot resend a non-seekable upload stream", hint="re-run the command")
+        used = True
+        return data
+
+    return opener

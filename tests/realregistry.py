@@ -1,0 +1,132 @@
+"""Start Debian's docker-registry (CNCF distribution) on 127.0.0.1 for tests: plain, htpasswd, TLS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+
+
+@dataclass
+class Registry:
+    host: str
+    scheme: str
+    storage: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def blob_path(self, digest: str) -> Path:
+        hexpart = digest.split(":", 1)[1]
+        return self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexpart[:2] / hexpart / "data"
+
+
+def require_binary() -> None:
+    if not os.path.exists(BINARY):
+        msg = "docker-registry is not installed (apt-get install docker-registry; run-tests.sh does it)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_tls(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1/localhost, made with cryptography."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kitops test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return ca_path, cert_path, key_path
+
+
+def start_registry(directory: Path, *, basic_auth: bool = False, tls: bool = False) -> Registry:
+    require_binary()
+    directory.mkdir(parents=True, exist_ok=True)
+    storage = directory / "data"
+    lines = ["version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:", f"    rootdirectory: {storage}",
+             "  delete:", "    enabled: true", "  maintenance:", "    uploadpurging:", "      enabled: false"]
+    username = password = ca_file = None
+    if basic_auth:
+        username, password = "alice", "s3cret-pass"
+        out = subprocess.run(["htpasswd", "-nbB", username, password], capture_output=True, text=True, check=True)
+        (directory / "htpasswd").write_text(out.stdout.strip() + "\n")
+        lines += ["auth:", "  htpasswd:", "    realm: kitops-test", f"    path: {directory / 'htpasswd'}"]
+    tls_lines: list[str] = []
+    if tls:
+        ca, cert, key = make_tls(directory)
+        ca_file = str(ca)
+        tls_lines = ["  tls:", f"    certificate: {cert}", f"    key: {key}"]
+    last_log = ""
+    for _attempt in range(5):
+        port = _free_port()
+        config = directory / "config.yml"
+        config.write_text("\n".join([*lines, "http:", f"  addr: 127.0.0.1:{port}", *tls_lines]) + "\n")
+        log_file = open(directory / "registry.log", "wb")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen([BINARY, "serve", str(config)], stdout=log_file, stderr=subprocess.STDOUT)
+        scheme = "https" if tls else "http"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ctx = ssl.create_default_context(cafile=ca_file) if ca_file else True
+                r = httpx.get(f"{scheme}://127.0.0.1:{port}/v2/", verify=ctx, timeout=1)
+                if r.status_code in (200, 401):
+                    return Registry(f"127.0.0.1:{port}", scheme, storage, proc, username, password, ca_file)
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        proc.kill()
+        last_log = (directory / "registry.log").read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"docker-registry did not start:\n{last_log}")
