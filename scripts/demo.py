@@ -9,8 +9,11 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +29,29 @@ def run(*args: str, env: dict[str, str]) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"demo failed: 'kit {' '.join(args)}' exited {proc.returncode}")
     return proc.stdout
+
+
+def start_registry() -> tuple[subprocess.Popen[bytes], str]:
+    """Debian's docker-registry (CNCF distribution) on a free loopback port, storage under demo-out/."""
+    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = OUT / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {OUT / 'registry-data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("demo failed: the local registry did not start")
 
 
 def main() -> None:
@@ -52,6 +78,25 @@ def main() -> None:
                           text=True, capture_output=True, check=False)
     if pred.returncode == 0:
         print(f"The unpacked model classifies (6.7, 3.0, 5.2, 2.3) as: {pred.stdout.strip()}")
+
+    registry, host = start_registry()
+    try:
+        print(f"\nStarted a local OCI registry (docker-registry) at {host}")
+        ref = f"{host}/examples/iris-classifier:v1"
+        run("push", "iris-classifier:v1", ref, env=env)
+        run("list", f"{host}/examples/iris-classifier", env=env)
+        run("remove", "iris-classifier:v1", env=env)
+        run("pull", ref, env=env)
+        run("list", env=env)
+        pulled = OUT / "pulled"
+        run("unpack", ref, "-d", str(pulled), env=env)
+        if filecmp.cmp(project / "model" / "iris-classifier.joblib", pulled / "model" / "iris-classifier.joblib", shallow=False):
+            print("\nThe model pulled back from the registry is byte-identical.")
+        else:
+            raise SystemExit("demo failed: the pulled model differs")
+    finally:
+        registry.terminate()
+        registry.wait(10)
     print(f"\nDemo finished. Local storage: {OUT / 'home'}")
 
 

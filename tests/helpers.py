@@ -35,7 +35,7 @@ def layer_names(store: LocalStore, digest: str) -> list[str]:
         return [m.name for m in tf.getmembers()]
 
 
-def kit(home: Path, *args: str, input: str | None = None) -> Result:  # noqa: A002
+def kit(home: Path, *args: str, input: str | None = None) -> Result:
     runner = CliRunner()
     return runner.invoke(cli, ["--config", str(home), "--progress", "none", *args], input=input, catch_exceptions=False)
 

@@ -23,7 +23,7 @@ def home(tmp_path: Path) -> Path:
 def packed(home: Path, tag: str = "iris:v1") -> str:
     res = kit(home, "pack", str(EXAMPLE), "-t", tag)
     assert res.exit_code == 0, res.output
-    line = [x for x in res.stdout.splitlines() if x.startswith("Model saved: ")][0]
+    line = next(x for x in res.stdout.splitlines() if x.startswith("Model saved: "))
     return line.split(": ", 1)[1]
 
 

@@ -260,5 +260,5 @@ def test_model_reference_in_model_path(tmp_path: Path) -> None:
 
 def test_model_reference_cycle_and_missing(tmp_path: Path) -> None:
     child = write_tree(tmp_path / "child", {"Kitfile": "manifestVersion: 1.0.0\nmodel: {path: 'nothere:v1'}\n"})
-    with pytest.raises(KitfileError, match="pull it first|not found"):
+    with pytest.raises(KitfileError, match=r"pull it first|not found"):
         api.pack(child, tag="c:v1", home=tmp_path / "h")

@@ -82,7 +82,8 @@ class PlainProgress:
             secs = max(time.monotonic() - start, 1e-6)
             rate = done / secs / 1e6
             short = key if len(key) <= 40 else key[:19] + "…" + key[-20:]
-            print(f"{action} {short}: {format_bytes(done)} in {secs:.1f}s ({rate:.0f} MB/s)", file=self._stream)
+            speed = f" ({rate:.0f} MB/s)" if done >= (1 << 20) else ""
+            print(f"{action} {short}: {format_bytes(done)} in {secs:.1f}s{speed}", file=self._stream)
 
 
 class RichProgress:

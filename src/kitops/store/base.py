@@ -72,7 +72,7 @@ class VerifyingReader:
 
     def readinto(self, buf: bytearray | memoryview) -> int:
         if hasattr(self._raw, "readinto"):
-            count = self._raw.readinto(buf)
+            count = int(self._raw.readinto(buf))
             view = memoryview(buf)[:count]
             self._account(view)
         else:  # pragma: no cover - every stream we wrap has readinto
