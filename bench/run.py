@@ -1,0 +1,220 @@
+"""Benchmark kitops against plain baselines on a generated multi-GB model.
+
+Each step runs as its own process; wall time comes from the clock and peak RSS
+from that very process's rusage (os.wait4), so figures are per step, not summed.
+Baselines run first in each pair, so both sides see a warm page cache.
+
+    .venv/bin/python bench/run.py --size-gb 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+KIT = [str(Path(PY).with_name("kit"))] if Path(PY).with_name("kit").exists() else [PY, "-m", "kitops.cli.main"]
+KITFILE = """manifestVersion: 1.0.0
+package:
+  name: bench
+model:
+  name: bench-model
+  path: model/weights.bin
+  parts:
+    - name: shards
+      path: model/shards
+datasets:
+  - name: train
+    path: data/train.csv
+code:
+  - path: src
+docs:
+  - path: README.md
+"""
+
+
+def generate(project: Path, size: int) -> None:
+    marker = project / ".generated"
+    if marker.exists() and marker.read_text() == str(size):
+        return
+    shutil.rmtree(project, ignore_errors=True)
+    (project / "model" / "shards").mkdir(parents=True)
+    (project / "data").mkdir()
+    (project / "src").mkdir()
+    block = bytearray(os.urandom(64 << 20))
+
+    def write_random(path: Path, n: int) -> None:
+        with open(path, "wb") as fh:
+            counter = 0
+            while n > 0:
+                block[:8] = counter.to_bytes(8, "little")
+                counter += 1
+                chunk = memoryview(block)[: min(n, len(block))]
+                for off in range(0, len(chunk), 4 << 20):
+                    fh.write(chunk[off : off + (4 << 20)])
+                n -= len(chunk)
+
+    write_random(project / "model" / "weights.bin", int(size * 0.7))
+    for i in range(8):
+        write_random(project / "model" / "shards" / f"shard-{i:05d}.safetensors", int(size * 0.2 / 8))
+    with open(project / "data" / "train.csv", "w") as fh:
+        row = "".join(f"{i},{i * 0.5:.3f},label{i % 7},some free text for row {i}\n" for i in range(10000))
+        written = 0
+        while written < size * 0.1:
+            fh.write(row)
+            written += len(row)
+    for i in range(500):
+        (project / "src" / f"module_{i:03d}.py").write_text(f"def f{i}(x):\n    return x * {i}\n" * 20)
+    (project / "README.md").write_text("# bench\n")
+    (project / "Kitfile").write_text(KITFILE)
+    marker.write_text(str(size))
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and f.name != ".generated")
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds and peak RSS (MiB) of ``cmd``, measured by bench/measure.py as its parent."""
+    proc = subprocess.run([PY, str(ROOT / "bench" / "measure.py"), *cmd], env=env, capture_output=True, check=False)
+    try:
+        result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        result = {"rc": proc.returncode}
+    if result.get("rc") != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr.decode(errors='replace')[-2000:]}")
+    return float(result["seconds"]), result["maxrss_kib"] / 1024, 0
+
+
+def start_registry(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = work / "registry.yml"
+    cfg.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {work / 'registry'}\n"
+                   f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("registry did not start")
+
+
+def curl_push_script(blobs: list[tuple[str, Path]], host: str, repo: str) -> str:
+    lines = ["set -e"]
+    for digest, path in blobs:
+        lines.append(
+            f'loc=$(curl -s -X POST -D - -o /dev/null http://{host}/v2/{repo}/blobs/uploads/ | tr -d "\\r" | '
+            f"awk -F': ' 'tolower($1)==\"location\"{{print $2}}')"
+        )
+        lines.append('case "$loc" in http*) ;; *) loc="http://' + host + '$loc";; esac')
+        lines.append(f'curl -sf -X PUT -H "Content-Type: application/octet-stream" -T {path} '
+                     f'"$loc&digest={digest}" -o /dev/null')
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-gb", type=float, default=2.0)
+    ap.add_argument("--workdir", default="/tmp/kitbench")
+    ap.add_argument("--steps", default="pack,unpack,push,pull")
+    ap.add_argument("--keep", action="store_true", help="keep outputs (the generated project is always kept)")
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    size = int(args.size_gb * 1e9)
+    free = shutil.disk_usage(work).free
+    if free < 4.5 * size:
+        raise SystemExit(f"need about {4.5 * size / 1e9:.1f} GB free in {work}, have {free / 1e9:.1f} GB")
+    project = work / "project"
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}")
+    print(f"generating {args.size_gb} GB project in {project} (reused when present) ...", flush=True)
+    subprocess.run([PY, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import run; "
+                    f"run.generate(run.Path({str(project)!r}), {size})"], check=True)
+    nbytes = tree_bytes(project)
+    steps = args.steps.split(",")
+    home = work / "home"
+    for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home"):
+        shutil.rmtree(d, ignore_errors=True)
+    env = {**os.environ, "KITOPS_HOME": str(home)}
+    rows: list[dict[str, object]] = []
+
+    def record(step: str, impl: str, secs: float, rss: float, base: dict[str, object] | None, n: int = nbytes) -> dict[str, object]:
+        row: dict[str, object] = {"step": step, "impl": impl, "bytes": n, "seconds": round(secs, 2),
+                                  "MBps": round(n / secs / 1e6, 1), "peak_rss_MiB": round(rss, 1)}
+        if base is not None:
+            row["ratio"] = round(float(row["MBps"]) / float(base["MBps"]), 2)  # type: ignore[arg-type]
+        rows.append(row)
+        print(f"  {step:7} {impl:24} {row['seconds']:>8}s {row['MBps']:>9} MB/s {row['peak_rss_MiB']:>8} MiB"
+              + (f"   x{row['ratio']} vs baseline" if "ratio" in row else ""), flush=True)
+        return row
+
+    kit = [*KIT, "--progress", "none"]
+    if "pack" in steps or "unpack" in steps or "push" in steps or "pull" in steps:
+        secs, rss, _ = measure([PY, str(ROOT / "bench" / "baseline.py"), "pack", str(project), str(work / "base-out")], env)
+        base = record("pack", "stdlib tarfile+sha256", secs, rss, None)
+        secs, rss, _ = measure([*kit, "pack", str(project), "-t", "bench/model:v1"], env)
+        record("pack", "kitops (none)", secs, rss, base)
+        secs, rss, _ = measure([*kit, "pack", str(project), "-t", "bench/model:zstd", "--compression", "zstd"], env)
+        record("pack", "kitops (zstd)", secs, rss, base)
+    if "unpack" in steps:
+        secs, rss, _ = measure([PY, str(ROOT / "bench" / "baseline.py"), "unpack", str(work / "base-out"), str(work / "base-unpack")], env)
+        base = record("unpack", "stdlib tarfile+sha256", secs, rss, None)
+        secs, rss, _ = measure([*kit, "unpack", "bench/model:v1", "-d", str(work / "kit-unpack")], env)
+        record("unpack", "kitops", secs, rss, base)
+    if "push" in steps or "pull" in steps:
+        if shutil.which("docker-registry") is None or shutil.which("curl") is None:
+            print("  push/pull skipped: needs docker-registry and curl")
+        else:
+            reg, host = start_registry(work)
+            try:
+                listing = subprocess.run([PY, "-c", (
+                    "import sys; from kitops.store.layout import LocalStore; s=LocalStore(__import__('pathlib').Path(sys.argv[1]));"
+                    "m=s.read_manifest(s.repository('localhost/bench/model').resolve('v1'));"
+                    "[print(d.digest, s.blob_path(d.digest)) for d in (m.config, *m.layers)]"), str(home / "storage")],
+                    capture_output=True, text=True, check=True).stdout
+                blobs = [(line.split()[0], Path(line.split()[1])) for line in listing.splitlines()]
+                total = sum(p.stat().st_size for _d, p in blobs)
+                script = work / "curl-push.sh"
+                script.write_text(curl_push_script(blobs, host, "curl/model"))
+                secs, rss, _ = measure(["bash", str(script)], env)
+                base = record("push", "curl (monolithic PUT)", secs, rss, None, total)
+                secs, rss, _ = measure([*kit, "push", "bench/model:v1", f"{host}/bench/model:v1"], env)
+                record("push", "kitops", secs, rss, base, total)
+                get = work / "curl-pull.sh"
+                get.write_text("set -e\n" + "\n".join(
+                    f"curl -sf http://{host}/v2/bench/model/blobs/{d} -o {work / 'curl-blob'}-{i}" for i, (d, _p) in enumerate(blobs)))
+                secs, rss, _ = measure(["bash", str(get)], env)
+                base = record("pull", "curl (GET)", secs, rss, None, total)
+                pull_env = {**env, "KITOPS_HOME": str(work / "pull-home")}
+                secs, rss, _ = measure([*kit, "pull", f"{host}/bench/model:v1"], pull_env)
+                record("pull", "kitops", secs, rss, base, total)
+            finally:
+                reg.send_signal(signal.SIGTERM)
+                reg.wait(10)
+    (work / "results.json").write_text(json.dumps(rows, indent=2))
+    print(f"results: {work / 'results.json'}")
+    if not args.keep:
+        for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home",
+                  work / "registry"):
+            shutil.rmtree(d, ignore_errors=True)
+        for f in work.glob("curl-blob-*"):
+            f.unlink()
+
+
+if __name__ == "__main__":
+    main()
