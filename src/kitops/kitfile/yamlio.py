@@ -126,9 +126,6 @@ class _Loader(yaml.SafeLoader):
             return "tag:yaml.org,2002:merge" if value == "<<" else _PLAIN_TAG
         return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        return SortedMap(super().construct_mapping(node, deep=deep))
-
 
 def _construct_plain(loader: _Loader, node: yaml.ScalarNode) -> Any:
     return resolve_plain(str(node.value))
@@ -143,6 +140,9 @@ def _check_and_collect(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                _check_and_collect(value_node, path, lines, loader)
+                continue
             key = loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
             line = key_node.start_mark.line + 1
             if isinstance(key, (str, int, float, bool)) or key is None:
