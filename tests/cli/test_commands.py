@@ -152,7 +152,6 @@ def test_pack_from_stdin_and_errors(home: Path, tmp_path: Path) -> None:
     res = kit(home, "pack", str(tmp_path / "ctx"))
     assert res.exit_code == 1
     assert "No Kitfile found in" in res.stderr and "hint: create one with: kit init" in res.stderr
-    res = kit(home, "pack", str(ctx), "-f", "-", input="manifestVersion: 1.0.0\nmodel: {path: m.bin}\n", )
     bad = kit(home, "pack", str(ctx), "-t", "Bad:Tag", "-f", "-", input="model: {path: m.bin}\n")
     assert bad.exit_code == 1 and "name must be lowercase" in bad.stderr
 

@@ -14,7 +14,6 @@ import hashlib
 import logging
 import os
 import posixpath
-import stat
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -407,6 +406,3 @@ def unpack_modelkit(
             raise errors[0]
     return result
 
-
-def is_special(mode: int) -> bool:
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
