@@ -21,7 +21,7 @@ def main() -> None:
     with open(here / "data" / "iris.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([*iris.feature_names, "species"])
-        for row, target in zip(iris.data, iris.target):
+        for row, target in zip(iris.data, iris.target, strict=True):
             writer.writerow([*row, iris.target_names[target]])
     model = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=7).fit(iris.data, iris.target)
     (here / "model").mkdir(exist_ok=True)
