@@ -32,7 +32,8 @@ class _ResponseStream:
 
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
-        self._iter = resp.iter_raw(1 << 20)
+        # A body that was already read (a buffered response) is served from memory.
+        self._iter = iter([resp.content]) if resp.is_stream_consumed else resp.iter_raw(1 << 20)
         self._buf = b""
 
     def read(self, n: int = -1) -> bytes:
@@ -336,15 +337,41 @@ class BlobLocations:
             self._dirty = False
 
 
+class _StreamView:
+    """Reads from a shared stream without closing it, counting what was consumed."""
+
+    def __init__(self, owner: _StreamOpener) -> None:
+        self._owner = owner
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._owner.data.read(n)
+        self._owner.position += len(data)
+        return bytes(data)
+
+    def close(self) -> None:
+        pass
+
+
+class _StreamOpener:
+    """``opener(offset)`` over a plain stream: seeks when it can, else only continues forward.
+
+    Chunked uploads ask for consecutive offsets, which any stream can serve; a retry
+    from an earlier offset needs a seekable stream.
+    """
+
+    def __init__(self, data: BinaryIO) -> None:
+        self.data = data
+        self.position = 0
+
+    def __call__(self, offset: int) -> BinaryIO:
+        seekable = getattr(self.data, "seekable", None)
+        if offset != self.position:
+            if not (seekable and seekable()):
+                raise TransferError("cannot resend part of a non-seekable upload stream", hint="re-run the command")
+            self.data.seek(offset)
+            self.position = offset
+        return _StreamView(self)  # type: ignore[return-value]
+
+
 def _single_use_opener(data: BinaryIO) -> Callable[[int], BinaryIO]:
-    """For a plain stream: usable once from offset 0 (no retry of the body is possible)."""
-    used = False
-
-    def opener(offset: int) -> BinaryIO:
-        nonlocal used
-        if used or offset:
-            raise TransferError("cannot resend a non-seekable upload stream", hint="re-run the command")
-        used = True
-        return data
-
-    return opener
+    return _StreamOpener(data)
