@@ -204,20 +204,39 @@ class Kitfile:
         return doc
 
     # ---- layer bookkeeping --------------------------------------------------------------
-    def layer_paths(self) -> list[str]:
-        """Every path that becomes a layer (the model path only when it is not a reference)."""
+    def layer_entries(self) -> list[LayerEntry]:
+        """Every entry that becomes a layer, in manifest order: model (unless its path is a
+        ModelKit reference), model parts, code, datasets, docs, prompts (code with a subtype)."""
         from kitops.oci.reference import is_modelkit_reference
 
-        paths: list[str] = []
+        out: list[LayerEntry] = []
         if self.model is not None:
-            if self.model.path and not is_modelkit_reference(self.model.path):
-                paths.append(self.model.path)
-            paths.extend(p.path for p in self.model.parts)
-        paths.extend(c.path for c in self.code)
-        paths.extend(d.path for d in self.datasets)
-        paths.extend(d.path for d in self.docs)
-        paths.extend(p.path for p in self.prompts)
-        return paths
+            m = self.model
+            if m.path and not is_modelkit_reference(m.path):
+                out.append(LayerEntry("model", m.path, f"model {m.name}".rstrip(), m))
+            out.extend(LayerEntry("modelpart", p.path, f"modelpart {p.name}".rstrip(), p) for p in m.parts)
+        out.extend(LayerEntry("code", c.path, f"code layer {i}", c) for i, c in enumerate(self.code))
+        out.extend(LayerEntry("dataset", d.path, f"dataset {d.name}".rstrip(), d) for d in self.datasets)
+        out.extend(LayerEntry("docs", d.path, f"docs layer {i}", d) for i, d in enumerate(self.docs))
+        out.extend(
+            LayerEntry("code", p.path, f"prompt layer {i}", p, subtype="prompt") for i, p in enumerate(self.prompts)
+        )
+        return out
+
+    def layer_paths(self) -> list[str]:
+        """Every path that becomes a layer (the model path only when it is not a reference)."""
+        return [e.path for e in self.layer_entries()]
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """A Kitfile entry that becomes a layer: base media type, path, label for messages, and the entry."""
+
+    base_type: str
+    path: str
+    label: str
+    holder: Any
+    subtype: str | None = None
 
 
 def _put(d: dict[str, Any], key: str, value: str) -> None:

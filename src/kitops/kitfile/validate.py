@@ -14,7 +14,6 @@ from pathlib import Path
 
 from kitops.errors import KitfileError
 from kitops.kitfile.model import Kitfile
-from kitops.oci.reference import is_modelkit_reference
 
 _PART_TYPE_RE = re.compile(r"^\w[\w.-]*$")
 MAX_PART_TYPE = 64
@@ -29,26 +28,11 @@ def is_escaping(cleaned: str) -> bool:
     return cleaned == ".." or cleaned.startswith("../")
 
 
-def layer_entries(kitfile: Kitfile) -> list[tuple[str, str]]:
-    """(label, path) of every entry that becomes a layer, in layer order."""
-    out: list[tuple[str, str]] = []
-    if kitfile.model is not None:
-        m = kitfile.model
-        if m.path and not is_modelkit_reference(m.path):
-            out.append((f"model {m.name}".rstrip(), m.path))
-        out.extend((f"modelpart {p.name}".rstrip(), p.path) for p in m.parts)
-    out.extend((f"code layer {i}", c.path) for i, c in enumerate(kitfile.code))
-    out.extend((f"dataset {d.name}".rstrip(), d.path) for d in kitfile.datasets)
-    out.extend((f"docs layer {i}", d.path) for i, d in enumerate(kitfile.docs))
-    out.extend((f"prompt layer {i}", p.path) for i, p in enumerate(kitfile.prompts))
-    return out
-
-
 def find_problems(kitfile: Kitfile, context_dir: Path | None = None) -> list[str]:
     problems: list[str] = []
     by_path: dict[str, list[str]] = {}
-    for label, raw in layer_entries(kitfile):
-        path = raw or "."
+    for entry in kitfile.layer_entries():
+        label, path = entry.label, entry.path or "."
         if posixpath.isabs(path.replace("\\", "/")) or re.match(r"^[A-Za-z]:[\\/]", path):
             problems.append(f"absolute paths are not supported in a Kitfile (path {path} in {label})")
             continue

@@ -26,7 +26,6 @@ from kitops.kitfile.ignore import LayerIgnore
 from kitops.kitfile.model import Kitfile, LayerInfo
 from kitops.kitfile.validate import clean_path
 from kitops.modelkit.tar import tar_mode
-from kitops.oci.reference import is_modelkit_reference
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +49,7 @@ class LayerSpec:
 
 def plan_layers(kitfile: Kitfile) -> list[LayerSpec]:
     """Fixed order: model, model parts, code, datasets, docs, prompts (as code with a subtype)."""
-    specs: list[LayerSpec] = []
-    if kitfile.model is not None:
-        if kitfile.model.path and not is_modelkit_reference(kitfile.model.path):
-            specs.append(LayerSpec("model", kitfile.model.path, kitfile.model))
-        specs.extend(LayerSpec("modelpart", p.path, p) for p in kitfile.model.parts)
-    specs.extend(LayerSpec("code", c.path, c) for c in kitfile.code)
-    specs.extend(LayerSpec("dataset", d.path, d) for d in kitfile.datasets)
-    specs.extend(LayerSpec("docs", d.path, d) for d in kitfile.docs)
-    specs.extend(LayerSpec("code", p.path, p, subtype="prompt") for p in kitfile.prompts)
-    return specs
+    return [LayerSpec(e.base_type, e.path, e.holder, e.subtype) for e in kitfile.layer_entries()]
 
 
 @dataclass
