@@ -8,6 +8,7 @@ Go CLI) and raises :mod:`kitops.errors` types; none prints, prompts or chdirs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from kitops.modelkit.read import ModelKit, load_modelkit
 from kitops.modelkit.unpack import UnpackFilter, UnpackResult
 from kitops.oci import gojson
 from kitops.oci.models import Descriptor
-from kitops.oci.reference import Reference, parse_reference, parse_single
+from kitops.oci.reference import DEFAULT_REGISTRY, Reference, parse_reference, parse_single
 from kitops.progress import Cancel, Progress
 from kitops.settings import cache_dir, kitops_home, storage_dir
 from kitops.store.layout import LocalStore
@@ -163,21 +164,31 @@ def _unpack_remote(
     ref: Reference, target: str | os.PathLike[str], filters: list[UnpackFilter], overwrite: bool,
     ignore_existing: bool, home: Home, network: Any, progress: Progress | None, cancel: Cancel | None,
 ) -> UnpackResult:
+    import logging
+
     from kitops.modelkit.read import load_modelkit_at
-    from kitops.modelkit.unpack import unpack_modelkit
-    from kitops.oci.reference import is_modelkit_reference
+    from kitops.modelkit.references import parent_reference
+    from kitops.modelkit.unpack import filters_for_parent, unpack_modelkit
 
     with _remotes(home, network) as remotes:
         repo = remotes.repository(ref)
         kit = load_modelkit_at(repo, repo.resolve(ref.reference))
-        path = kit.kitfile.model.path if kit.kitfile.model else ""
-        if path and is_modelkit_reference(path):
-            pref = parse_single(path)
-            pref = pref if pref.registry != "localhost" else Reference(ref.registry, pref.repository, pref.tag, pref.digest)
-            parent_filters = [UnpackFilter(frozenset({"model"}), f.names) for f in filters if "model" in f.types]
-            if not filters or parent_filters:
-                _unpack_remote(pref, target, parent_filters or [UnpackFilter(frozenset({"model"}))], overwrite,
-                               ignore_existing, home, network, progress, cancel)
+        chain = [ref.display()]
+        parents = []  # nearest first; unpacked farthest first, like the local path
+        current = kit
+        while (found := parent_reference(current.kitfile, chain, registry=ref.registry)) is not None:
+            path, pref = found
+            chain.append(path)
+            prepo = remotes.repository(pref)
+            current = load_modelkit_at(prepo, prepo.resolve(pref.reference))
+            parents.append((path, prepo, current))
+        parent_filters = filters_for_parent(filters)
+        if parent_filters:
+            for path, prepo, parent in reversed(parents):
+                logging.getLogger(__name__).info("Unpacking referenced modelkit %s", path)
+                unpack_modelkit(prepo, parent, target, filters=parent_filters, overwrite=overwrite,
+                                ignore_existing=ignore_existing, include_kitfile=False, progress=progress,
+                                cancel=cancel, concurrency=remotes.options.concurrency)
         return unpack_modelkit(repo, kit, target, filters=filters, overwrite=overwrite, ignore_existing=ignore_existing,
                                include_kitfile=None if filters else True, progress=progress, cancel=cancel,
                                concurrency=remotes.options.concurrency)
@@ -197,26 +208,15 @@ def _unpack_parents(
     """A ``model.path`` reference: unpack the parent's model layers first, into the same directory."""
     import logging
 
-    from kitops.errors import KitfileError
-    from kitops.modelkit.references import MAX_REFERENCE_DEPTH
-    from kitops.modelkit.unpack import unpack_modelkit
-    from kitops.oci.reference import is_modelkit_reference
+    from kitops.modelkit.references import parent_reference
+    from kitops.modelkit.unpack import filters_for_parent, unpack_modelkit
 
-    path = kit.kitfile.model.path if kit.kitfile.model else ""
-    if not path or not is_modelkit_reference(path):
+    found = parent_reference(kit.kitfile, chain)
+    parent_filters = filters_for_parent(filters)
+    if found is None or not parent_filters:
         return
-    if path in chain:
-        raise KitfileError(f"found cycle in modelkit references: [{'=>'.join([*chain, path])}]")
-    if len(chain) > MAX_REFERENCE_DEPTH:
-        raise KitfileError(f"reached maximum number of model references: [{'=>'.join(chain)}]")
-    if filters:
-        parent_filters = [UnpackFilter(frozenset({"model"}), f.names) for f in filters if "model" in f.types]
-        if not parent_filters:
-            return
-    else:
-        parent_filters = [UnpackFilter(frozenset({"model"}))]
+    path, pref = found
     logging.getLogger(__name__).info("Unpacking referenced modelkit %s", path)
-    pref = parse_single(path)
     parent = load_modelkit(store.repository(pref.repo_key), pref.reference, display=pref.display())
     _unpack_parents(store, parent, target, filters, overwrite, ignore_existing, progress, cancel, [*chain, path])
     unpack_modelkit(
@@ -565,22 +565,18 @@ def push(
 def _push_parents(store: LocalStore, kit: ModelKit, remotes: Any, dst_ref: Reference, progress: Progress | None,
                   cancel: Cancel | None, chain: list[str]) -> None:
     from kitops import transfer
-    from kitops.errors import KitfileError
-    from kitops.modelkit.references import MAX_REFERENCE_DEPTH
-    from kitops.oci.reference import is_modelkit_reference
+    from kitops.modelkit.references import parent_reference
 
-    path = kit.kitfile.model.path if kit.kitfile.model else ""
-    if not path or not is_modelkit_reference(path):
+    found = parent_reference(kit.kitfile, chain)
+    if found is None:
         return
-    if path in chain or len(chain) > MAX_REFERENCE_DEPTH:
-        raise KitfileError(f"found cycle in modelkit references: [{'=>'.join([*chain, path])}]")
-    pref = parse_single(path)
+    path, pref = found
     try:
         parent = load_modelkit(store.repository(pref.repo_key), pref.reference)
     except NotFoundError:
         return  # the parent lives only on a registry: nothing local to push
     _push_parents(store, parent, remotes, dst_ref, progress, cancel, [*chain, path])
-    target = pref if pref.registry != "localhost" else Reference(dst_ref.registry, pref.repository, pref.tag, pref.digest)
+    target = pref if pref.registry != DEFAULT_REGISTRY else dataclasses.replace(pref, registry=dst_ref.registry)
     transfer.copy(store.repository(pref.repo_key), pref.reference, remotes.repository(target),
                   dst_ref=target.tag, concurrency=remotes.options.concurrency, progress=progress, cancel=cancel)
 
@@ -598,7 +594,7 @@ def pull(
     from kitops import transfer
     from kitops.errors import FormatError
     from kitops.modelkit.read import load_modelkit_at
-    from kitops.oci.reference import is_modelkit_reference
+    from kitops.modelkit.references import MAX_REFERENCE_DEPTH, parent_reference
 
     parsed = parse_single(ref)
     if parsed.registry == "localhost":
@@ -608,7 +604,7 @@ def pull(
     current = parsed
     first: Descriptor | None = None
     with _remotes(home, network) as remotes:
-        for _ in range(10):
+        while True:
             remote = remotes.repository(current)
             local = store.repository(current.repo_key)
             desc = transfer.copy(remote, current.reference, local, dst_ref=current.tag,
@@ -617,18 +613,12 @@ def pull(
             if kit.manifest.format != "kit":
                 raise FormatError(f"reference {current} does not refer to a model")
             first = first or desc
-            path = kit.kitfile.model.path if kit.kitfile.model else ""
-            if not path or not is_modelkit_reference(path):
+            # the reference's pull allows one fewer ancestor than pack and unpack (spec §1.6)
+            found = parent_reference(kit.kitfile, chain, registry=parsed.registry, limit=MAX_REFERENCE_DEPTH - 1)
+            if found is None:
                 break
-            if path in chain:
-                from kitops.errors import KitfileError
-
-                raise KitfileError(f"found cycle in modelkit references: [{'=>'.join([*chain, path])}]")
+            path, current = found
             chain.append(path)
-            nxt = parse_single(path)
-            current = nxt if nxt.registry != "localhost" else Reference(parsed.registry, nxt.repository, nxt.tag, nxt.digest)
-        else:
-            raise UsageError(f"reached maximum number of model references: [{'=>'.join(chain)}]")
     assert first is not None
     return TransferResult(parsed, first)
 

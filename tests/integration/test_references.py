@@ -60,3 +60,20 @@ def test_missing_reference_has_a_pull_hint(tmp_path: Path) -> None:
     with pytest.raises(KitfileError) as err:
         api.pack(ctx, tag="x:v1", home=tmp_path / "h")
     assert "kit pull ghost:v1" in (err.value.hint or "")
+
+
+def test_parent_reference_checks_cycles_limit_and_defaults_registry() -> None:
+    from kitops.modelkit.references import parent_reference
+
+    kf = Kitfile(model=Model(path="team/base:v1"))
+    assert parent_reference(Kitfile(model=Model(path="w.bin")), ["root"]) is None
+    path, ref = parent_reference(kf, ["root"], registry="reg.example.com:5000")  # type: ignore[misc]
+    assert path == "team/base:v1" and str(ref) == "reg.example.com:5000/team/base:v1"
+    assert parent_reference(kf, ["root"])[1].registry == "localhost"  # type: ignore[index]
+    with pytest.raises(KitfileError, match=r"found cycle in modelkit references: \[root=>team/base:v1=>team/base:v1\]"):
+        parent_reference(kf, ["root", "team/base:v1"])
+    with pytest.raises(KitfileError, match="reached maximum number of model references"):
+        parent_reference(kf, [f"r{i}" for i in range(11)])
+    assert parent_reference(kf, [f"r{i}" for i in range(10)]) is not None
+    with pytest.raises(KitfileError, match="reached maximum number"):
+        parent_reference(kf, [f"r{i}" for i in range(10)], limit=9)

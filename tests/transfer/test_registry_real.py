@@ -183,3 +183,27 @@ def test_push_pull_via_cli(plain_registry: Registry, repo_name: str, home: Path)
     assert bad.exit_code == 1 and "registry is required when pushing" in bad.stderr
     res = kit(home.parent / "h3", "pull", ref)
     assert res.exit_code == 0 and res.stdout.startswith("Pulled sha256:")
+
+
+def test_parent_modelkits_are_pushed_pulled_and_unpacked_remotely(
+    plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path
+) -> None:
+    from tests.helpers import write_tree
+
+    api.pack(EXAMPLE, tag=f"{repo_name}-base:v1", home=home)
+    child = write_tree(tmp_path / "child", {
+        "Kitfile": f"manifestVersion: 1.0.0\nmodel:\n  path: {repo_name}-base:v1\n  parts: [{{path: lora.bin}}]\n",
+        "lora.bin": "adapter",
+    })
+    api.pack(child, tag="tuned:v1", home=home)
+    ref = f"{plain_registry.host}/{repo_name}-tuned:v1"
+    api.push("tuned:v1", ref, home=home)  # the parent goes to the same registry, in its own repository
+    assert api.list_remote(f"{plain_registry.host}/{repo_name}-base", home=home)[0].tags == ("v1",)
+    out = tmp_path / "remote-unpack"
+    api.unpack(ref, target_dir=out, home=tmp_path / "fresh")
+    assert (out / "lora.bin").read_text() == "adapter"
+    assert (out / "model" / "iris-classifier.joblib").exists() and not (out / "data").exists()
+    other = tmp_path / "pulled"
+    api.pull(ref, home=other)
+    keys = LocalStore(other / "storage").repo_keys()
+    assert keys == sorted([f"{plain_registry.host}/{repo_name}-base", f"{plain_registry.host}/{repo_name}-tuned"])

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Sequence
 
 from kitops.errors import KitfileError, NotFoundError
 from kitops.kitfile.model import Kitfile
-from kitops.oci.reference import is_modelkit_reference, parse_single
+from kitops.oci.reference import DEFAULT_REGISTRY, Reference, is_modelkit_reference, parse_single
 from kitops.store.layout import LocalStore
 
 MAX_REFERENCE_DEPTH = 10
+
+
+def parent_reference(
+    kitfile: Kitfile, chain: Sequence[str], *, registry: str | None = None, limit: int = MAX_REFERENCE_DEPTH
+) -> tuple[str, Reference] | None:
+    """The ModelKit a Kitfile's ``model.path`` names, as (path as written, reference); None if it names none.
+
+    ``chain`` holds the root's display form and the paths followed so far: a path
+    already in it is a cycle; more than ``limit`` entries is too deep. A parent without
+    a registry lives on ``registry`` (the child's) when one is given.
+    """
+    path = kitfile.model.path if kitfile.model else ""
+    if not path or not is_modelkit_reference(path):
+        return None
+    if path in chain:
+        raise KitfileError(f"found cycle in modelkit references: [{'=>'.join([*chain, path])}]")
+    if len(chain) > limit:
+        raise KitfileError(f"reached maximum number of model references: [{'=>'.join(chain)}]")
+    ref = parse_single(path)
+    if registry and ref.registry == DEFAULT_REGISTRY:
+        ref = dataclasses.replace(ref, registry=registry)
+    return path, ref
 
 
 def read_local_kitfile(store: LocalStore, ref_text: str) -> Kitfile:

@@ -71,6 +71,16 @@ class UnpackFilter:
         return any(n in candidates for n in self.names)
 
 
+def filters_for_parent(filters: Sequence[UnpackFilter]) -> list[UnpackFilter]:
+    """What to unpack from a referenced parent ModelKit: only model layers, by the user's names.
+
+    No user filters -> the model; user filters without the model type -> nothing (``[]``).
+    """
+    if not filters:
+        return [UnpackFilter(frozenset({"model"}))]
+    return [UnpackFilter(frozenset({"model"}), f.names) for f in filters if "model" in f.types]
+
+
 def parse_filters(texts: Sequence[str]) -> list[UnpackFilter]:
     return [UnpackFilter.parse(t) for t in texts]
 
