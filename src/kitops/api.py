@@ -511,8 +511,7 @@ def login(
         raise UsageError("a password is required", hint="use --password-stdin to pass it safely")
     cred = Credential(username=username, password=password) if username else Credential(identity_token=password)
     with _remotes(home, network) as remotes:
-        client = remotes.client(registry)
-        client._lookup = lambda _r: cred  # validate exactly these credentials
+        client = remotes.client(registry, credentials=lambda _r: cred)  # exactly these credentials
         try:
             client.request("GET", "/v2/", scope="", expect=(200,))
         except AuthenticationError as exc:

@@ -9,7 +9,7 @@ import httpx
 
 from kitops.errors import UsageError
 from kitops.oci.reference import Reference
-from kitops.registry.client import RegistryClient, TLSOptions
+from kitops.registry.client import CredentialLookup, RegistryClient, TLSOptions
 from kitops.registry.credentials import CredentialStore
 from kitops.registry.repository import BlobLocations, RemoteRepository
 from kitops.registry.upload import UploadOptions
@@ -44,19 +44,26 @@ class Remotes:
         self.credentials = CredentialStore(home)
         self.locations = BlobLocations(home / "cache" / "blob-locations.json")
         self._clients: dict[str, RegistryClient] = {}
+        self._extra: list[RegistryClient] = []
 
-    def client(self, registry: str) -> RegistryClient:
-        if registry not in self._clients:
+    def client(self, registry: str, *, credentials: CredentialLookup | None = None) -> RegistryClient:
+        """The shared client for ``registry``; with ``credentials``, a separate client that uses
+        only those (``kit login`` validates new credentials without touching the stored ones)."""
+        if credentials is not None or registry not in self._clients:
             o = self.options
-            self._clients[registry] = RegistryClient(
+            client = RegistryClient(
                 registry,
                 plain_http=o.plain_http,
                 tls=TLSOptions(o.tls_verify, o.ca_file, o.cert, o.key),
                 proxy=o.proxy,
-                credentials=self.credentials.get,
+                credentials=credentials or self.credentials.get,
                 transport=o.transport,
                 concurrency=o.concurrency,
             )
+            if credentials is not None:
+                self._extra.append(client)
+                return client
+            self._clients[registry] = client
         return self._clients[registry]
 
     def repository(self, ref: Reference) -> RemoteRepository:
@@ -65,9 +72,10 @@ class Remotes:
 
     def close(self) -> None:
         self.locations.save()
-        for c in self._clients.values():
+        for c in [*self._clients.values(), *self._extra]:
             c.close()
         self._clients.clear()
+        self._extra.clear()
 
     def __enter__(self) -> Remotes:
         return self
