@@ -1,4 +1,5 @@
-"""Plain one-pass stdlib baselines for bench/run.py: tarfile + sha256 + write, and the reverse."""
+"""Plain one-pass stdlib baselines for bench/run.py: tarfile + sha256 + write, the reverse, and a
+registry pull (urllib GET + sha256 + write per blob, one after another)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import os
 import sys
 import tarfile
+import urllib.request
 
 BUF = 1 << 20
 LAYERS = ["model/weights.bin", "model/shards", "data/train.csv", "src", "README.md"]
@@ -56,5 +58,24 @@ def unpack(outdir: str, target: str) -> None:
         print(i, "sha256:" + hr.h.hexdigest())
 
 
+def pull(base_url: str, outdir: str, *digests: str) -> None:
+    """GET each blob with urllib, hash it and write it in one pass, then check the digest."""
+    os.makedirs(outdir, exist_ok=True)
+    buf = bytearray(BUF)
+    view = memoryview(buf)
+    for digest in digests:
+        h = hashlib.sha256()
+        with urllib.request.urlopen(f"{base_url}/blobs/{digest}") as resp, \
+                open(os.path.join(outdir, digest.split(":")[1]), "wb") as out:
+            while n := resp.readinto(buf):
+                h.update(view[:n])
+                out.write(view[:n])
+        if "sha256:" + h.hexdigest() != digest:
+            raise SystemExit(f"digest mismatch for {digest}")
+
+
 if __name__ == "__main__":
-    {"pack": pack, "unpack": unpack}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    if sys.argv[1] == "pull":
+        pull(sys.argv[2], sys.argv[3], *sys.argv[4:])
+    else:
+        {"pack": pack, "unpack": unpack}[sys.argv[1]](sys.argv[2], sys.argv[3])

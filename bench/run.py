@@ -148,7 +148,7 @@ def main() -> None:
     nbytes = tree_bytes(project)
     steps = args.steps.split(",")
     home = work / "home"
-    for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home"):
+    for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home", work / "base-pull"):
         shutil.rmtree(d, ignore_errors=True)
     env = {**os.environ, "KITOPS_HOME": str(home)}
     rows: list[dict[str, object]] = []
@@ -199,7 +199,10 @@ def main() -> None:
                 get.write_text("set -e\n" + "\n".join(
                     f"curl -sf http://{host}/v2/bench/model/blobs/{d} -o {work / 'curl-blob'}-{i}" for i, (d, _p) in enumerate(blobs)))
                 secs, rss, _ = measure(["bash", str(get)], env)
-                base = record("pull", "curl (GET)", secs, rss, None, total)
+                record("pull", "curl (GET, no hashing)", secs, rss, None, total)
+                secs, rss, _ = measure([PY, str(ROOT / "bench" / "baseline.py"), "pull", f"http://{host}/v2/bench/model",
+                                        str(work / "base-pull"), *(d for d, _p in blobs)], env)
+                base = record("pull", "stdlib urllib+sha256", secs, rss, None, total)
                 pull_env = {**env, "KITOPS_HOME": str(work / "pull-home")}
                 secs, rss, _ = measure([*kit, "pull", f"{host}/bench/model:v1"], pull_env)
                 record("pull", "kitops", secs, rss, base, total)
@@ -210,7 +213,7 @@ def main() -> None:
     print(f"results: {work / 'results.json'}")
     if not args.keep:
         for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home",
-                  work / "registry"):
+                  work / "base-pull", work / "registry"):
             shutil.rmtree(d, ignore_errors=True)
         for f in work.glob("curl-blob-*"):
             f.unlink()

@@ -1,4 +1,4 @@
-"""Start Debian's docker-registry (CNCF distribution) on 127.0.0.1 for tests: plain, htpasswd, TLS."""
+"""Start Debian's docker-registry (CNCF distribution) on 127.0.0.1 for tests: plain, htpasswd, TLS, token auth."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.tokenissuer import TokenIssuer
+
 BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 
 
@@ -28,6 +30,7 @@ class Registry:
     username: str | None = None
     password: str | None = None
     ca_file: str | None = None
+    token_issuer: TokenIssuer | None = None  # the realm, when the registry uses token auth
 
     @property
     def url(self) -> str:
@@ -93,11 +96,22 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
-def start_registry(directory: Path, *, basic_auth: bool = False, tls: bool = False) -> Registry:
+def start_registry(
+    directory: Path,
+    *,
+    basic_auth: bool = False,
+    tls: bool = False,
+    token_auth: TokenIssuer | None = None,
+    log_level: str = "warn",
+) -> Registry:
+    """Start a registry; ``token_auth`` is a started :class:`TokenIssuer` to use as the Bearer realm
+    (its life is the caller's: stop it after the registry)."""
     require_binary()
+    if basic_auth and token_auth is not None:
+        raise ValueError("basic_auth and token_auth are exclusive")
     directory.mkdir(parents=True, exist_ok=True)
     storage = directory / "data"
-    lines = ["version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:", f"    rootdirectory: {storage}",
+    lines = ["version: 0.1", "log:", f"  level: {log_level}", "storage:", "  filesystem:", f"    rootdirectory: {storage}",
              "  delete:", "    enabled: true", "  maintenance:", "    uploadpurging:", "      enabled: false"]
     username = password = ca_file = None
     if basic_auth:
@@ -105,6 +119,11 @@ def start_registry(directory: Path, *, basic_auth: bool = False, tls: bool = Fal
         out = subprocess.run(["htpasswd", "-nbB", username, password], capture_output=True, text=True, check=True)
         (directory / "htpasswd").write_text(out.stdout.strip() + "\n")
         lines += ["auth:", "  htpasswd:", "    realm: kitops-test", f"    path: {directory / 'htpasswd'}"]
+    if token_auth is not None:
+        username, password = token_auth.username, token_auth.password
+        bundle = token_auth.write_rootcertbundle(directory / "token-signer.pem")
+        lines += ["auth:", "  token:", f"    realm: {token_auth.realm}", f"    service: {token_auth.service}",
+                  f"    issuer: {token_auth.issuer}", f"    rootcertbundle: {bundle}"]
     tls_lines: list[str] = []
     if tls:
         ca, cert, key = make_tls(directory)
@@ -124,7 +143,8 @@ def start_registry(directory: Path, *, basic_auth: bool = False, tls: bool = Fal
                 ctx = ssl.create_default_context(cafile=ca_file) if ca_file else True
                 r = httpx.get(f"{scheme}://127.0.0.1:{port}/v2/", verify=ctx, timeout=1)
                 if r.status_code in (200, 401):
-                    return Registry(f"127.0.0.1:{port}", scheme, storage, proc, username, password, ca_file)
+                    return Registry(f"127.0.0.1:{port}", scheme, storage, proc, username, password, ca_file,
+                                    token_auth)
             except httpx.HTTPError:
                 time.sleep(0.05)
         proc.kill()

@@ -39,6 +39,25 @@ CHUNK = 1 << 20
 CredentialLookup = Callable[[str], Credential | None]
 
 
+def _widen_http11_reads() -> None:
+    """Let httpcore read up to 1 MiB per socket call instead of 64 KiB.
+
+    Blob downloads are parsed by h11 in Python, once per socket read; at 64 KiB a
+    read the parser, not the network, capped a loopback pull near 230 MB/s. The
+    attribute is a class-level constant in httpcore 1.x; larger reads change no
+    semantics (``recv`` returns what has arrived), so other httpx users are unaffected.
+    """
+    try:
+        from httpcore._sync import http11
+    except ImportError:  # pragma: no cover - another httpcore layout: keep its default
+        return
+    if getattr(http11.HTTP11Connection, "READ_NUM_BYTES", 0) < CHUNK:
+        http11.HTTP11Connection.READ_NUM_BYTES = CHUNK
+
+
+_widen_http11_reads()
+
+
 def is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1 : host.index("]")]
     if name == "localhost":
@@ -156,6 +175,7 @@ class RegistryClient:
         self._bearer: tuple[str, str] | None = None  # (realm, service) once the registry asked for Bearer
         self._basic = False
         self._lock = threading.Lock()
+        self._token_locks: dict[str, threading.Lock] = {}
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -201,9 +221,14 @@ class RegistryClient:
             realm, service = self._bearer
             token = self._tokens.get(realm, service, scope)
             if token is None:
-                token = self._fetch_token(realm, service, scope)
+                with self._token_lock(scope):  # single flight: parallel uploads share one token fetch
+                    token = self._tokens.get(realm, service, scope) or self._fetch_token(realm, service, scope)
             return f"Bearer {token}"
         return None
+
+    def _token_lock(self, scope: str) -> threading.Lock:
+        with self._lock:
+            return self._token_locks.setdefault(scope, threading.Lock())
 
     def _authenticate(self, header: str, scope: str) -> None:
         challenges = parse_challenges(header)
