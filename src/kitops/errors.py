@@ -56,6 +56,11 @@ class TransferError(KitError):
     """Moving content between stores failed."""
 
 
+class ConnectionDropped(TransferError):
+    """The connection broke in the middle of a body: what arrived is good, the rest can be asked for
+    again (a ranged GET), so readers that keep their offset resume instead of failing."""
+
+
 class RegistryError(TransferError):
     """An OCI registry answered with an error.
 

@@ -16,7 +16,14 @@ from urllib.parse import urljoin
 
 import httpx
 
-from kitops.errors import FormatError, IntegrityError, NotFoundError, RemoteNotFoundError, TransferError
+from kitops.errors import (
+    ConnectionDropped,
+    FormatError,
+    IntegrityError,
+    NotFoundError,
+    RemoteNotFoundError,
+    TransferError,
+)
 from kitops.oci import mediatypes as mt
 from kitops.oci.digest import is_digest
 from kitops.oci.models import MAX_MANIFEST_BYTES, Descriptor, Index, Manifest
@@ -61,6 +68,9 @@ class _ResponseStream:
                 if self._stop.is_set():
                     return
                 self._queue.put(chunk)
+        except httpx.TransportError as exc:  # handed to the reader, which can resume from its offset
+            item = ConnectionDropped(f"connection dropped while reading {self._resp.url.path}: {exc}",
+                                     hint="re-run the command: what arrived is kept and the rest is resumed")
         except BaseException as exc:  # handed to the reader, which raises it
             item = exc
         if not self._stop.is_set():
@@ -103,6 +113,16 @@ class _ResponseStream:
         view[:n] = self._buf[:n]
         self._buf = self._buf[n:]
         return n
+
+    def discard(self, n: int) -> None:
+        """Skip ``n`` bytes of the body (the prefix a reader already has, when Range was ignored)."""
+        while n > 0:
+            while not self._buf:
+                if not self._next():
+                    raise IntegrityError(f"body ended {n} bytes before the offset asked for")
+            step = min(n, len(self._buf))
+            self._buf = self._buf[step:]
+            n -= step
 
     def close(self) -> None:
         self._stop.set()
@@ -220,16 +240,22 @@ class RemoteRepository:
             "GET", self._path("blobs", desc.digest), scope=self.pull_scope, headers=headers,
             expect=(200, 206), stream=True, repo=self.repository,
         )
-        if offset and resp.status_code != 206:
-            resp.close()
-            raise TransferError(f"registry ignored the Range request for {desc.digest}", hint="retry from the start")
+        skip = offset if resp.status_code == 200 else 0  # Range ignored (a CDN, a proxy): whole blob again
         if self.locations is not None:
             self.locations.add(self.client.registry, self.repository, desc.digest)
         length = resp.headers.get("content-length")
-        if length is not None and int(length) != desc.size - offset:
+        if length is not None and int(length) != desc.size - offset + skip:
             resp.close()
-            raise IntegrityError(f"blob {desc.digest}: registry sends {length} bytes, expected {desc.size - offset}")
-        return _ResponseStream(resp)  # type: ignore[return-value]
+            raise IntegrityError(f"blob {desc.digest}: registry sends {length} bytes, expected {desc.size - offset + skip}")
+        stream = _ResponseStream(resp)
+        if skip:
+            log.info("registry ignored the Range request for %s; skipping the %d bytes already held", desc.digest[:19], skip)
+            try:
+                stream.discard(skip)
+            except BaseException:
+                stream.close()
+                raise
+        return stream  # type: ignore[return-value]
 
     def exists(self, desc: Descriptor) -> bool:
         kind = "manifests" if desc.is_manifest else "blobs"

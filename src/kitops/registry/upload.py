@@ -94,12 +94,13 @@ def _start(client: RegistryClient, repo: str) -> _Session:
     if not location:
         raise RegistryError("registry started an upload without a Location header", hint="the registry is not OCI-compliant")
     min_chunk = int(resp.headers.get("oci-chunk-min-length") or 0)
-    return _Session(client, repo, _absolute(client, repo, location), min_chunk)
+    return _Session(client, repo, _absolute(client, resp, location), min_chunk)
 
 
-def _absolute(client: RegistryClient, repo: str, location: str) -> str:
-    base = client.url(f"/v2/{repo}/blobs/uploads/")
-    url = urljoin(base, location)
+def _absolute(client: RegistryClient, resp: httpx.Response, location: str) -> str:
+    """``Location`` resolved against the URL of the request it answered (RFC 9110 §10.2.2), which
+    is not the registry's when an upload was handed to another origin."""
+    url = urljoin(str(resp.request.url), location)
     # A Location naming our host without the port (behind TLS terminators) still means us.
     if url.startswith("https://") and client.base_url.endswith(":443"):
         host = client.base_url[len("https://"):-4]
@@ -201,7 +202,7 @@ def _chunked(
             continue
         location = resp.headers.get("location")
         if location:
-            session.location = _absolute(client, repo, location)
+            session.location = _absolute(client, resp, location)
         expected_end = offset + n - 1
         rng = resp.headers.get("range")
         if rng:
@@ -231,7 +232,7 @@ def _status(client: RegistryClient, session: _Session) -> int:
     resp = client.request("GET", session.location, scope=_scope(session.repo), expect=(204, 200), repo=session.repo)
     location = resp.headers.get("location")
     if location:
-        session.location = _absolute(client, session.repo, location)
+        session.location = _absolute(client, resp, location)
     m = re.match(r"^(?:bytes=)?0-(\d+)$", (resp.headers.get("range") or "").strip())
     return int(m.group(1)) + 1 if m else 0
 

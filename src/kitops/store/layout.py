@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from kitops.errors import FormatError, IntegrityError, NotFoundError
+from kitops.errors import ConnectionDropped, FormatError, IntegrityError, NotFoundError
 from kitops.oci import gojson
 from kitops.oci import mediatypes as mt
 from kitops.oci.digest import is_digest
@@ -35,6 +35,7 @@ from kitops.store.base import BLOB_BUFFER, VerifyingReader, copy_stream, read_bl
 
 _REPO_FILE_RE = re.compile(r"^([-A-Za-z0-9_-]*={0,3})-index\.json$")
 LOCK_NAME = ".kitops-python.lock"
+MAX_DROPS = 5  # connection drops in a row without progress before a download gives up
 
 
 def encode_repo(repo_key: str) -> str:
@@ -247,7 +248,9 @@ class LocalStore:
                     fh.truncate(0)
                     fh.seek(0)
                     hasher, have = hashlib.new(algo), 0
-                if have < desc.size:
+                drops = 0
+                while have < desc.size:
+                    started = have
                     src = opener(have)
                     try:
                         view = memoryview(buf)
@@ -260,6 +263,13 @@ class LocalStore:
                             have += n
                             if on_bytes is not None:
                                 on_bytes(n)
+                        break
+                    except ConnectionDropped:
+                        # what arrived is hashed and written: ask for the rest; give up after
+                        # MAX_DROPS drops in a row that brought nothing new
+                        drops = 0 if have > started else drops + 1
+                        if drops >= MAX_DROPS:
+                            raise
                     finally:
                         src.close()
                 if have == desc.size and hasher.hexdigest() == hexpart:
