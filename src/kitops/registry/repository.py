@@ -226,10 +226,23 @@ class RemoteRepository:
         if desc.is_manifest:
             cached = self._manifests.get(desc.digest)
             data = cached[1] if cached else self._get_manifest(desc.digest)[1]
+            self._remember_blobs(desc, data)
             import io
 
             return VerifyingReader(io.BytesIO(data), desc, what="manifest")  # type: ignore[return-value]
         return VerifyingReader(self.open_at(desc, 0), desc)  # type: ignore[return-value]
+
+    def _remember_blobs(self, desc: Descriptor, data: bytes) -> None:
+        """A registry holds every blob of a manifest it serves, in this repository: noting them lets
+        a copy to another repository of the same registry mount instead of upload."""
+        if self.locations is None or desc.media_type in (mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST):
+            return
+        try:
+            manifest = Manifest.from_bytes(data)
+        except FormatError:
+            return
+        for blob in (manifest.config, *manifest.layers):
+            self.locations.add(self.client.registry, self.repository, blob.digest)
 
     def open_at(self, desc: Descriptor, offset: int) -> BinaryIO:
         """The blob's bytes from ``offset`` (a closed Range request), unverified: callers verify."""

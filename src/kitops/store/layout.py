@@ -35,6 +35,9 @@ from kitops.store.base import BLOB_BUFFER, VerifyingReader, copy_stream, read_bl
 
 _REPO_FILE_RE = re.compile(r"^([-A-Za-z0-9_-]*={0,3})-index\.json$")
 LOCK_NAME = ".kitops-python.lock"
+# A download's buffer: a network read never brings more than about 1 MiB (the HTTP layer's read
+# size), so a larger one would only add resident memory per parallel blob.
+DOWNLOAD_BUFFER = 1 << 20
 MAX_DROPS = 5  # connection drops in a row without progress before a download gives up
 
 
@@ -237,7 +240,7 @@ class LocalStore:
                     return
                 hasher = hashlib.new(algo)
                 have = 0
-                buf = bytearray(BLOB_BUFFER)
+                buf = bytearray(DOWNLOAD_BUFFER)
                 while True:
                     n = fh.readinto(buf)
                     if not n:
