@@ -94,6 +94,10 @@ def main() -> None:
             print("\nThe model pulled back from the registry is byte-identical.")
         else:
             raise SystemExit("demo failed: the pulled model differs")
+        prod = f"{host}/examples/iris-classifier:prod"
+        run("tag", ref, prod, "--remote", env=env)  # promote on the registry: one manifest PUT, no download
+        run("list", f"{host}/examples/iris-classifier", env=env)
+        run("diff", f"local://{ref}", f"remote://{prod}", env=env)
     finally:
         registry.terminate()
         registry.wait(10)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kitops.errors import NotFoundError, UsageError
+from kitops.errors import KitError, NotFoundError, UsageError
 from kitops.kitfile.model import Kitfile
 from kitops.modelkit.listing import NONE, ModelKitSummary, repo_display
 from kitops.modelkit.pack import PackResult
@@ -29,7 +29,11 @@ from kitops.progress import Cancel, Progress
 from kitops.settings import cache_dir, kitops_home, storage_dir
 from kitops.store.layout import LocalStore
 
+if TYPE_CHECKING:  # httpx and the registry client load only when a remote command runs
+    from kitops.registry.remote import NetworkOptions
+
 Home = str | os.PathLike[str] | None
+PathArg = str | os.PathLike[str] | None
 KITFILE_NAMES = ("Kitfile", "kitfile", ".kitfile")
 
 
@@ -79,12 +83,14 @@ def pack(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    annotations: Mapping[str, str] | None = None,
 ) -> PackResult:
     """Pack ``context_dir`` into a ModelKit in the local store.
 
     ``kitfile`` is a path (relative paths resolve against the current directory,
     not the context: spec §7 #10 fixed) or a :class:`Kitfile`; default: the
     context's ``Kitfile``. ``tag`` is ``repo:tag[,tag2...]`` or a list of refs.
+    ``annotations`` are extra manifest annotations (e.g. provenance of an import).
     """
     from kitops.modelkit.pack import pack as _pack
 
@@ -110,6 +116,7 @@ def pack(
         legacy_manifest=legacy_manifest,
         progress=progress,
         cancel=cancel,
+        annotations=annotations,
     )
 
 
@@ -130,12 +137,20 @@ def unpack(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-    network: Any = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
 ) -> UnpackResult:
     """Unpack a ModelKit into ``target_dir`` (parents first, filtered).
 
     From local storage when it is there; otherwise straight from its registry,
     fetching only the selected layers and verifying each before files get their names.
+    The network options (see :func:`network_options`) matter only for that remote case.
     """
     from kitops.modelkit.unpack import unpack_modelkit
 
@@ -146,8 +161,11 @@ def unpack(
         target_ref = parse_single(ref)
         if target_ref.registry == "localhost":
             raise
+        network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
+                                  cert=cert, key=key, proxy=proxy, concurrency=concurrency)
         return _unpack_remote(target_ref, target_dir, parsed, overwrite, ignore_existing, home, network, progress, cancel)
-    _unpack_parents(store, kit, target_dir, parsed, overwrite, ignore_existing, progress, cancel, [parsed_ref.display()])
+    _unpack_parents(store, kit, target_dir, parsed, overwrite, ignore_existing, progress, cancel, [parsed_ref.display()],
+                    parsed_ref.registry)
     return unpack_modelkit(
         store.repository(parsed_ref.repo_key),
         kit,
@@ -204,6 +222,7 @@ def _unpack_parents(
     progress: Progress | None,
     cancel: Cancel | None,
     chain: list[str],
+    registry: str,
 ) -> None:
     """A ``model.path`` reference: unpack the parent's model layers first, into the same directory."""
     import logging
@@ -217,8 +236,22 @@ def _unpack_parents(
         return
     path, pref = found
     logging.getLogger(__name__).info("Unpacking referenced modelkit %s", path)
-    parent = load_modelkit(store.repository(pref.repo_key), pref.reference, display=pref.display())
-    _unpack_parents(store, parent, target, filters, overwrite, ignore_existing, progress, cancel, [*chain, path])
+    # A parent named without a registry was stored beside a pulled child (kit pull puts it on the
+    # child's registry); one packed here lives under localhost: try the child's registry first.
+    candidates = [pref]
+    if registry != DEFAULT_REGISTRY and pref.registry == DEFAULT_REGISTRY:
+        candidates.insert(0, dataclasses.replace(pref, registry=registry))
+    for candidate in candidates:
+        try:
+            parent = load_modelkit(store.repository(candidate.repo_key), candidate.reference, display=pref.display())
+        except NotFoundError:
+            if candidate is candidates[-1]:
+                raise
+            continue
+        pref = candidate
+        break
+    _unpack_parents(store, parent, target, filters, overwrite, ignore_existing, progress, cancel, [*chain, path],
+                    registry)
     unpack_modelkit(
         store.repository(pref.repo_key), parent, target, filters=parent_filters, overwrite=overwrite,
         ignore_existing=ignore_existing, include_kitfile=False, progress=progress, cancel=cancel,
@@ -281,17 +314,49 @@ class InspectResult:
         return gojson.dumps(self.to_go(), indent="  ")
 
 
-def inspect(ref: str, *, home: Home = None, remote: bool = False, network: Any = None) -> InspectResult:
+def inspect(
+    ref: str,
+    *,
+    home: Home = None,
+    remote: bool = False,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
+) -> InspectResult:
+    """Digest, CLI version, Kitfile and manifest of a stored (or, with ``remote``, a registry's) ModelKit."""
     from kitops.oci import mediatypes as mt
 
+    if remote:
+        network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
+                                  cert=cert, key=key, proxy=proxy, concurrency=concurrency)
     kit = remote_modelkit(ref, home=home, network=network) if remote else _resolve_local(ref, home)[2]
     version = (kit.manifest.annotations or {}).get(mt.ANNOTATION_CLI_VERSION, "unknown")
     return InspectResult(kit.descriptor.digest, version, kit.kitfile, kit.manifest)
 
 
-def info(ref: str, *, home: Home = None, remote: bool = False, network: Any = None) -> Kitfile:
+def info(
+    ref: str,
+    *,
+    home: Home = None,
+    remote: bool = False,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
+) -> Kitfile:
     """The Kitfile of a stored (or, with ``remote``, a registry's) ModelKit."""
     if remote:
+        network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
+                                  cert=cert, key=key, proxy=proxy, concurrency=concurrency)
         return remote_modelkit(ref, home=home, network=network).kitfile
     return _resolve_local(ref, home)[2].kitfile
 
@@ -322,15 +387,52 @@ def filter_kitfile_yaml(kitfile: Kitfile, path: str) -> str:
 # tag / remove / diff
 
 
-def tag(source: str, target: str, *, home: Home = None) -> tuple[Reference, Reference]:
+def tag(
+    source: str,
+    target: str,
+    *,
+    home: Home = None,
+    remote: bool | None = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
+) -> tuple[Reference, Reference]:
+    """Tag ``source`` as ``target``.
+
+    In local storage when ``source`` is there (the reference's behaviour). Otherwise — or
+    with ``remote=True`` — on the registries, which is how dev→prod promotion works without
+    a download: within one repository only the manifest is PUT under the new tag; to another
+    repository of the same registry blobs are mounted; to another registry they are streamed
+    through the copy engine, verified, and never stored locally.
+    """
     src, _ = parse_reference(source)
     dst, _ = parse_reference(target)
     store = local_store(home)
-    try:
-        desc = store.repository(src.repo_key).resolve(src.reference)
-    except NotFoundError:
-        raise NotFoundError(f"Failed to tag modelkit: model {src.display()} not found") from None
-    store.repository(dst.repo_key).tag(desc, dst.tag or "latest")
+    if not remote:
+        try:
+            desc = store.repository(src.repo_key).resolve(src.reference)
+        except NotFoundError:
+            if remote is False or src.registry == DEFAULT_REGISTRY:
+                raise NotFoundError(f"Failed to tag modelkit: model {src.display()} not found",
+                                    hint="run 'kit list' to see what is stored") from None
+        else:
+            store.repository(dst.repo_key).tag(desc, dst.tag or "latest")
+            return src, dst
+    if src.registry == DEFAULT_REGISTRY or dst.registry == DEFAULT_REGISTRY:
+        raise UsageError("tagging on a registry needs both references to name one",
+                         hint="kit tag registry.example.com/team/model:dev registry.example.com/team/model:prod")
+    from kitops import transfer
+
+    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
+                              cert=cert, key=key, proxy=proxy, concurrency=concurrency)
+    with _remotes(home, network) as remotes:
+        transfer.copy(remotes.repository(src), src.reference, remotes.repository(dst), dst_ref=dst.tag or "latest",
+                      concurrency=network.concurrency)
     return src, dst
 
 
@@ -393,16 +495,44 @@ def _remove_all(store: LocalStore, force: bool) -> list[Removal]:
     return out
 
 
-def diff(ref_a: str, ref_b: str, *, home: Home = None) -> str:
+def diff(
+    ref_a: str,
+    ref_b: str,
+    *,
+    home: Home = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    network: NetworkOptions | None = None,
+) -> str:
+    """Compare two ModelKits. ``local://`` forces local storage and ``remote://`` the registry;
+    with neither, local storage is tried first, then the registry the reference names (spec §4.11)."""
     from kitops.modelkit.diff import diff_report
 
+    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
+                              cert=cert, key=key, proxy=proxy)
     texts = []
     kits = []
-    for r in (ref_a, ref_b):
-        text = r.removeprefix("local://")
-        if text.startswith("remote://"):
-            raise UsageError("remote diff needs registry support", hint="pull the ModelKit first, then diff locally")
-        _s, parsed, kit = _resolve_local(text, home)
+    for which, r in (("ModelKit1", ref_a), ("ModelKit2", ref_b)):
+        where = "remote" if r.startswith("remote://") else "local" if r.startswith("local://") else "any"
+        text = r.removeprefix("local://").removeprefix("remote://")
+        parsed = parse_single(text)
+        kit: ModelKit | None = None
+        try:
+            if where != "remote":
+                try:
+                    kit = _resolve_local(text, home)[2]
+                except NotFoundError:
+                    if where == "local" or parsed.registry == DEFAULT_REGISTRY:
+                        raise
+            if kit is None:
+                kit = remote_modelkit(text, home=home, network=network)
+        except KitError as exc:  # the reference's wording, the error's own type and hint
+            exc.message = f"Failed to get manifest for {which}: {exc.message}"
+            raise
         texts.append(str(parsed))
         kits.append(kit)
     return diff_report(texts[0], kits[0].descriptor, kits[0].manifest, texts[1], kits[1].descriptor, kits[1].manifest)
@@ -488,7 +618,51 @@ def init(
 # registries: login / logout / push / pull / remote reads
 
 
-def _remotes(home: Home, network: Any) -> Any:
+def network_options(
+    network: NetworkOptions | None = None,
+    *,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    upload_mode: str = "auto",
+    chunk_size: int | None = None,
+) -> NetworkOptions:
+    """The one place the network keywords of the remote functions become a ``NetworkOptions``.
+
+    Every remote function takes the CLI's flags as plain keywords (what SDK users want)
+    and also ``network=`` (a ready ``NetworkOptions``, e.g. with an injected ``transport``
+    in tests). ``network`` is the base; each keyword given with a non-default value
+    overrides the matching field, so ``network=`` plus ``concurrency=2`` does what it says.
+    ``concurrency`` below 1 is refused here (``UsageError``), not silently ignored.
+    """
+    from kitops.registry.remote import NetworkOptions
+
+    given: dict[str, Any] = {
+        "plain_http": plain_http, "tls_verify": tls_verify, "ca_file": _fspath(ca_file), "cert": _fspath(cert),
+        "key": _fspath(key), "proxy": proxy, "concurrency": concurrency, "upload_mode": upload_mode,
+        "chunk_size": chunk_size,
+    }
+    changed = {k: v for k, v in given.items() if v != _NETWORK_DEFAULTS[k]}
+    if network is None:
+        return NetworkOptions(**changed)
+    return dataclasses.replace(network, **changed) if changed else network
+
+
+_NETWORK_DEFAULTS: dict[str, Any] = {
+    "plain_http": None, "tls_verify": True, "ca_file": None, "cert": None, "key": None, "proxy": None,
+    "concurrency": 5, "upload_mode": "auto", "chunk_size": None,
+}
+
+
+def _fspath(value: PathArg) -> str | None:
+    return None if value is None else os.fspath(value)
+
+
+def _remotes(home: Home, network: NetworkOptions | None) -> Any:
     from kitops.registry.remote import NetworkOptions, Remotes
 
     return Remotes(kitops_home(home), network or NetworkOptions())
@@ -500,12 +674,22 @@ def login(
     username: str = "",
     password: str = "",
     home: Home = None,
-    network: Any = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
 ) -> None:
     """Check the credentials against ``GET /v2/`` and store them (mode 0600). A password without
     a username is stored as an identity (refresh) token, as docker does."""
     from kitops.errors import AuthenticationError
     from kitops.registry.auth import Credential
+
+    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
+                              key=key, proxy=proxy, concurrency=concurrency)
 
     if not password:
         raise UsageError("a password is required", hint="use --password-stdin to pass it safely")
@@ -537,12 +721,29 @@ def push(
     destination: str | None = None,
     *,
     home: Home = None,
-    network: Any = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    upload_mode: str = "auto",
+    chunk_size: int | None = None,
+    network: NetworkOptions | None = None,
 ) -> TransferResult:
-    """Copy a ModelKit (and the ModelKits its model.path references) from local storage to a registry."""
+    """Copy a ModelKit (and the ModelKits its model.path references) from local storage to a registry.
+
+    ``upload_mode`` is ``auto``, ``monolithic`` or ``chunked``; ``chunk_size`` is in bytes
+    (the CLI's ``--chunk-size`` is in MiB).
+    """
     from kitops import transfer
+
+    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
+                              key=key, proxy=proxy, concurrency=concurrency, upload_mode=upload_mode,
+                              chunk_size=chunk_size)
 
     src_ref = parse_single(source, what="reference")
     dst_ref = parse_single(destination or source, what="target reference")
@@ -584,9 +785,16 @@ def pull(
     ref: str,
     *,
     home: Home = None,
-    network: Any = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
 ) -> TransferResult:
     """Copy a ModelKit from a registry into local storage (verified, resumable), then its parents
     (each into its own repository, not the child's: spec §7 #6)."""
@@ -595,6 +803,8 @@ def pull(
     from kitops.modelkit.read import load_modelkit_at
     from kitops.modelkit.references import MAX_REFERENCE_DEPTH, parent_reference
 
+    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
+                              key=key, proxy=proxy, concurrency=concurrency)
     parsed = parse_single(ref)
     if parsed.registry == "localhost":
         raise UsageError("registry is required when pulling", hint="e.g. kit pull registry.example.com/team/model:v1")
@@ -622,10 +832,24 @@ def pull(
     return TransferResult(parsed, first)
 
 
-def list_remote(repository: str, *, home: Home = None, network: Any = None) -> list[ModelKitSummary]:
+def list_remote(
+    repository: str,
+    *,
+    home: Home = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
+) -> list[ModelKitSummary]:
     """ModelKits of a registry repository: every tag (all pages), or the one named (spec §7 #7 fixed)."""
     from kitops.modelkit.read import load_modelkit_at
 
+    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
+                              key=key, proxy=proxy, concurrency=concurrency)
     ref, _ = parse_reference(repository)
     explicit = ":" in repository.rsplit("/", 1)[-1] or "@" in repository
     with _remotes(home, network) as remotes:
@@ -651,10 +875,24 @@ def list_remote(repository: str, *, home: Home = None, network: Any = None) -> l
         return out
 
 
-def remote_modelkit(ref: str, *, home: Home = None, network: Any = None) -> ModelKit:
+def remote_modelkit(
+    ref: str,
+    *,
+    home: Home = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
+) -> ModelKit:
     """Manifest, config and Kitfile straight from the registry (nothing stored locally)."""
     from kitops.modelkit.read import load_modelkit_at
 
+    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
+                              key=key, proxy=proxy, concurrency=concurrency)
     parsed = parse_single(ref)
     if parsed.registry == "localhost":
         raise UsageError(f"can not check remote: {parsed.display()} does not contain registry")
@@ -663,7 +901,22 @@ def remote_modelkit(ref: str, *, home: Home = None, network: Any = None) -> Mode
         return load_modelkit_at(repo, repo.resolve(parsed.reference))
 
 
-def remove_remote(ref: str, *, home: Home = None, network: Any = None) -> Descriptor:
+def remove_remote(
+    ref: str,
+    *,
+    home: Home = None,
+    plain_http: bool | None = None,
+    tls_verify: bool = True,
+    ca_file: PathArg = None,
+    cert: PathArg = None,
+    key: PathArg = None,
+    proxy: str | None = None,
+    concurrency: int = 5,
+    network: NetworkOptions | None = None,
+) -> Descriptor:
+    """Delete a manifest (by tag or digest) from its registry."""
+    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
+                              key=key, proxy=proxy, concurrency=concurrency)
     parsed = parse_single(ref)
     with _remotes(home, network) as remotes:
         repo = remotes.repository(parsed)

@@ -75,15 +75,13 @@ def network_options(fn: F) -> F:
 
 
 def make_network(kwargs: dict[str, Any]) -> Any:
-    from kitops.registry.remote import NetworkOptions
+    """The network flags (popped from ``kwargs``) as one NetworkOptions, built where the API builds it."""
+    from kitops.api import network_options as build
 
+    names = ("plain_http", "tls_verify", "ca_file", "cert", "key", "proxy", "concurrency", "upload_mode")
+    given = {name: kwargs.pop(name) for name in names if name in kwargs}
     chunk = kwargs.pop("chunk_size", None)
-    return NetworkOptions(
-        plain_http=kwargs.pop("plain_http", None), tls_verify=kwargs.pop("tls_verify", True),
-        ca_file=kwargs.pop("ca_file", None), cert=kwargs.pop("cert", None), key=kwargs.pop("key", None),
-        proxy=kwargs.pop("proxy", None), concurrency=kwargs.pop("concurrency", 5),
-        upload_mode=kwargs.pop("upload_mode", "auto"), chunk_size=chunk * (1 << 20) if chunk else None,
-    )
+    return build(**given, chunk_size=chunk * (1 << 20) if chunk else None)
 
 
 def _obj() -> Ctx:
@@ -329,17 +327,28 @@ def info(modelkit: str, remote: bool, filter_: str | None, **net: Any) -> None:
 # tag / remove / diff
 
 
-@cli.command(short_help="Give a ModelKit another tag.")
+@cli.command(short_help="Give a ModelKit another tag (locally or on a registry).")
 @click.argument("source")
 @click.argument("target")
-def tag(source: str, target: str) -> None:
-    """Tag SOURCE as TARGET (in the same or another repository; blobs are shared)."""
+@click.option("-r", "--remote", "remote", flag_value=True, default=None,
+              help="Tag on the registry even when SOURCE is also in local storage.")
+@network_options
+def tag(source: str, target: str, remote: bool | None, **net: Any) -> None:
+    """Tag SOURCE as TARGET (in the same or another repository; blobs are shared).
+
+    \b
+    A SOURCE in local storage is tagged there. One that is only on a registry (or with
+    --remote) is tagged on the registries, with nothing downloaded:
+      kit tag reg.example.com/team/model:dev reg.example.com/team/model:prod   # promote: one manifest PUT
+      kit tag reg.example.com/dev/model:v1 reg.example.com/prod/model:v1       # blobs mounted
+      kit tag a.example.com/team/model:v1 b.example.com/team/model:v1          # blobs streamed across
+    """
     from kitops import api
 
     ctx = _obj()
 
     def body(_cancel: Cancel) -> None:
-        src, dst = api.tag(source, target, home=ctx.home)
+        src, dst = api.tag(source, target, home=ctx.home, remote=remote, network=make_network(net))
         click.echo(f"Modelkit {src} tagged as {dst}")
 
     run(ctx, body)
@@ -381,12 +390,18 @@ def remove(modelkit: str | None, force: bool, all_: bool, remote: bool, **net: A
 @cli.command(short_help="Compare two ModelKits.")
 @click.argument("modelkit1")
 @click.argument("modelkit2")
-def diff(modelkit1: str, modelkit2: str) -> None:
-    """Compare configs, annotations and layers of two ModelKits (prefix local:// or remote:// to choose)."""
+@network_options
+def diff(modelkit1: str, modelkit2: str, **net: Any) -> None:
+    """Compare configs, annotations and layers of two ModelKits.
+
+    Each is looked up in local storage first, then on the registry its reference names;
+    prefix local:// or remote:// to choose (e.g. kit diff local://model:v2 remote://reg.example.com/team/model:v1).
+    """
     from kitops import api
 
     ctx = _obj()
-    run(ctx, lambda _c: click.echo(api.diff(modelkit1, modelkit2, home=ctx.home), nl=False))
+    network = make_network(net)
+    run(ctx, lambda _c: click.echo(api.diff(modelkit1, modelkit2, home=ctx.home, network=network), nl=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,6 +531,33 @@ def init(path: str, name: str, desc: str, author: str, force: bool) -> None:
         click.echo(f"Saved to path '{written}'")
 
     run(ctx, body)
+
+
+@cli.command("import", short_help="Import a model from MLflow as a ModelKit.")
+@click.argument("source")
+@click.option("-t", "--tag", metavar="REF", help="Reference to store it under (default for registered models: NAME:VERSION).")
+@click.option("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI).")
+@click.option("--force", is_flag=True, help="Import a run that is not FINISHED.")
+def import_cmd(source: str, tag: str | None, tracking_uri: str | None, force: bool) -> None:
+    """Pack SOURCE into local storage, with a Kitfile generated from its metadata.
+
+    \b
+    SOURCE is one of:
+      mlflow://runs/<run_id>[/<artifact_path>]
+      mlflow://experiments/<experiment_id>/runs/<run_id>
+      mlflow://models/<name>/<version>   (or mlflow://models/<name>@<alias>)
+    Needs MLflow: pip install 'kitops[mlflow]'.
+    """
+    from kitops.integrations import import_uri
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        result = import_uri(source, tag=tag, home=ctx.home, tracking_uri=tracking_uri, force=force)
+        log.info("Model is packed as %s", result.ref)
+        click.echo(f"Model saved: {result.digest}")
+
+    run(ctx, body, context="Failed to import model")
 
 
 @cli.group(short_help="Inspect or clear the cache.")

@@ -11,7 +11,7 @@ import datetime as _dt
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,14 +147,18 @@ def pack(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     max_workers: int | None = None,
+    annotations: Mapping[str, str] | None = None,
 ) -> PackResult:
     """Pack ``context_dir`` as described by ``kitfile`` and store it under ``refs`` (first is primary).
 
     No ref: stored untagged in ``localhost/_``. All refs must share one repository,
-    as with the reference CLI's ``-t repo:tag1,tag2``.
+    as with the reference CLI's ``-t repo:tag1,tag2``. ``annotations`` are added to the
+    manifest's own (provenance such as an MLflow run id); they may not replace the
+    annotations kit itself writes (CLI version, creation time).
     """
     progress = progress or NULL_PROGRESS
     check_compression(compression)
+    extra = _check_annotations(annotations)
     context = Path(context_dir).absolute()
     if not context.is_dir():
         raise UsageError(f"Failed to use context path {context}: not a directory", hint="pass the project directory")
@@ -189,14 +193,14 @@ def pack(
     repo = store.repository(repo_key)
     if legacy_manifest:
         manifest = Manifest(
-            config=config, layers=tuple(layers), annotations={mt.ANNOTATION_CLI_VERSION: LEGACY_CLI_VERSION},
-            layers_null=True,
+            config=config, layers=tuple(layers),
+            annotations={mt.ANNOTATION_CLI_VERSION: LEGACY_CLI_VERSION, **extra}, layers_null=True,
         )
     else:
-        manifest = _reuse_identical(store, repo_key, config, layers) or Manifest(
+        manifest = _reuse_identical(store, repo_key, config, layers, extra) or Manifest(
             config=config,
             layers=tuple(layers),
-            annotations={mt.ANNOTATION_CLI_VERSION: CLI_VERSION, mt.ANNOTATION_CREATED: created_timestamp()},
+            annotations={mt.ANNOTATION_CLI_VERSION: CLI_VERSION, mt.ANNOTATION_CREATED: created_timestamp(), **extra},
             media_type=mt.OCI_MANIFEST,
             artifact_type=mt.KIT_MANIFEST_ARTIFACT,
         )
@@ -220,8 +224,21 @@ def _is_ref(path: str) -> bool:
     return is_modelkit_reference(path)
 
 
-def _reuse_identical(store: LocalStore, repo_key: str, config: Descriptor, layers: list[Descriptor]) -> Manifest | None:
-    """Re-packing unchanged content returns the existing ModelKit (same digest, no orphan)."""
+def _check_annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
+    extra = dict(annotations or {})
+    for k, v in extra.items():
+        if not isinstance(k, str) or not k or not isinstance(v, str):
+            raise UsageError(f"invalid manifest annotation {k!r}: {v!r}", hint="annotations map non-empty strings to strings")
+        if k in (mt.ANNOTATION_CLI_VERSION, mt.ANNOTATION_CREATED):
+            raise UsageError(f"manifest annotation {k} is written by kit itself", hint="use your own annotation key")
+    return extra
+
+
+def _reuse_identical(
+    store: LocalStore, repo_key: str, config: Descriptor, layers: list[Descriptor], annotations: Mapping[str, str]
+) -> Manifest | None:
+    """Re-packing unchanged content returns the existing ModelKit (same digest, no orphan),
+    provided it already carries the requested extra annotations."""
     for desc in store.repository(repo_key).manifests():
         try:
             existing = store.read_manifest(desc)
@@ -231,6 +248,7 @@ def _reuse_identical(store: LocalStore, repo_key: str, config: Descriptor, layer
             existing.artifact_type == mt.KIT_MANIFEST_ARTIFACT
             and existing.config.digest == config.digest
             and list(existing.layers) == list(layers)
+            and all((existing.annotations or {}).get(k) == v for k, v in annotations.items())
         ):
             return existing
     return None
