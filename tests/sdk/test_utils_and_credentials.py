@@ -1,0 +1,211 @@
+"""kitops.modelkit.utils, UserCredentials and ModelKitReference (spec §5, §6, §8; W9-W12)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kitops.modelkit.reference import ModelKitReference
+from kitops.modelkit.user import UserCredentials
+from kitops.modelkit.utils import (
+    clean_empty_items,
+    get_or_create_directory,
+    load_environment_variables,
+    local_path,
+    parse_modelkit_tag,
+    validate_dict,
+)
+
+ALL_FOUR = {"JOZU_USERNAME": "bob", "JOZU_PASSWORD": "pw", "JOZU_REGISTRY": "jozu.ml", "JOZU_NAMESPACE": "team"}
+
+
+# ---- load_environment_variables (pinned by the reference's tests) ---------------------------------
+
+
+def test_all_four_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ALL_FOUR.items():
+        monkeypatch.setenv(k, v)
+    assert load_environment_variables() == {"username": "bob", "password": "pw", "registry": "jozu.ml",
+                                            "namespace": "team"}
+
+
+def test_only_user_and_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOZU_USERNAME", "bob")
+    monkeypatch.setenv("JOZU_PASSWORD", "pw")
+    assert load_environment_variables() == {"username": "bob", "password": "pw", "registry": None, "namespace": None}
+
+
+@pytest.mark.parametrize("present", ["JOZU_USERNAME", "JOZU_PASSWORD"])
+def test_missing_user_or_password(monkeypatch: pytest.MonkeyPatch, present: str) -> None:
+    monkeypatch.setenv(present, "x")
+    with pytest.raises(ValueError, match="Missing JOZU_USERNAME or JOZU_PASSWORD"):
+        load_environment_variables()
+
+
+# ---- .env (W10) ----------------------------------------------------------------------------------
+
+
+def test_dotenv_in_the_current_directory_is_read_without_touching_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Path(".env").write_text(
+        "# credentials\nexport JOZU_USERNAME=dot-user\nJOZU_PASSWORD='dot pass'  \n"
+        'JOZU_REGISTRY="reg.example.com"\nJOZU_NAMESPACE=ns # comment\n'
+    )
+    monkeypatch.setenv("JOZU_USERNAME", "real-user")
+    values = load_environment_variables()
+    assert values == {"username": "real-user", "password": "dot pass", "registry": "reg.example.com",
+                      "namespace": "ns"}
+    assert os.environ["JOZU_USERNAME"] == "real-user"  # the real environment wins ...
+    assert "JOZU_PASSWORD" not in os.environ  # ... and is never written to
+
+
+def test_dotenv_elsewhere_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("JOZU_USERNAME=u\nJOZU_PASSWORD=p\n")  # the parent of the cwd
+    with pytest.raises(ValueError):
+        load_environment_variables()
+
+
+# ---- validate_dict / clean_empty_items / get_or_create_directory ---------------------------------
+
+
+def test_validate_dict() -> None:
+    validate_dict({"a": 1, "b": 2}, {"a", "b", "c"})
+    with pytest.raises(ValueError, match="Found unallowed key"):
+        validate_dict({"a": 1, "d": 2}, {"a", "b"})
+    with pytest.raises(ValueError, match="Expected a dictionary but got list"):
+        validate_dict([1], {"a"})  # type: ignore[arg-type]
+
+
+def test_clean_empty_items() -> None:
+    assert clean_empty_items({"a": "", "b": "c", "d": None, "e": {"f": "", "g": [None, "", "h", {}]}}) == {
+        "b": "c", "e": {"g": ["h"]}}
+    assert clean_empty_items(["", "a", None, [""]]) == ["a"]
+    assert clean_empty_items({"n": 0, "f": False}) == {"n": 0, "f": False}
+
+
+def test_get_or_create_directory(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b"
+    assert get_or_create_directory(target.as_uri()) == target.as_posix()
+    assert target.is_dir()
+
+
+def test_local_path() -> None:
+    assert local_path("file:///tmp/a%20b") == "/tmp/a b"
+    assert local_path("rel/dir") == "rel/dir"
+    with pytest.raises(ValueError):
+        local_path("s3://bucket/x")
+
+
+# ---- UserCredentials (W9, W11) -------------------------------------------------------------------
+
+
+def test_nothing_set_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="Username and password must be provided"):
+        UserCredentials()
+
+
+def test_arguments_only() -> None:
+    creds = UserCredentials("bob", "pw")
+    assert (creds.username, creds.password, creds.registry, creds.namespace) == ("bob", "pw", None, None)
+    assert "pw" not in repr(creds)
+
+
+def test_mlflow_docs_pattern_needs_only_the_password_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOZU_PASSWORD", "secret")  # the reference raised here (W9)
+    creds = UserCredentials(username="bob", registry="jozu.ml")
+    assert (creds.username, creds.password, creds.registry, creds.namespace) == ("bob", "secret", "jozu.ml", None)
+
+
+def test_environment_fills_every_missing_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ALL_FOUR.items():
+        monkeypatch.setenv(k, v)
+    creds = UserCredentials(username="alice")
+    assert (creds.username, creds.password, creds.registry, creds.namespace) == ("alice", "pw", "jozu.ml", "team")
+
+
+def test_wrong_types_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ALL_FOUR.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ValueError, match="Username must be a string or None"):  # W11: not "must be provided"
+        UserCredentials(username=5)  # type: ignore[arg-type]
+    creds = UserCredentials()
+    with pytest.raises(ValueError, match="Registry must be a string or None"):
+        creds.registry = 1  # type: ignore[assignment]
+
+
+def test_empty_password_is_not_replaced_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ALL_FOUR.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ValueError, match="JOZU_PASSWORD"):
+        UserCredentials(password="")
+
+
+# ---- parse_modelkit_tag / ModelKitReference (W12) ----------------------------------------------
+
+PARSE_TABLE = [
+    # text -> registry, namespace, repository, tag, digest
+    ("jozu.ml/ns/repo:tag", ("jozu.ml", "ns", "repo", "tag", None)),
+    ("localhost:5000/ns/repo:tag", ("localhost:5000", "ns", "repo", "tag", None)),
+    ("127.0.0.1:5000/ns/repo:v1", ("127.0.0.1:5000", "ns", "repo", "v1", None)),
+    ("jozu.ml/ns/repo", ("jozu.ml", "ns", "repo", "latest", None)),
+    ("jozu.ml/a/b/c:t", ("jozu.ml", "a/b", "c", "t", None)),
+    ("ghcr.io/repo:v1", ("ghcr.io", None, "repo", "v1", None)),
+    ("ns/repo:latest", (None, "ns", "repo", "latest", None)),
+    ("repo:tag", (None, None, "repo", "tag", None)),
+    ("v1", (None, None, None, "v1", None)),
+    ("jozu.ml/ns/repo@sha256:" + "a" * 64, ("jozu.ml", "ns", "repo", None, "sha256:" + "a" * 64)),
+    ("sha256:" + "b" * 64, (None, None, None, None, "sha256:" + "b" * 64)),
+]
+
+
+@pytest.mark.parametrize(("text", "parts"), PARSE_TABLE)
+def test_reference_parsing(text: str, parts: tuple[str | None, ...]) -> None:
+    ref = ModelKitReference(text)
+    assert (ref.registry, ref.namespace, ref.repository, ref.tag, ref.digest) == parts
+    p = parse_modelkit_tag(text)
+    assert (p["registry"], p["namespace"], p["model"], p["tag"], p["digest"]) == parts
+
+
+@pytest.mark.parametrize("text", ["jozu.ml/ns/repo:tag:extra", "jozu.ml/ns/Repo:tag", "jozu.ml//repo:t",
+                                  "repo@sha256:abc", "jozu.ml/ns/repo:", "has space:v1", "repo:-bad"])
+def test_invalid_references(text: str) -> None:
+    with pytest.raises(ValueError, match="Error parsing modelkit tag"):
+        ModelKitReference(text)
+    with pytest.raises(ValueError, match="Invalid tag format"):
+        parse_modelkit_tag(text)
+
+
+def test_modelkit_tag_property_and_defaults() -> None:
+    assert ModelKitReference("jozu.ml/ns/repo:tag").modelkit_tag == "jozu.ml/ns/repo:tag"
+    digest = "sha256:" + "c" * 64
+    assert ModelKitReference(f"reg.io/ns/repo@{digest}").modelkit_tag == f"reg.io/ns/repo@{digest}"
+    empty = ModelKitReference()
+    assert (empty.registry, empty.namespace, empty.repository, empty.tag) == (None, None, None, None)
+    with pytest.raises(ValueError, match="Registry must be set"):
+        _ = empty.modelkit_tag
+    empty.registry = "reg.io"
+    with pytest.raises(ValueError, match="Repository must be set"):
+        _ = empty.modelkit_tag
+    full = ModelKitReference("v1").with_defaults(registry="reg.io", namespace="me", repository="model")
+    assert full.modelkit_tag == "reg.io/me/model:v1"
+    assert ModelKitReference("model:v2").with_defaults(registry="reg.io", namespace="me").modelkit_tag == (
+        "reg.io/me/model:v2")
+    # a reference that names its registry is taken as written: no namespace is added
+    assert ModelKitReference("ghcr.io/model:v1").with_defaults(namespace="me").modelkit_tag == "ghcr.io/model:v1"
+    assert ModelKitReference("a.io/n/r:t") == ModelKitReference("a.io/n/r:t")
+    assert str(ModelKitReference("a.io/n/r:t")) == "a.io/n/r:t"
+
+
+def test_reference_setters_validate() -> None:
+    ref = ModelKitReference()
+    with pytest.raises(ValueError, match="Registry must be a string or None"):
+        ref.registry = 1  # type: ignore[assignment]
+    with pytest.raises(ValueError, match=r"Namespace must be a string or None\."):
+        ref.namespace = 1  # type: ignore[assignment]
+    with pytest.raises(ValueError, match=r"Model name must be a string\."):
+        ref.repository = 1  # type: ignore[assignment]
+    with pytest.raises(ValueError, match=r"Tag must be a string or None\."):
+        ref.tag = 1  # type: ignore[assignment]
