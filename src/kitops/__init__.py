@@ -9,8 +9,9 @@ The PyKitOps-compatible layer lives at its reference import paths
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kitops._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -127,14 +128,4 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing of this runs at im
     from kitops.registry.remote import NetworkOptions
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kitops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

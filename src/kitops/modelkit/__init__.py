@@ -9,8 +9,9 @@ of this package and must not pay for importing pydantic.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kitops._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "Package": "kitops.modelkit._pydantic_kit",
@@ -39,14 +40,4 @@ if TYPE_CHECKING:
     from kitops.modelkit.kitfile import Kitfile
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kitops.modelkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
