@@ -16,10 +16,12 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,11 +129,30 @@ def curl_push_script(blobs: list[tuple[str, Path]], host: str, repo: str) -> str
     return "\n".join(lines)
 
 
+def rounds(record: Callable[..., dict[str, object]], step: str, nbytes: int, env: dict[str, str],
+           impls: list[tuple[str, Callable[[int], list[str]]]], count: int) -> None:
+    """Run baseline and kitops alternately ``count`` times (network steps write GBs, and page-cache
+    write-back makes single runs noisy); record each one's median time and its largest peak RSS."""
+    times: dict[str, list[float]] = {name: [] for name, _ in impls}
+    peaks: dict[str, float] = {name: 0.0 for name, _ in impls}
+    for i in range(count):
+        for name, make in impls:
+            secs, rss, _ = measure(make(i), env)
+            times[name].append(secs)
+            peaks[name] = max(peaks[name], rss)
+    base: dict[str, object] | None = None
+    for name, _ in impls:
+        row = record(step, name, statistics.median(times[name]), peaks[name], base, nbytes)
+        row["MBps_each"] = [round(nbytes / t / 1e6, 1) for t in times[name]]
+        base = base or row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-gb", type=float, default=2.0)
     ap.add_argument("--workdir", default="/tmp/kitbench")
     ap.add_argument("--steps", default="pack,unpack,push,pull")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each push/pull implementation (median reported)")
     ap.add_argument("--keep", action="store_true", help="keep outputs (the generated project is always kept)")
     args = ap.parse_args()
     work = Path(args.workdir)
@@ -189,23 +210,37 @@ def main() -> None:
                     capture_output=True, text=True, check=True).stdout
                 blobs = [(line.split()[0], Path(line.split()[1])) for line in listing.splitlines()]
                 total = sum(p.stat().st_size for _d, p in blobs)
-                script = work / "curl-push.sh"
-                script.write_text(curl_push_script(blobs, host, "curl/model"))
-                secs, rss, _ = measure(["bash", str(script)], env)
-                base = record("push", "curl (monolithic PUT)", secs, rss, None, total)
-                secs, rss, _ = measure([*kit, "push", "bench/model:v1", f"{host}/bench/model:v1"], env)
-                record("push", "kitops", secs, rss, base, total)
+                pull_env = {**env, "KITOPS_HOME": str(work / "pull-home")}
                 get = work / "curl-pull.sh"
                 get.write_text("set -e\n" + "\n".join(
                     f"curl -sf http://{host}/v2/bench/model/blobs/{d} -o {work / 'curl-blob'}-{i}" for i, (d, _p) in enumerate(blobs)))
-                secs, rss, _ = measure(["bash", str(get)], env)
-                record("pull", "curl (GET, no hashing)", secs, rss, None, total)
-                secs, rss, _ = measure([PY, str(ROOT / "bench" / "baseline.py"), "pull", f"http://{host}/v2/bench/model",
-                                        str(work / "base-pull"), *(d for d, _p in blobs)], env)
-                base = record("pull", "stdlib urllib+sha256", secs, rss, None, total)
-                pull_env = {**env, "KITOPS_HOME": str(work / "pull-home")}
-                secs, rss, _ = measure([*kit, "pull", f"{host}/bench/model:v1"], pull_env)
-                record("pull", "kitops", secs, rss, base, total)
+
+                def curl_push(i: int) -> list[str]:
+                    script = work / f"curl-push-{i}.sh"
+                    script.write_text(curl_push_script(blobs, host, f"curl/model{i}"))
+                    return ["bash", str(script)]
+
+                def kit_push(i: int) -> list[str]:
+                    # a fresh repository each round, and no remembered locations: every byte is sent
+                    (home / "cache" / "blob-locations.json").unlink(missing_ok=True)
+                    return [*kit, "push", "bench/model:v1", f"{host}/bench/model{'' if i == 0 else i}:v1"]
+
+                def base_pull(i: int) -> list[str]:
+                    shutil.rmtree(work / "base-pull", ignore_errors=True)
+                    return [PY, str(ROOT / "bench" / "baseline.py"), "pull", f"http://{host}/v2/bench/model",
+                            str(work / "base-pull"), *(d for d, _p in blobs)]
+
+                def kit_pull(i: int) -> list[str]:
+                    shutil.rmtree(work / "pull-home", ignore_errors=True)
+                    return [*kit, "pull", f"{host}/bench/model:v1"]
+
+                # push always runs here: pull reads what it sent
+                rounds(record, "push", total, env, [("curl (monolithic PUT)", curl_push), ("kitops", kit_push)], args.rounds)
+                if "pull" in steps:
+                    secs, rss, _ = measure(["bash", str(get)], env)
+                    record("pull", "curl (GET, no hashing)", secs, rss, None, total)
+                    rounds(record, "pull", total, pull_env, [("stdlib urllib+sha256", base_pull), ("kitops", kit_pull)],
+                           args.rounds)
             finally:
                 reg.send_signal(signal.SIGTERM)
                 reg.wait(10)
@@ -215,7 +250,7 @@ def main() -> None:
         for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home",
                   work / "base-pull", work / "registry"):
             shutil.rmtree(d, ignore_errors=True)
-        for f in work.glob("curl-blob-*"):
+        for f in [*work.glob("curl-blob-*"), *work.glob("curl-push-*.sh")]:
             f.unlink()
 
 

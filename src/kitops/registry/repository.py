@@ -8,6 +8,8 @@ import json
 import logging
 import queue
 import re
+import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,35 +42,70 @@ def _raw_chunks(resp: httpx.Response) -> Iterator[bytes]:
     return iter([resp.content]) if resp.is_stream_consumed else resp.iter_raw()
 
 
+def _direct_socket(resp: httpx.Response) -> socket.socket | None:
+    """The connection's socket, when the rest of this body can be read from it directly.
+
+    Only for an identity-encoded HTTP/1.1 body of known length on a plain or TLS socket
+    (not TLS inside a proxy's TLS tunnel): there the socket's next bytes are exactly the
+    body's. The h11 parser is left behind mid-body, so the connection is closed afterwards.
+    """
+    if resp.is_stream_consumed or resp.http_version != "HTTP/1.1" or "content-length" not in resp.headers:
+        return None
+    if resp.headers.get("content-encoding", "identity").lower() != "identity":
+        return None
+    stream = resp.extensions.get("network_stream")
+    get_info = getattr(stream, "get_extra_info", None)
+    if get_info is None:
+        return None
+    sock = get_info("socket")
+    if isinstance(sock, ssl.SSLSocket):
+        return sock
+    if isinstance(sock, socket.socket) and get_info("ssl_object") is None:
+        return sock
+    return None
+
+
 class _ResponseStream:
     """A streaming HTTP response body as a file-like object, read ahead by a thread of its own.
 
     Parsing HTTP in Python holds the GIL while hashing and writing release it, so a
     reader that parsed, hashed and wrote in turn left a core idle: the prefetch
-    thread overlaps the network with the consumer's sha256 and disk writes (about
-    1.8x on a loopback pull). At most ``PREFETCH_CHUNKS`` chunks wait in memory.
-    Errors in the thread (a dropped connection) are raised to the reader.
+    thread overlaps the network with the consumer's sha256 and disk writes. Where the
+    socket allows (:func:`_direct_socket`), the thread takes the first chunk from httpx —
+    the bytes h11 already buffered with the headers — and then reads with ``recv_into``
+    into a ring of reused buffers, as ``http.client`` does, which saves h11's three copies of every byte
+    (a pull otherwise spent about twice the baseline's CPU per byte). At most
+    ``PREFETCH_CHUNKS`` chunks wait in memory. Errors in the thread are raised to the
+    reader; a broken connection as :class:`ConnectionDropped`, so readers can resume.
     """
 
     PREFETCH_CHUNKS = 4
+    CHUNK = 1 << 20
 
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
         self._buf: bytes | memoryview = b""
+        self._held: bytearray | None = None  # the ring buffer behind ``_buf``, returned when used up
         self._done = False
-        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(self.PREFETCH_CHUNKS)
+        self._queue: queue.Queue[tuple[bytes | memoryview, bytearray | None] | BaseException | None] = queue.Queue(
+            self.PREFETCH_CHUNKS)
+        self._free: queue.Queue[bytearray] = queue.Queue()
         self._stop = threading.Event()
+        self._sock = _direct_socket(resp)
         self._thread = threading.Thread(target=self._prefetch, name="kit-prefetch", daemon=True)
         self._thread.start()
 
     def _prefetch(self) -> None:
-        item: bytes | BaseException | None = None
+        item: BaseException | None = None
         try:
-            for chunk in _raw_chunks(self._resp):
-                if self._stop.is_set():
-                    return
-                self._queue.put(chunk)
-        except httpx.TransportError as exc:  # handed to the reader, which can resume from its offset
+            if self._sock is not None:
+                self._prefetch_direct(self._sock)
+            else:
+                for chunk in _raw_chunks(self._resp):
+                    if self._stop.is_set():
+                        return
+                    self._queue.put((chunk, None))
+        except (httpx.TransportError, OSError) as exc:  # handed to the reader, which can resume from its offset
             item = ConnectionDropped(f"connection dropped while reading {self._resp.url.path}: {exc}",
                                      hint="re-run the command: what arrived is kept and the rest is resumed")
         except BaseException as exc:  # handed to the reader, which raises it
@@ -76,10 +113,43 @@ class _ResponseStream:
         if not self._stop.is_set():
             self._queue.put(item)
 
+    def _prefetch_direct(self, sock: socket.socket) -> None:
+        remaining = int(self._resp.headers["content-length"])
+        chunks = self._resp.iter_raw()
+        first = next(chunks, b"")  # what h11 holds already; it drains its whole buffer into one event
+        if first:
+            self._queue.put((first, None))
+            remaining -= len(first)
+        if remaining <= 0:
+            for rest in chunks:  # nothing expected; let h11 see the end of the message
+                self._queue.put((rest, None))
+            return
+        for _ in range(self.PREFETCH_CHUNKS + 2):
+            self._free.put(bytearray(self.CHUNK))
+        sock.settimeout(self._resp.request.extensions.get("timeout", {}).get("read") or 300.0)
+        while remaining > 0:
+            buf = self._free.get()
+            if self._stop.is_set():
+                return
+            view = memoryview(buf)
+            want = min(len(buf), remaining)
+            got = 0
+            while got < want:
+                n = sock.recv_into(view[got:want])
+                if not n:
+                    raise ConnectionDropped(f"connection closed {remaining - got} bytes before the end of "
+                                            f"{self._resp.url.path}", hint="re-run the command to resume")
+                got += n
+            remaining -= got
+            self._queue.put((view[:got], buf))
+
     def _next(self) -> bool:
         """Refill ``_buf`` with the next chunk; False at the end of the body."""
         if self._done:
             return False
+        if self._held is not None:
+            self._free.put(self._held)
+            self._held = None
         item = self._queue.get()
         if item is None:
             self._done = True
@@ -87,7 +157,8 @@ class _ResponseStream:
         if isinstance(item, BaseException):
             self._done = True
             raise item
-        self._buf = memoryview(item)
+        chunk, self._held = item
+        self._buf = memoryview(chunk)
         return True
 
     def read(self, n: int = -1) -> bytes:
@@ -126,6 +197,7 @@ class _ResponseStream:
 
     def close(self) -> None:
         self._stop.set()
+        self._free.put(bytearray(0))  # wakes a producer waiting for a free buffer; it sees the stop
         thread = self._thread
         if thread.is_alive():
             for _ in range(4):  # unblock a producer waiting on a full queue
@@ -135,6 +207,9 @@ class _ResponseStream:
                 thread.join(0.05)
                 if not thread.is_alive():
                     break
+        if thread.is_alive() and self._sock is not None:
+            with contextlib.suppress(OSError):  # wakes a recv_into blocked on a stalled server
+                self._sock.shutdown(socket.SHUT_RDWR)
         self._resp.close()  # also ends a producer still blocked on a stalled socket
         thread.join(1.0)
 

@@ -1,0 +1,160 @@
+"""Blob bodies read straight from the socket (past h11) against the real registry: used, verified,
+and continued with a Range when the connection breaks mid-body."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from kitops import api
+from kitops.registry import repository
+from kitops.store.layout import LocalStore
+from tests.realregistry import Registry
+
+pytestmark = pytest.mark.registry
+MiB = 1 << 20
+
+
+class CuttingRelay:
+    """A TCP relay to the registry that breaks the first ``cuts`` connections whose responses pass
+    ``cut_after`` bytes: what a flaky network or a restarting proxy does to a long download."""
+
+    def __init__(self, upstream: str, *, cut_after: int, cuts: int) -> None:
+        host, port = upstream.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.cut_after = cut_after
+        self.cuts = cuts
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, responses: bool) -> None:
+        sent = 0
+        try:
+            while data := src.recv(256 * 1024):
+                dst.sendall(data)
+                sent += len(data)
+                if responses and sent > self.cut_after:
+                    with self.lock:
+                        cut = self.cuts > 0
+                        self.cuts -= cut
+                    if cut:
+                        break
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture()
+def big_kit(plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path) -> tuple[str, bytes]:
+    """A ModelKit with a 24 MiB random model pushed to the registry (path under the relay's host
+    is the same repository) and removed locally: (repository path, model bytes)."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    data = os.urandom(24 * MiB)
+    (ctx / "weights.bin").write_bytes(data)
+    (ctx / "Kitfile").write_text("manifestVersion: 1.0.0\nmodel:\n  path: weights.bin\n")
+    api.pack(ctx, tag="big:v1", home=home)
+    api.push("big:v1", f"{plain_registry.host}/{repo_name}:v1", home=home)
+    api.remove("big:v1", home=home)
+    return repo_name, data
+
+
+@pytest.fixture()
+def direct_sockets(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Records what ``_direct_socket`` decided for each blob body (None: the h11 path)."""
+    seen: list[object] = []
+    real = repository._direct_socket
+
+    def spy(resp: object) -> object:
+        sock = real(resp)  # type: ignore[arg-type]
+        seen.append(sock)
+        return sock
+
+    monkeypatch.setattr(repository, "_direct_socket", spy)
+    return seen
+
+
+def _unpacked_model(ref: str, home: Path, out: Path) -> bytes:
+    api.unpack(ref, target_dir=out, home=home, filters=["model"])
+    return (out / "weights.bin").read_bytes()
+
+
+def test_pull_reads_the_body_from_the_socket_and_verifies_it(
+    plain_registry: Registry, big_kit: tuple[str, bytes], home: Path, tmp_path: Path, direct_sockets: list[object]
+) -> None:
+    repo, data = big_kit
+    ref = f"{plain_registry.host}/{repo}:v1"
+    api.pull(ref, home=home)
+    assert any(isinstance(s, socket.socket) for s in direct_sockets)  # the fast path ran
+    assert _unpacked_model(ref, home, tmp_path / "out") == data
+    assert not list((home / "storage" / "ingest").iterdir())
+
+
+def test_connection_cut_mid_body_is_continued_in_the_same_pull(
+    plain_registry: Registry, big_kit: tuple[str, bytes], home: Path, tmp_path: Path,
+    direct_sockets: list[object], caplog: pytest.LogCaptureFixture,
+) -> None:
+    repo, data = big_kit
+    relay = CuttingRelay(plain_registry.host, cut_after=5 * MiB, cuts=2)
+    try:
+        caplog.set_level(logging.DEBUG, logger="kitops")
+        ref = f"{relay.host}/{repo}:v1"
+        api.pull(ref, home=home)
+    finally:
+        relay.close()
+    assert relay.cuts == 0  # both cuts happened
+    assert any(isinstance(s, socket.socket) for s in direct_sockets)
+    ranged = [r.getMessage() for r in caplog.records if "/blobs/" in r.getMessage() and "-> 206" in r.getMessage()]
+    assert len(ranged) >= 2  # each cut was continued with a Range, not restarted
+    store = LocalStore(home / "storage")
+    assert _unpacked_model(ref, home, tmp_path / "out") == data
+    assert not list(store.ingest_dir.iterdir())
+
+
+def test_tls_body_is_read_from_the_tls_socket(
+    tls_registry: Registry, repo_name: str, home: Path, tmp_path: Path, direct_sockets: list[object]
+) -> None:
+    import ssl
+
+    from kitops.registry.remote import NetworkOptions
+
+    assert tls_registry.username and tls_registry.password and tls_registry.ca_file
+    network = NetworkOptions(ca_file=tls_registry.ca_file, plain_http=False)
+    api.login(tls_registry.host, username=tls_registry.username, password=tls_registry.password, home=home,
+              network=network)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    data = os.urandom(6 * MiB)
+    (ctx / "weights.bin").write_bytes(data)
+    (ctx / "Kitfile").write_text("manifestVersion: 1.0.0\nmodel:\n  path: weights.bin\n")
+    ref = f"{tls_registry.host}/{repo_name}:v1"
+    api.pack(ctx, tag=ref, home=home)
+    api.push(ref, home=home, network=network)
+    api.remove(ref, home=home)
+    api.pull(ref, home=home, network=network)
+    assert any(isinstance(s, ssl.SSLSocket) for s in direct_sockets)
+    assert _unpacked_model(ref, home, tmp_path / "out") == data
