@@ -88,7 +88,12 @@ def tree_bytes(path: Path) -> int:
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds and peak RSS (MiB) of ``cmd``, measured by bench/measure.py as its parent."""
+    """Wall seconds and peak RSS (MiB) of ``cmd``, measured by bench/measure.py as its parent.
+
+    Dirty pages of earlier steps are flushed first (outside the clock): otherwise their
+    write-back lands in whichever step runs next and the figures swing by 2x.
+    """
+    os.sync()
     proc = subprocess.run([PY, str(ROOT / "bench" / "measure.py"), *cmd], env=env, capture_output=True, check=False)
     try:
         result = json.loads(proc.stdout.decode().strip().splitlines()[-1])

@@ -68,13 +68,15 @@ class CuttingRelay:
         self.listener.close()
 
 
-@pytest.fixture()
-def big_kit(plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path) -> tuple[str, bytes]:
-    """A ModelKit with a 24 MiB random model pushed to the registry (path under the relay's host
-    is the same repository) and removed locally: (repository path, model bytes)."""
+@pytest.fixture(params=[24 * MiB, 5 * MiB + 777], ids=["24MiB", "5MiB+777"])
+def big_kit(plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path,
+            request: pytest.FixtureRequest) -> tuple[str, bytes]:
+    """A ModelKit with a random model pushed to the registry (path under the relay's host is the
+    same repository) and removed locally: (repository path, model bytes). The odd size ends the
+    body with fewer bytes than the socket's receive low-water mark."""
     ctx = tmp_path / "ctx"
     ctx.mkdir()
-    data = os.urandom(24 * MiB)
+    data = os.urandom(request.param)
     (ctx / "weights.bin").write_bytes(data)
     (ctx / "Kitfile").write_text("manifestVersion: 1.0.0\nmodel:\n  path: weights.bin\n")
     api.pack(ctx, tag="big:v1", home=home)
@@ -119,7 +121,7 @@ def test_connection_cut_mid_body_is_continued_in_the_same_pull(
     direct_sockets: list[object], caplog: pytest.LogCaptureFixture,
 ) -> None:
     repo, data = big_kit
-    relay = CuttingRelay(plain_registry.host, cut_after=5 * MiB, cuts=2)
+    relay = CuttingRelay(plain_registry.host, cut_after=2 * MiB, cuts=2)
     try:
         caplog.set_level(logging.DEBUG, logger="kitops")
         ref = f"{relay.host}/{repo}:v1"

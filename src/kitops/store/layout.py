@@ -256,13 +256,21 @@ class LocalStore:
                     started = have
                     src = opener(have)
                     try:
+                        # a source that lends its own buffers (a registry body) is hashed and
+                        # written without a copy into ours
+                        readview: Callable[[], memoryview] | None = getattr(src, "readview", None)
                         view = memoryview(buf)
                         while have < desc.size:
-                            n = src.readinto(view)  # type: ignore[attr-defined]
+                            if readview is not None:
+                                piece = readview()
+                                n = len(piece)
+                            else:
+                                n = src.readinto(view)  # type: ignore[attr-defined]
+                                piece = view[:n]
                             if not n:
                                 break
-                            hasher.update(view[:n])
-                            fh.write(view[:n])
+                            hasher.update(piece)
+                            fh.write(piece)
                             have += n
                             if on_bytes is not None:
                                 on_bytes(n)
