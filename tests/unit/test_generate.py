@@ -79,3 +79,36 @@ def test_author_alone_does_not_crash(tmp_path: Path) -> None:
     write_tree(tmp_path, {"m.onnx": b"\x08\x07" + b"onnx"})
     kf = generate_kitfile(tmp_path, author="solo")
     assert kf.package.authors == ["solo"] and kf.package.name == ""
+
+
+MLMODEL = """artifact_path: model
+flavors:
+  python_function:
+    loader_module: mlflow.sklearn
+  sklearn:
+    sklearn_version: 1.5.0
+"""
+
+
+def test_mlflow_model_directory_is_the_model_with_its_flavor(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        "model/MLmodel": MLMODEL,
+        "model/model.skops": b"\x00weights",  # no model suffix: without MLmodel this dir would be code
+        "model/conda.yaml": "name: env\n",
+        "model/requirements.txt": "scikit-learn\n",
+        "other/MLmodel": "flavors:\n  python_function: {}\n",
+        "other/model.pkl": b"\x80\x04x",
+        "extra.onnx": b"\x08onnx",
+        "src/train.py": "print(1)\n",
+    })
+    kf = generate_kitfile(tmp_path)
+    assert kf.model is not None
+    assert (kf.model.name, kf.model.path, kf.model.framework) == ("model", "model", "sklearn")
+    assert [(p.name, p.path) for p in kf.model.parts] == [("other", "other"), ("", "extra.onnx")]
+    assert [c.path for c in kf.code] == ["src"]  # the MLflow directories are not code
+
+
+def test_unreadable_mlmodel_still_marks_the_model_directory(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"m/MLmodel": ": : not yaml [", "m/weights": b"\x00"})
+    kf = generate_kitfile(tmp_path)
+    assert kf.model is not None and (kf.model.path, kf.model.framework) == ("m", "")

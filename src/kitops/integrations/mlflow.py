@@ -58,6 +58,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kitops import api
 from kitops.errors import KitError, NotFoundError, UsageError
+from kitops.kitfile.generate import MLFLOW_PYFUNC as PYFUNC
+from kitops.kitfile.generate import mlflow_framework
 from kitops.kitfile.model import CodeEntry, DatasetEntry, DocsEntry, Kitfile, Model, ModelPart, Package
 from kitops.oci.reference import parse_single
 from kitops.settings import cache_dir, kitops_home
@@ -83,7 +85,6 @@ ANNOTATION_MODEL_URI = ANNOTATION_PREFIX + "model-uri"
 ANNOTATION_MODEL_ID = ANNOTATION_PREFIX + "model-id"
 ANNOTATION_REGISTERED_MODEL = ANNOTATION_PREFIX + "registered-model"
 ENV_FILES = ("requirements.txt", "conda.yaml", "python_env.yaml")
-PYFUNC = "python_function"
 FINISHED = "FINISHED"
 
 
@@ -389,13 +390,6 @@ def _flavors(mlmodel: Mapping[str, Any]) -> dict[str, Any]:
     return flavors if isinstance(flavors, dict) else {}
 
 
-def framework_of(mlmodel: Mapping[str, Any]) -> str:
-    """The flavor other than ``python_function`` (``sklearn``, ``pytorch``...), else ``python_function``."""
-    names = list(_flavors(mlmodel))
-    others = [n for n in names if n != PYFUNC]
-    return others[0] if others else (PYFUNC if names else "")
-
-
 def _dataset_source(ds: Any) -> Any:
     return _json_or_text(getattr(ds, "source", None))
 
@@ -540,7 +534,7 @@ def build_kitfile(staged: _Staged, *, package_name: str, name: str | None = None
     if found is not None:
         mm = found.mlmodel
         flavors = _flavors(mm)
-        framework = framework_of(mm)
+        framework = mlflow_framework(mm)
         fl = flavors.get(framework) if isinstance(flavors.get(framework), dict) else {}
         pyfunc = flavors.get(PYFUNC) if isinstance(flavors.get(PYFUNC), dict) else {}
         meta.update({

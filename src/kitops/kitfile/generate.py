@@ -4,7 +4,8 @@ Improvements over the reference (spec §7 #13): files are also recognised by the
 first bytes when the extension says nothing (GGUF, safetensors, ONNX, pickle/torch
 zip, parquet); OS and tool junk (``.git``, ``__pycache__``, ``.DS_Store``...) and a
 root ``.kitignore`` never force a catch-all ``code: .``; the licence file is read
-from the directory itself; ``--author`` alone works.
+from the directory itself; ``--author`` alone works; a directory holding an MLflow
+``MLmodel`` file is the model (framework from its flavor), not code.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from kitops.kitfile.model import CodeEntry, DatasetEntry, DocsEntry, Kitfile, Model, ModelPart, Package
 
@@ -82,6 +87,33 @@ def _detect_license(path: Path) -> str:
     return ""
 
 
+MLFLOW_PYFUNC = "python_function"
+
+
+def mlflow_framework(mlmodel: Mapping[str, Any]) -> str:
+    """The framework of an MLflow model: its flavor other than ``python_function`` (``sklearn``,
+    ``pytorch``...), else ``python_function``; "" without flavors."""
+    flavors = mlmodel.get("flavors")
+    names = list(flavors) if isinstance(flavors, dict) else []
+    others = [n for n in names if n != MLFLOW_PYFUNC]
+    return others[0] if others else (MLFLOW_PYFUNC if names else "")
+
+
+def _mlflow_model(directory: Path) -> Model | None:
+    """A directory holding an ``MLmodel`` file is one MLflow model, whatever files it holds
+    (``model.skops``, ``conda.yaml``…): it is the model, with the flavor as its framework."""
+    mlmodel = directory / "MLmodel"
+    if not mlmodel.is_file():
+        return None
+    try:
+        with open(mlmodel, encoding="utf-8", errors="replace") as fh:
+            meta = yaml.safe_load(fh.read(1 << 20))
+    except (OSError, yaml.YAMLError):
+        meta = None
+    framework = mlflow_framework(meta) if isinstance(meta, dict) else ""
+    return Model(name=directory.name, path=directory.name, framework=framework)
+
+
 def _entries(directory: Path) -> list[os.DirEntry[str]]:
     return sorted((e for e in os.scandir(directory) if e.name not in JUNK), key=lambda e: e.name)
 
@@ -95,6 +127,7 @@ def generate_kitfile(directory: str | os.PathLike[str], *, name: str = "", descr
     metadata: list[str] = []
     unprocessed: list[str] = []
     special_code: list[CodeEntry] = []
+    mlflow_models: list[Model] = []
     catch_all = False
     license_id = ""
     for entry in _entries(root):
@@ -129,6 +162,10 @@ def generate_kitfile(directory: str | os.PathLike[str], *, name: str = "", descr
             if entry.name in CODE_DIRS:
                 special_code.append(CodeEntry(path=entry.name))
                 continue
+            found = _mlflow_model(Path(entry.path))
+            if found is not None:
+                mlflow_models.append(found)
+                continue
             kinds, files = set(), []
             for child in _entries(Path(entry.path)):
                 if child.is_dir() and not child.is_symlink():
@@ -150,7 +187,11 @@ def generate_kitfile(directory: str | os.PathLike[str], *, name: str = "", descr
             else:
                 model_files.extend((p, s) for p, s, k in files if k == "model")
                 unprocessed.append(entry.name)
-    if model_files:
+    if mlflow_models:  # an MLflow model directory is the model; other models become its parts
+        kf.model = mlflow_models[0]
+        kf.model.parts = [ModelPart(name=m.name, path=m.path) for m in mlflow_models[1:]]
+        kf.model.parts += [ModelPart(path=p) for p, _s in model_files]
+    elif model_files:
         sizes = [s for _p, s in model_files]
         largest = max(model_files, key=lambda x: x[1])
         if len(model_files) == 1 or largest[1] > 1.5 * (sum(sizes) / len(sizes)):
