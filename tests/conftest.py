@@ -45,6 +45,24 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
         issuer.stop()
 
 
+# What a developer's machine may hold that must not reach a test: credentials in the
+# environment, Docker/podman configs (and the credential helpers they name), a default MLflow.
+_USER_STATE = ("JOZU_USERNAME", "JOZU_PASSWORD", "JOZU_REGISTRY", "JOZU_NAMESPACE", "KITOPS_REGISTRY_USER",
+               "KITOPS_REGISTRY_PASSWORD", "KITOPS_HOME", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",
+               "XDG_DATA_HOME", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_TOKEN",
+               "KITOPS_CLIENT_CERT", "KITOPS_CLIENT_KEY")
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with an empty HOME and Docker config and none of the variables above."""
+    for var in _USER_STATE:
+        monkeypatch.delenv(var, raising=False)
+    user_home = tmp_path_factory.mktemp("user-home")
+    monkeypatch.setenv("HOME", str(user_home))
+    monkeypatch.setenv("DOCKER_CONFIG", str(user_home / ".docker"))
+
+
 _counter = iter(range(1_000_000))
 
 

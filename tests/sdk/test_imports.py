@@ -185,10 +185,12 @@ def test_top_level_api_is_lazy_and_complete() -> None:
         _ = kitops.no_such_name  # type: ignore[attr-defined]
 
 
-def test_import_kitops_is_fast() -> None:
-    """``python -X importtime -c 'import kitops'``: the package itself costs well under 150 ms."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import kitops"], capture_output=True,
-                         text=True, check=True).stderr
-    line = [x for x in out.splitlines() if x.rstrip().endswith("| kitops")][-1]
-    cumulative_us = int(line.split("|")[1])
-    assert cumulative_us < 150_000, line
+def test_import_kitops_loads_nothing_heavy() -> None:
+    """``import kitops`` must stay cheap (measured ~20 ms, budget 150 ms; see the issue note).
+    Asserted by what it loads, not by a clock: none of the libraries that cost the time."""
+    heavy = ("httpx", "httpcore", "click", "rich", "yaml", "pydantic", "zstandard", "isal", "mlflow", "cryptography")
+    code = ("import sys; import kitops; "
+            f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})); "
+            "assert not loaded, loaded; "
+            "assert sorted(m for m in sys.modules if m.startswith('kitops')) == ['kitops', 'kitops._lazy']")
+    subprocess.run([sys.executable, "-c", code], check=True)

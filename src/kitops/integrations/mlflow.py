@@ -65,6 +65,7 @@ from kitops.oci.reference import parse_single
 from kitops.settings import cache_dir, kitops_home
 
 if TYPE_CHECKING:
+    from kitops.modelkit._pydantic_kit import PydanticKitfile
     from kitops.modelkit.pack import PackResult
     from kitops.progress import Cancel, Progress
     from kitops.registry.remote import NetworkOptions
@@ -691,7 +692,7 @@ def log_modelkit(
     name: str | None = None,
     description: str | None = None,
     authors: Sequence[str] | None = None,
-    kitfile: Kitfile | None = None,
+    kitfile: Kitfile | PydanticKitfile | None = None,
     force: bool = False,
     compression: str = "none",
     home: Home = None,
@@ -709,7 +710,7 @@ def log_modelkit(
     ``MLmodel``); only that is packed then.
 
     ``name``/``description``/``authors`` override the package fields derived from the run;
-    ``kitfile`` replaces the generated Kitfile altogether (its paths are relative to the
+    ``kitfile`` (ours or PyKitOps' model) replaces the generated Kitfile altogether (its paths are relative to the
     run's downloaded artifacts; its ``model.parameters`` gets the ``mlflow`` metadata when
     it has none).
 
@@ -737,6 +738,8 @@ def log_modelkit(
         staged = _Staged(context, run, _experiment_name(client, run.info.experiment_id), found, tracking_uri=uri)
         generated = build_kitfile(staged, package_name=_repo_name(ref), name=name, description=description,
                                   authors=authors)
+        if kitfile is not None and not isinstance(kitfile, Kitfile):  # the PyKitOps model (kit.init's)
+            kitfile = kitfile.to_core()
         kf = _merge_user_kitfile(kitfile, generated) if kitfile is not None else generated
         packed, annotations = _pack(staged, kf, ref, home=home, compression=compression, progress=progress,
                                     cancel=cancel)
@@ -800,8 +803,10 @@ def download_model(
     try:
         api.unpack(pinned, target_dir=tmp, filters=filters, home=home, network=network)
         (tmp / ".complete").write_text(digest + "\n", encoding="utf-8")
+        if (final / ".complete").is_file():
+            return _mlmodel_dir(final, model.path, ref)  # a concurrent loader finished first: use its copy
         if final.exists():
-            shutil.rmtree(final, ignore_errors=True)  # an interrupted earlier attempt
+            shutil.rmtree(final, ignore_errors=True)  # an interrupted earlier attempt (no .complete)
         try:
             os.replace(tmp, final)
         except OSError:
