@@ -173,6 +173,56 @@ def test_kit_checks_run_on_the_whole_kitfile() -> None:  # W19: none of kit's ch
         Kitfile(model={"path": "m", "parts": [{"path": "p", "type": "has space"}]})
 
 
+@pytest.mark.parametrize(("section", "value", "problem"), [
+    ("code", [{"path": "/abs"}], "absolute paths are not supported"),
+    ("model", {"path": "/abs/model"}, "absolute paths are not supported"),
+    ("model", {"path": "m", "parts": [{"path": "p", "type": "has space"}]}, "invalid type"),
+    ("datasets", [{"path": "d.csv"}, {"path": "./d.csv"}], "use the same path"),
+    ("docs", [{"path": "m"}], "use the same path"),
+    ("prompts", [{"path": "../outside"}], "outside the context directory"),
+])
+def test_a_refused_assignment_leaves_the_kitfile_unchanged(section: str, value: Any, problem: str) -> None:
+    """Pydantic stores an assigned value before the after-validator with kit's checks runs: the
+    refused value used to stay in the Kitfile (and in to_yaml) although the assignment raised."""
+    kitfile = Kitfile(package={"name": "demo"}, model={"path": "m"}, code=[{"path": "src"}])
+    dumped, text, fields_set = kitfile.model_dump(), kitfile.to_yaml(), set(kitfile.model_fields_set)
+    with pytest.raises(ValidationError, match=problem):
+        setattr(kitfile, section, value)
+    assert kitfile.model_dump() == dumped
+    assert kitfile.to_yaml() == text
+    assert kitfile.model_fields_set == fields_set
+
+
+def test_the_reviewers_repro_of_a_refused_code_assignment() -> None:
+    kitfile = Kitfile(model={"path": "m"})
+    with pytest.raises(ValidationError):
+        kitfile.code = [{"path": "/abs"}]
+    assert kitfile.code == []
+    assert "/abs" not in kitfile.to_yaml()
+    kitfile.code = [{"path": "src"}]  # a valid assignment afterwards still works
+    assert [c.path for c in kitfile.code] == ["src"]
+
+
+def test_nested_changes_are_checked_before_anything_is_written(tmp_path: Path) -> None:
+    """No setter sees ``kitfile.model.path = …`` or ``kitfile.code.append(…)``: to_yaml and save run kit's checks."""
+    kitfile = Kitfile(model={"path": "m"})
+    kitfile.model.path = "/etc/passwd"
+    for suppress in (True, False):
+        with pytest.raises(KitfileValidationError, match="absolute paths are not supported") as info:
+            kitfile.to_yaml(suppress_empty_values=suppress)
+        assert isinstance(info.value, ValueError)
+    target = tmp_path / "Kitfile"
+    with pytest.raises(KitfileValidationError, match="absolute paths"):
+        kitfile.save(str(target), print=False)
+    assert not target.exists()
+    kitfile.model.path = "m"
+    kitfile.code.append(CodeEntry(path="./m"))
+    with pytest.raises(KitfileValidationError, match="use the same path"):
+        kitfile.to_yaml()
+    kitfile.code.clear()
+    assert kitfile.to_yaml() == "manifestVersion: 1.0.0\nmodel:\n  path: m\n"
+
+
 # ---- attribute access and output --------------------------------------------------------------
 
 

@@ -187,6 +187,46 @@ def test_pull_and_unpack(plain_registry: Registry, tmp_path: Path, repo_name: st
     assert tree_files(only) == {"d.csv": b"a\n2\n"}
 
 
+def test_filtered_pull_loads_the_kitfile_of_the_digest_unpacked(plain_registry: Registry, tmp_path: Path,
+                                                                repo_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filtered unpack writes no Kitfile: load_kitfile used to read whatever Kitfile was already in the
+    working directory (another ModelKit's), and the fallback asked for the tag rather than the digest unpacked."""
+    project = write_tree(tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\npackage:\n  name: demo\nmodel:\n"
+                                                     "  path: m.bin\ndatasets:\n  - name: train\n    path: d.csv\n",
+                                          "m.bin": b"weights\n", "d.csv": "a\n1\n"})
+    ref = f"{plain_registry.host}/{repo_name}:v1"
+    kit.pack(ref, str(project))
+    kit.push(ref)
+    old = "manifestVersion: 1.0.0\npackage:\n  name: old\nmodel:\n  path: old.bin\n"
+    target = write_tree(tmp_path / "target", {"Kitfile": old})
+    calls: list[tuple[str, str]] = []
+
+    def spy(name: str) -> Any:
+        real = getattr(kit, name)
+
+        def call(reference: str, *args: Any, **kwargs: Any) -> Any:
+            calls.append((name, reference))
+            return real(reference, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(kit, "info", spy("info"))
+    monkeypatch.setattr(kit, "unpack", spy("unpack"))
+
+    manager = ModelKitManager(working_directory=str(target), modelkit_tag=ref)
+    manager.pull_and_unpack_modelkit(filters=["datasets"], load_kitfile=True)
+    assert manager.kitfile == Kitfile(project / "Kitfile")  # the ModelKit's, not the old file's "old"
+    assert (target / "Kitfile").read_text() == old and (target / "d.csv").read_text() == "a\n1\n"
+    [(_, unpacked), (_, info)] = calls
+    assert [n for n, _ in calls] == ["unpack", "info"]
+    assert info == unpacked and "@sha256:" in info  # the Kitfile of the very manifest that was unpacked
+
+    calls.clear()  # with the Kitfile among the filters the file just unpacked is read
+    other = ModelKitManager(working_directory=str(tmp_path / "other"), modelkit_tag=ref)
+    other.pull_and_unpack_modelkit(filters=["kitfile,datasets"], load_kitfile=True)
+    assert other.kitfile == Kitfile(project / "Kitfile")
+    assert [n for n, _ in calls] == ["unpack"]
+
+
 def test_partial_tags_and_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = _project(tmp_path / "p", name="My Model")
     monkeypatch.setenv("JOZU_REGISTRY", "registry.example.com")

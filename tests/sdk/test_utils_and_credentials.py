@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +17,12 @@ from kitops.modelkit.utils import (
     get_or_create_directory,
     load_environment_variables,
     local_path,
+    parse_dotenv,
     parse_modelkit_tag,
+    read_dotenv,
     validate_dict,
 )
+from kitops.oci.reference import DEFAULT_REGISTRY, parse_single
 
 ALL_FOUR = {"JOZU_USERNAME": "bob", "JOZU_PASSWORD": "pw", "JOZU_REGISTRY": "jozu.ml", "JOZU_NAMESPACE": "team"}
 
@@ -66,6 +72,69 @@ def test_dotenv_elsewhere_is_not_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("JOZU_USERNAME=u\nJOZU_PASSWORD=p\n")  # the parent of the cwd
     with pytest.raises(ValueError):
         load_environment_variables()
+
+
+def test_dotenv_escaped_quote_does_not_end_the_value() -> None:
+    """``value.index(quote, 1)`` stopped at ``\\"``: the password was read as ``p\\``."""
+    Path(".env").write_text('JOZU_USERNAME=bob\nJOZU_PASSWORD="p\\"w#1"\n')
+    assert load_environment_variables()["password"] == 'p"w#1'
+
+
+# Each text is compared with python-dotenv's reading of it (without variable expansion).
+DOTENV_CASES = [
+    'A="p\\"w#1"\n',                          # escaped double quote, '#' inside quotes
+    'A="back\\\\"\nB=2\n',                     # an escaped backslash before the closing quote
+    'A="a\\\\\\"b"\n',                         # \\ then \"
+    'A="tab\\there\\nnew\\q\\u0041"\n',         # decoded escapes; unknown ones kept
+    "A='it\\'s'\n",                           # single quotes: \' ...
+    "A='c:\\\\dir\\n'\n",                       # ... and \\ decoded, \n kept
+    'A="multi\nline"\nB=3\n',                  # quoted values may span lines
+    'A="unterminated\nB=2\n',                  # an unterminated quote sets nothing
+    'A="v" junk\nB=1\n',                       # text after the closing quote: the line is skipped
+    'A="v" # comment\nB=\'w\'#c\n',
+    "A= # comment\nB=#not-a-comment\nC=a #c\nD=a#b\n",
+    "export A=1\nexportB=2\nexport  C = spaced  value \n",
+    "'quoted key'=v\n=x\nY=1\n",
+    "A=1\nA\n",                                # a later bare key cancels the value
+    "A=1\r\nB='2'\r\nC=\"3\"\r\n",
+    "# only comments\n#A=1\n\n",
+    "A=\nB=''\nC=\"\"\n",
+    "A=${B}\nB=1\n",                          # no expansion
+]
+
+
+@pytest.mark.parametrize("text", DOTENV_CASES)
+def test_dotenv_is_read_as_python_dotenv_reads_it(text: str) -> None:
+    dotenv = pytest.importorskip("dotenv")
+    expected = {k: v for k, v in dotenv.dotenv_values(stream=io.StringIO(text), interpolate=False).items()
+                if v is not None}
+    assert parse_dotenv(text) == expected
+    Path(".env").write_text(text, newline="")
+    assert read_dotenv(".env") == expected
+
+
+def test_unreadable_dotenv_counts_as_none(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An unreadable ./.env crashed even ``UserCredentials("bob", "pw")``; it is logged (no content) and ignored."""
+    Path(".env").write_bytes(b"JOZU_USERNAME=dot-user\nJOZU_PASSWORD=s3cr3t\xff\xfe\n")  # not UTF-8
+    caplog.set_level(logging.DEBUG, logger="kitops.modelkit.utils")
+    creds = UserCredentials("bob", "pw")
+    assert (creds.username, creds.password, creds.registry, creds.namespace) == ("bob", "pw", None, None)
+    with pytest.raises(ValueError, match="Missing JOZU_USERNAME or JOZU_PASSWORD"):
+        load_environment_variables()
+    assert any(".env" in r.getMessage() and r.levelno == logging.DEBUG for r in caplog.records)
+    assert "s3cr3t" not in caplog.text and "dot-user" not in caplog.text
+
+    real_read_text = Path.read_text
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self.name == ".env":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    Path(".env").write_text("JOZU_USERNAME=dot-user\nJOZU_PASSWORD=dot-pw\n")
+    monkeypatch.setattr(Path, "read_text", denied)  # tests run as root, where chmod 000 does not stop reads
+    assert UserCredentials("bob", "pw").password == "pw"
+    assert read_dotenv(".env") == {}
 
 
 # ---- validate_dict / clean_empty_items / get_or_create_directory ---------------------------------
@@ -169,8 +238,67 @@ def test_reference_parsing(text: str, parts: tuple[str | None, ...]) -> None:
     assert (p["registry"], p["namespace"], p["model"], p["tag"], p["digest"]) == parts
 
 
+# Parsed both by ModelKitReference and by kit's parser (kitops.oci.reference.parse_single): the parts
+# must be kit's registry, repository path (namespace/repository) and tag or digest.
+DIGEST = "sha256:" + "d" * 64
+AGREEMENT = [
+    "jozu.ml/ns/repo:v1", "jozu.ml/ns/repo", "jozu.ml/a/b/c:t", "jozu.ml/re.po_x-y__z:v1.0-rc_1",
+    "docker.io/library/ubuntu:22.04", "docker.io/ubuntu", "index.docker.io/library/python:3.12",
+    "registry-1.docker.io/org/model:latest",
+    "localhost:5000/ns/repo:tag", "127.0.0.1:5000/a/b/c:t", "[::1]:5000/ns/repo:v1", "reg.example.com:443/repo:v2",
+    "my.registry/deep/ly/nested/ns/repo:v2", "ghcr.io/repo:v1",
+    "localhost/ns/repo:v1", "localhost/repo", "localhost/localhost/x:y",
+    "ns/repo:v1", "ns/repo", "a/b/c/d:e", "repo:tag", "repo.v2/x:t",
+    f"jozu.ml/ns/repo@{DIGEST}", f"jozu.ml/ns/repo:v1@{DIGEST}", f"localhost:5000/r@{DIGEST}",
+    f"ns/repo@{DIGEST}", f"localhost/ns/repo@{DIGEST}", f"repo@{DIGEST}",
+]
+
+
+@pytest.mark.parametrize("text", AGREEMENT)
+def test_reference_parts_agree_with_kits_parser(text: str) -> None:
+    expected = parse_single(text)
+    ref = ModelKitReference(text)
+    assert (ref.registry or DEFAULT_REGISTRY) == expected.registry
+    assert "/".join(p for p in (ref.namespace, ref.repository) if p) == expected.repository
+    assert (ref.tag, ref.digest) == (expected.tag, expected.digest)
+    assert ref.registry is None or text.startswith(f"{ref.registry}/")  # None: the text names no registry
+    p = parse_modelkit_tag(text)
+    assert (p["registry"], p["namespace"], p["model"], p["tag"], p["digest"]) == (
+        ref.registry, ref.namespace, ref.repository, ref.tag, ref.digest)
+    # the tag built from the parts is the same ModelKit for kit
+    assert parse_single(ref.with_defaults(registry=DEFAULT_REGISTRY).modelkit_tag) == expected
+    if ref.is_complete:
+        assert parse_single(ref.modelkit_tag) == expected
+
+
+def test_localhost_references_round_trip_as_kit_reads_them() -> None:
+    ref = ModelKitReference("localhost/ns/repo:v1")  # kit: registry localhost, repository localhost/ns/repo
+    assert (ref.registry, ref.namespace, ref.repository, ref.tag) == ("localhost", "localhost/ns", "repo", "v1")
+    assert ref.modelkit_tag == "localhost/ns/repo:v1"
+    assert parse_single(ref.modelkit_tag).repository == "localhost/ns/repo"
+    built = ModelKitReference()
+    built.registry, built.namespace, built.repository, built.tag = "localhost", "ns", "repo", "v1"
+    assert built.modelkit_tag == "ns/repo:v1"  # kit's local registry is the one it defaults to
+    assert (parse_single(built.modelkit_tag).registry, parse_single(built.modelkit_tag).repository) == (
+        "localhost", "ns/repo")
+
+
+def test_references_are_hashable() -> None:
+    """Setting ``__eq__`` without ``__hash__`` made references unhashable (the reference's hashed by identity)."""
+    a, b, c = ModelKitReference("a.io/n/r:t"), ModelKitReference("a.io/n/r:t"), ModelKitReference("a.io/n/r:u")
+    assert a == b and a is not b and hash(a) == hash(b)
+    assert {a} == {b}
+    assert len({a, b, c}) == 2
+    by_ref = {a: "first", c: "other"}
+    assert by_ref[b] == "first" and ModelKitReference("a.io/n/r:x") not in by_ref
+    assert {ModelKitReference(): 1}[ModelKitReference()] == 1
+    d = ModelKitReference(f"a.io/n/r@{DIGEST}")
+    assert d != a and d in {d: 0}
+
+
 @pytest.mark.parametrize("text", ["jozu.ml/ns/repo:tag:extra", "jozu.ml/ns/Repo:tag", "jozu.ml//repo:t",
-                                  "repo@sha256:abc", "jozu.ml/ns/repo:", "has space:v1", "repo:-bad"])
+                                  "repo@sha256:abc", "jozu.ml/ns/repo:", "has space:v1", "repo:-bad",
+                                  "a.io/x:t,t2", "jozu.ml/ns/repo:v1@sha256:abc"])
 def test_invalid_references(text: str) -> None:
     with pytest.raises(ValueError, match="Error parsing modelkit tag"):
         ModelKitReference(text)

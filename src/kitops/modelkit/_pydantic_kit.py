@@ -10,6 +10,9 @@ written against it keeps working. What is deliberately different (spec §10):
   items of every type are validated (not only dicts), ``Path`` values become strings, and
   kit's own checks (absolute or duplicate paths, model-part types) run on the whole
   Kitfile, through :func:`kitops.kitfile.validate.find_problems`: one validator, not two.
+  An assignment kit's checks refuse leaves the Kitfile as it was, and ``to_yaml``/``save``
+  run the checks again, so changes inside a section (``kitfile.model.path = "/abs"``) are
+  caught before anything is written.
 * **One source of truth.** A Kitfile file is parsed by :mod:`kitops.kitfile.load`, the
   parser ``kit pack`` uses; YAML is written by converting to :class:`kitops.kitfile.model.Kitfile`
   (:meth:`PydanticKitfile.to_core`), so what ``to_yaml`` writes is what kit writes.
@@ -185,11 +188,39 @@ class PydanticKitfile(BaseModel):
 
     def __setattr__(self, name: str, value: Any) -> None:
         cls = type(self)
-        if not name.startswith("_") and name not in cls.model_fields and not isinstance(
-            getattr(cls, name, None), property
-        ):
+        if name in cls.model_fields:
+            self._assign(name, value)
+            return
+        if not name.startswith("_") and not isinstance(getattr(cls, name, None), property):
             raise ValueError(f'"{cls.__name__}" object has no field "{name}"')
         super().__setattr__(name, value)
+
+    def _assign(self, name: str, value: Any) -> None:
+        """Validate and store one storage field; a failed assignment leaves the Kitfile as it was.
+
+        Pydantic stores the new value before the model's after-validator (:meth:`_kit_checks`)
+        runs, so when kit's checks refuse it the previous state is put back.
+        """
+        saved_dict = dict(self.__dict__)
+        saved_fields_set = set(self.__pydantic_fields_set__)
+        try:
+            super().__setattr__(name, value)
+        except BaseException:
+            object.__setattr__(self, "__dict__", saved_dict)
+            object.__setattr__(self, "__pydantic_fields_set__", saved_fields_set)
+            raise
+
+    def _raise_for_kit_problems(self) -> None:
+        """Run kit's checks on the whole Kitfile as it is now (nested changes included).
+
+        Raises :class:`KitfileValidationError` listing every problem. ``to_yaml`` and ``save``
+        call this, so a Kitfile kit would refuse is never written.
+        """
+        from kitops.kitfile.validate import find_problems
+
+        problems = find_problems(self.to_core())
+        if problems:
+            raise KitfileValidationError("errors while validating Kitfile", problems=problems)
 
     # ---- the seven properties -----------------------------------------------------------
     @computed_field  # type: ignore[prop-decorator]

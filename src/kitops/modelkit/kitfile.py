@@ -73,7 +73,12 @@ class Kitfile(PydanticKitfile):
         writes (``kit info``, ``kit init``). Without it every field appears with its default
         value, except an empty ``prompts`` list and an untouched ``model`` section, which
         kit v1.7 would refuse or pack as the whole directory.
+
+        kit's checks run first, on the whole Kitfile as it is now, so changes made inside a
+        section (``kitfile.model.path = "/abs"``, which no setter sees) raise
+        :class:`KitfileValidationError` here instead of producing a Kitfile kit refuses.
         """
+        self._raise_for_kit_problems()  # nested changes (kitfile.model.path = "/abs") are caught here
         if suppress_empty_values:
             return self.to_core().to_yaml()
         data = self.model_dump()
@@ -104,12 +109,8 @@ class Kitfile(PydanticKitfile):
         kit's checks run first, on the whole Kitfile (nested changes such as
         ``kitfile.code[0].path = "/abs"`` are caught here). ``print`` is deprecated, as in the reference.
         """
-        from kitops.kitfile.validate import find_problems
-
-        problems = find_problems(self.to_core())
-        if problems:
-            raise KitfileValidationError("errors while validating Kitfile", problems=problems)
-        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+        text = self.to_yaml()  # runs kit's checks first: nothing is written when they fail
+        Path(path).write_text(text, encoding="utf-8")
         if print:
             warnings.warn("print argument is going to be deprecated; use print(kitfile.to_yaml()) instead",
                           DeprecationWarning, stacklevel=2)

@@ -23,8 +23,6 @@ before). Fixed (spec §10):
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import os
 import re
 import threading
@@ -156,8 +154,12 @@ class ModelKitManager:
         With ``filters`` (kit syntax: ``model``, ``datasets:train``, ``kitfile``) only the
         selected layers are fetched, from the manifest the registry has now. ``overwrite``
         replaces existing files, ``ignore_existing`` keeps them. With ``load_kitfile`` the
-        unpacked (or, when filtered out, the registry's) Kitfile becomes :attr:`kitfile`.
+        Kitfile of the ModelKit just unpacked becomes :attr:`kitfile`: the file unpacked, or,
+        when the filters leave the Kitfile out, the registry's for the same manifest digest
+        (never a ``Kitfile`` that was already in the directory).
         """
+        from kitops.modelkit.unpack import parse_filters, wants_kitfile
+
         with self._lock:
             tag = self._tag()
             opts = self._options()
@@ -169,12 +171,16 @@ class ModelKitManager:
                     pinned.digest = digest
                     kit.unpack(pinned.modelkit_tag, target, filters=filters, overwrite=overwrite,
                                ignore_existing=ignore_existing, **opts)
+                    if load_kitfile and not wants_kitfile(parse_filters(filters)):
+                        # No Kitfile was unpacked, and one already in the directory may be
+                        # another ModelKit's: take the Kitfile of the manifest just unpacked.
+                        self._kitfile = Kitfile(**kit.info(pinned.modelkit_tag, remote=True, **opts))
+                        return
                 else:
                     kit.pull(tag, **opts)
                     kit.unpack(tag, target, overwrite=overwrite, ignore_existing=ignore_existing, **opts)
-                if load_kitfile:
-                    path = Path(target) / "Kitfile"
-                    self._kitfile = Kitfile(path) if path.is_file() else Kitfile(**kit.info(tag, remote=True, **opts))
+                if load_kitfile:  # just unpacked: unpack only succeeds when the file is this ModelKit's
+                    self._kitfile = Kitfile(Path(target) / "Kitfile")
 
     def pack_and_push_modelkit(self, save_kitfile: bool = False, with_login_and_logout: bool | None = True) -> None:
         """Pack the working directory and push it as the ModelKit.
@@ -283,49 +289,21 @@ class ModelKitManager:
         if creds is None:  # nothing to log in with: a stored session or anonymous access will do
             yield
             return
+        from kitops.errors import KitError
+        from kitops.registry.credentials import CredentialStore
         from kitops.settings import kitops_home
 
         registry = self._registry(creds)
         home = kitops_home(self._home)
+        store = CredentialStore(home)
         with _session_lock(home, registry):
-            before = _stored_entry(home, registry)
+            try:
+                before = store.entry(registry)
+            except KitError:  # an unreadable credential file: the login below reports it
+                before = None
             self.login()
             try:
                 yield
             finally:
-                _restore_entry(home, registry, before)
+                store.put_entry(registry, before)  # the session's entry replaced, or removed
 
-
-def _stored_entry(home: Path, registry: str) -> dict[str, Any] | None:
-    """The raw ``auths`` entry kitops stores for ``registry`` (``None`` if there is none)."""
-    from kitops.registry.credentials import credential_key
-
-    path = home / "credentials.json"
-    try:
-        cfg = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    auths = cfg.get("auths") if isinstance(cfg, dict) else None
-    entry = auths.get(credential_key(registry)) if isinstance(auths, dict) else None
-    return copy.deepcopy(entry) if isinstance(entry, dict) else None
-
-
-def _restore_entry(home: Path, registry: str, entry: dict[str, Any] | None) -> None:
-    """Put back the entry that was stored before the session (or remove the session's)."""
-    from kitops.registry.credentials import CredentialStore, credential_key
-    from kitops.store.layout import atomic_write
-
-    if entry is None:
-        CredentialStore(home).remove(registry)
-        return
-    path = home / "credentials.json"
-    try:
-        cfg = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cfg = {}
-    if not isinstance(cfg, dict):
-        cfg = {}
-    auths = cfg.setdefault("auths", {})
-    auths[credential_key(registry)] = entry
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write(path, (json.dumps(cfg, indent="\t") + "\n").encode(), mode=0o600)

@@ -4,7 +4,9 @@ Fixes over the reference (spec §6, W12): partial references (``v1``, ``repo:tag
 ``ns/repo:tag``) are accepted and filled in later with :meth:`ModelKitReference.with_defaults`
 (the manager does this from the credentials and the Kitfile); namespaces may be nested;
 ``repo@sha256:…`` digests work; extra ``:`` parts are an error instead of being dropped;
-the class has ``__str__``, ``__repr__`` and ``__eq__``.
+the class has ``__str__``, ``__repr__``, ``__eq__`` and a ``__hash__`` consistent with it.
+Parsing is kit's own (:mod:`kitops.oci.reference`), so :attr:`ModelKitReference.modelkit_tag`
+always names the ModelKit kit would find for the text that was parsed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kitops.modelkit.utils import parse_modelkit_tag
+from kitops.oci.reference import DEFAULT_REGISTRY
 
 __all__ = ["ModelKitReference"]
 
@@ -108,7 +111,11 @@ class ModelKitReference:
             raise ValueError("Repository must be set to a non-empty string.")
         if not self._tag and not self._digest:
             raise ValueError("tag must be set to a non-empty string.")
-        path = "/".join(p for p in (self._registry, self._namespace, self._repository) if p)
+        # kit never reads a leading "localhost/" as the registry (it is its default registry and
+        # "localhost/x" is the repository "localhost/x"), so the local registry is written by
+        # leaving it out: the text parses back (kitops.oci.reference) to exactly these parts.
+        registry = None if self._registry == DEFAULT_REGISTRY else self._registry
+        path = "/".join(p for p in (registry, self._namespace, self._repository) if p)
         return f"{path}@{self._digest}" if self._digest else f"{path}:{self._tag}"
 
     @property
@@ -155,7 +162,11 @@ class ModelKitReference:
             return NotImplemented
         return self._parts() == other._parts()
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the reference
+    def __hash__(self) -> int:
+        # Equal references hash alike, so they work in sets and as dict keys (the reference's
+        # class hashed by identity). The parts are settable: do not change a reference while
+        # it is a key.
+        return hash(self._parts())
 
     def _parts(self) -> tuple[str | None, ...]:
         return (self._registry, self._namespace, self._repository, self._tag, self._digest)

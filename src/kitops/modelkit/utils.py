@@ -6,13 +6,16 @@ and ``load_environment_variables``. Two behaviours are deliberately better than 
 reference's (spec §10):
 
 * ``load_environment_variables`` reads ``./.env`` from the current directory (not from the
-  installed package's directory) and never overrides or mutates the real environment (W10);
-* ``parse_modelkit_tag`` understands partial references, nested namespaces, ports and
-  digests, and refuses extra ``:`` parts instead of dropping them (W12).
+  installed package's directory), as python-dotenv parses it, and never overrides or
+  mutates the real environment (W10); an unreadable ``.env`` counts as none;
+* ``parse_modelkit_tag`` parses with kit's own reference parser (:mod:`kitops.oci.reference`)
+  and also understands partial references (``v1``, ``repo:v1``); nested namespaces, ports and
+  digests work, and extra ``:`` parts are refused instead of dropped (W12).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from enum import Enum
@@ -27,9 +30,12 @@ __all__ = [
     "get_or_create_directory",
     "load_environment_variables",
     "local_path",
+    "parse_dotenv",
     "parse_modelkit_tag",
     "validate_dict",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class Color(Enum):
@@ -116,11 +122,15 @@ def get_or_create_directory(directory: str) -> str:
 def parse_modelkit_tag(tag: str) -> dict[str, str | None]:
     """Split ``[registry/][namespace/]repository[:tag][@digest]`` into its parts.
 
-    Returns ``{"registry", "namespace", "model", "tag", "digest"}``; parts that are not in
-    ``tag`` are ``None`` (the caller decides the defaults). The first component is a
-    registry when it looks like a host (contains ``.`` or ``:``, or is ``localhost``),
-    as in Docker and kit. Namespaces may be nested (``a/b``). A bare word such as ``v1``
-    is a tag. A repository without tag or digest gets ``latest``. Invalid input raises
+    Returns ``{"registry", "namespace", "model", "tag", "digest"}``. The reference is parsed
+    by :func:`kitops.oci.reference.parse_single`, the parser every ``kit`` command uses, so
+    both always agree: the registry is the first component only when kit takes it as one
+    (it contains ``.`` or ``:``; ``localhost/x`` is the repository ``localhost/x``, a kit
+    quirk), ``model`` is the last component of kit's repository path and ``namespace`` the
+    components before it (possibly nested, ``a/b``). With a digest kit ignores any tag, and
+    so does this. What is local is only the handling of partial references: a registry the
+    text does not name is ``None`` (the caller decides the default), a single word such as
+    ``v1`` is a tag and a bare digest is a digest. Invalid input raises
     ``ValueError("Invalid tag format: ...")``.
 
     Examples:
@@ -136,46 +146,23 @@ def parse_modelkit_tag(tag: str) -> dict[str, str | None]:
     text = tag.strip() if isinstance(tag, str) else ""
     if not text or any(c.isspace() for c in text):
         raise ValueError(f"Invalid tag format: {tag!r}")
-    digest: str | None = None
-    if is_digest(text):  # a bare digest names a manifest, not a tag
-        return {"registry": None, "namespace": None, "model": None, "tag": None, "digest": text}
-    if "@" in text:
-        text, digest = text.split("@", 1)
-        if not is_digest(digest):
-            raise ValueError(f"Invalid tag format: {tag} (invalid digest {digest!r})")
-    version: str | None = None
-    head, sep, last = text.rpartition("/")
-    if ":" in last:
-        last, version = last.split(":", 1)
-        if not version or ":" in version:
-            raise ValueError(f"Invalid tag format: {tag} (a tag is one ':'-separated part)")
-    components = [*head.split("/"), last] if sep else ([last] if last else [])
-    if any(not c for c in components):
-        raise ValueError(f"Invalid tag format: {tag} (empty path component)")
-    registry = namespace = model = None
-    if len(components) == 1 and version is None and digest is None:
-        version = components[0]  # "v1": just a tag
-    elif components:
-        rest = components
-        if len(components) > 1 and _looks_like_host(components[0]):
-            registry, rest = components[0], components[1:]
-        model = rest[-1]
-        namespace = "/".join(rest[:-1]) or None
-        if version is None and digest is None:
-            version = "latest"
+    none: dict[str, str | None] = {"registry": None, "namespace": None, "model": None, "tag": None, "digest": None}
     try:
-        if version is not None:
-            validate_tag(version)
-        if model is not None:  # repository syntax (lower case, separators) and host syntax, as kit checks them
-            path = "/".join(p for p in (namespace, model) if p)
-            parse_single(f"{registry or 'registry.invalid'}/{path}" + (f"@{digest}" if digest else ":latest"))
+        if is_digest(text):  # a bare digest names a manifest, not a repository
+            return {**none, "digest": text}
+        if not any(c in text for c in "/:@,"):  # "v1": just a tag
+            validate_tag(text)
+            return {**none, "tag": text}
+        ref = parse_single(text)
     except UsageError as exc:
         raise ValueError(f"Invalid tag format: {tag} ({exc.message})") from None
-    return {"registry": registry, "namespace": namespace, "model": model, "tag": version, "digest": digest}
-
-
-def _looks_like_host(component: str) -> bool:
-    return "." in component or ":" in component or component == "localhost"
+    # A registry the text does not start with is kit's default, not the user's choice: leave it open.
+    # (``localhost/ns/repo`` does start with kit's registry ``localhost``, whose repository is
+    # ``localhost/ns/repo``; ModelKitReference writes such a reference back unchanged.)
+    written = text.startswith(f"{ref.registry}/")
+    namespace, _, model = ref.repository.rpartition("/")
+    return {"registry": ref.registry if written else None, "namespace": namespace or None, "model": model,
+            "tag": ref.tag, "digest": ref.digest}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,38 +177,140 @@ MISSING_CREDENTIALS = (
 
 
 def read_dotenv(path: str | os.PathLike[str] = ".env") -> dict[str, str]:
-    """Parse a ``.env`` file (``KEY=value``, ``export KEY=value``, quotes, ``#`` comments).
+    """The variables a ``.env`` file sets, read as python-dotenv reads them (without expansion).
 
-    A tiny parser rather than python-dotenv: kitops needs four variables and must not
-    depend on a package whose only job here is that. Variable expansion is not done.
+    A small parser rather than python-dotenv: kitops needs four variables and must not
+    depend on a package whose only job here is that. See :func:`parse_dotenv` for the
+    syntax. A file that cannot be read (missing, a directory, no permission, not UTF-8)
+    counts as no ``.env``: it is logged at DEBUG, without its content, and ``{}`` is returned.
     """
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except FileNotFoundError:
         return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or type(exc).__name__)
+        log.debug("ignoring %s: %s", path, reason)
+        return {}
+    return parse_dotenv(text)
+
+
+class _DotenvSyntaxError(Exception):
+    def __init__(self, at: int) -> None:
+        super().__init__(at)
+        self.at = at
+
+
+_DOUBLE_QUOTE_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n",
+                         "r": "\r", "t": "\t", "v": "\v"}
+_SINGLE_QUOTE_ESCAPES = {"\\": "\\", "'": "'"}
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    r"""Parse ``.env`` text with python-dotenv's rules; variables are not expanded.
+
+    ``KEY=value`` or ``export KEY=value``; ``#`` starts a comment at the start of a line or,
+    in an unquoted value, after whitespace. Quoted values may span lines and end at the
+    first quote that is not escaped by a backslash. In double quotes ``\\``, ``\'``, ``\"``,
+    ``\n``, ``\t``, ``\r``, ``\a``, ``\b``, ``\f`` and ``\v`` are decoded; in single quotes
+    only ``\\`` and ``\'``; other backslashes stay as written. A statement python-dotenv
+    cannot parse (an unterminated quote, text after a closing quote) sets nothing, and
+    parsing goes on with the next line. A key without ``=`` sets nothing, and cancels an
+    earlier value of that key (python-dotenv then sets nothing for it either).
+    """
     out: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
+    pos, end = 0, len(text)
+    while True:
+        while pos < end and text[pos].isspace():
+            pos += 1
+        if pos >= end:
+            return out
+        try:
+            key, value, pos = _dotenv_statement(text, pos)
+        except _DotenvSyntaxError as exc:  # skip the rest of the line where parsing stopped
+            pos = exc.at
+            while pos < end and text[pos] not in "\r\n":
+                pos += 1
             continue
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key:
+        if key is not None and value is not None:
+            out[key] = value
+        elif key is not None:  # a later bare "KEY" unsets it, as with python-dotenv
+            out.pop(key, None)
+
+
+def _dotenv_statement(text: str, pos: int) -> tuple[str | None, str | None, int]:
+    """One statement from ``pos`` (at a non-space character): ``(key, value, position after it)``."""
+    end = len(text)
+
+    def blanks(p: int) -> int:  # past spaces and tabs, not line breaks
+        while p < end and text[p].isspace() and text[p] not in "\r\n":
+            p += 1
+        return p
+
+    if text.startswith("export", pos) and blanks(pos + 6) > pos + 6:
+        pos = blanks(pos + 6)
+    key: str | None = None
+    value: str | None = None
+    if pos < end and text[pos] == "'":
+        close = text.find("'", pos + 1)
+        if close <= pos + 1:
+            raise _DotenvSyntaxError(pos)
+        key, pos = text[pos + 1:close], close + 1
+    elif pos < end and text[pos] != "#":
+        start = pos
+        while pos < end and text[pos] not in "=#" and not text[pos].isspace():
+            pos += 1
+        if pos == start:
+            raise _DotenvSyntaxError(pos)
+        key = text[start:pos]
+    if key is not None:
+        pos = blanks(pos)
+        if pos < end and text[pos] == "=":
+            after = blanks(pos + 1)
+            if after > pos + 1 and after < end and text[after] == "#":  # "KEY= # comment": empty
+                value, pos = "", after
+            else:
+                value, pos = _dotenv_value(text, after)
+    # then an optional comment and the end of the line
+    pos = blanks(pos)
+    if pos < end and text[pos] == "#":
+        while pos < end and text[pos] not in "\r\n":
+            pos += 1
+    if pos < end and text[pos] not in "\r\n":
+        raise _DotenvSyntaxError(pos)
+    return key, value, pos
+
+
+def _dotenv_value(text: str, pos: int) -> tuple[str, int]:
+    end = len(text)
+    quote = text[pos] if pos < end else ""
+    if quote not in ("'", '"'):
+        stop = pos
+        while stop < end and text[stop] not in "\r\n":
+            stop += 1
+        line = text[pos:stop]
+        for i in range(1, len(line)):  # a comment starts at a "#" after whitespace
+            if line[i] == "#" and line[i - 1].isspace():
+                line = line[:i]
+                break
+        return line.rstrip(), stop
+    escapes = _DOUBLE_QUOTE_ESCAPES if quote == '"' else _SINGLE_QUOTE_ESCAPES
+    chars: list[str] = []
+    i = pos + 1
+    while i < end:
+        c = text[i]
+        if c == quote:
+            return "".join(chars), i + 1
+        if c == "\\":
+            if i + 1 >= end:
+                break
+            nxt = text[i + 1]
+            chars.append(escapes.get(nxt, c + nxt))  # unknown escapes stay as written
+            i += 2
             continue
-        value = value.strip()
-        if value[:1] in ("'", '"') and value[:1] in value[1:]:
-            quote = value[0]
-            value = value[1:value.index(quote, 1)]
-            if quote == '"':
-                value = value.replace("\\n", "\n").replace('\\"', '"')
-        else:
-            hash_at = value.find(" #")
-            if hash_at >= 0:
-                value = value[:hash_at].rstrip()
-        out[key] = value
-    return out
+        chars.append(c)
+        i += 1
+    raise _DotenvSyntaxError(pos)  # no closing quote
 
 
 def environment_values() -> dict[str, str | None]:

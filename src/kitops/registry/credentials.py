@@ -7,10 +7,14 @@ Secrets are passed to credential helpers on stdin, never in argv or the environm
 from __future__ import annotations
 
 import base64
+import contextlib
+import copy
 import json
 import os
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +90,39 @@ def _helper(name: str, registry: str) -> Credential | None:
     return Credential(username=user, password=secret) if (user or secret) else None
 
 
+_PATH_LOCKS: dict[str, threading.RLock] = {}
+_PATH_LOCKS_GUARD = threading.Lock()
+LOCK_NAME = ".credentials.lock"
+
+
+def _path_lock(path: Path) -> threading.RLock:
+    with _PATH_LOCKS_GUARD:
+        return _PATH_LOCKS.setdefault(str(path.absolute()), threading.RLock())
+
+
 class CredentialStore:
-    """Reads and writes kitops' credential file; reads Docker's and podman's."""
+    """Reads and writes kitops' credential file; reads Docker's and podman's.
+
+    Every change (``save``, ``remove``, ``put_entry``) is one read-modify-write under a lock,
+    across threads and (with ``flock`` on ``$KITOPS_HOME/.credentials.lock``) processes, so
+    concurrent logins and logouts for different registries never lose each other's entries.
+    """
 
     def __init__(self, home: Path) -> None:
         self.path = home / "credentials.json"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with _path_lock(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with open(self.path.parent / LOCK_NAME, "ab") as fh:  # closing it releases the flock
+                try:
+                    import fcntl
+
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                except ImportError:  # pragma: no cover - Windows: in-process lock only
+                    pass
+                yield
 
     def _load(self) -> dict[str, Any]:
         if not self.path.exists():
@@ -126,25 +158,48 @@ class CredentialStore:
         return None
 
     def save(self, registry: str, cred: Credential) -> None:
-        cfg = self._load()
-        auths = cfg.setdefault("auths", {})
         entry: dict[str, str] = {}
         if cred.username:
             entry["auth"] = base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
         elif cred.password:
             entry["identitytoken"] = cred.password
-        auths[credential_key(registry)] = entry
-        self._write(cfg)
+        self.put_entry(registry, entry)
 
     def remove(self, registry: str) -> bool:
-        cfg = self._load()
-        auths = cfg.get("auths") or {}
-        key = credential_key(registry)
-        if key not in auths:
+        if not self.path.exists():
             return False
-        del auths[key]
-        self._write(cfg)
-        return True
+        with self._locked():
+            cfg = self._load()
+            auths = cfg.get("auths") or {}
+            key = credential_key(registry)
+            if key not in auths:
+                return False
+            del auths[key]
+            self._write(cfg)
+            return True
+
+    def entry(self, registry: str) -> dict[str, Any] | None:
+        """The raw ``auths`` entry stored for ``registry`` in kitops' file (``None`` if there is none).
+
+        Only kitops' own file, at the exact key ``save`` writes; a copy, so it can be put back
+        later with :meth:`put_entry`.
+        """
+        auths = self._load().get("auths")
+        found = auths.get(credential_key(registry)) if isinstance(auths, dict) else None
+        return copy.deepcopy(found) if isinstance(found, dict) else None
+
+    def put_entry(self, registry: str, entry: dict[str, Any] | None) -> None:
+        """Store ``entry`` as the ``auths`` entry for ``registry``, or remove it with ``None``."""
+        if entry is None:
+            self.remove(registry)
+            return
+        with self._locked():
+            cfg = self._load()
+            auths = cfg.get("auths")
+            if not isinstance(auths, dict):
+                auths = cfg["auths"] = {}
+            auths[credential_key(registry)] = copy.deepcopy(entry)
+            self._write(cfg)
 
     def _write(self, cfg: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
