@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import TextIO
 
 from kitops.errors import Cancelled, KitError
 
@@ -12,10 +13,11 @@ EXIT_USAGE = 2
 EXIT_CANCELLED = 130
 
 
-def report(exc: BaseException, *, debug: bool = False, context: str = "") -> int:
-    """Print ``error: ...`` and ``hint: ...`` on stderr; return the exit code."""
+def report(exc: BaseException, *, debug: bool = False, context: str = "", file: TextIO | None = None) -> int:
+    """Print ``error: ...`` and ``hint: ...`` on ``file`` (default: stderr); return the exit code."""
+    out = file if file is not None else sys.stderr
     if isinstance(exc, KeyboardInterrupt | Cancelled):
-        print("error: cancelled; partial output was removed", file=sys.stderr)
+        print("error: cancelled; partial output was removed", file=out)
         return EXIT_CANCELLED
     if isinstance(exc, KitError):
         message = exc.message
@@ -34,9 +36,9 @@ def report(exc: BaseException, *, debug: bool = False, context: str = "") -> int
         hint = "re-run with --debug (or KITOPS_DEBUG=1) and report the traceback"
     if context:
         message = f"{context}: {message}"
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {message}", file=out)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(f"hint: {hint}", file=out)
     if debug:
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)
     return EXIT_ERROR

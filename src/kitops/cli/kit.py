@@ -8,12 +8,13 @@ Options are keyword arguments, as in the reference (spec §3.2): the raw CLI nam
 (``**{"plain-http": True}``, ``t="repo:v1"``, ``f=True``, ``o=True``) keep working, and so do
 snake_case aliases (``plain_http=True``, ``tag=``, ``force=``, ``overwrite=``) and options the
 reference could not express (``tls_verify=False``, ``ignore_existing=True``, ``format="json"``,
-``concurrency=3``, ``home=``, ``network=``). ``None`` means "not given". Unlike the
-reference, an unknown keyword is a ``TypeError`` (it was silently ignored: W4), and
-``False``/``0`` are real values (``concurrency=0`` is refused, ``tls_verify=False`` works).
+``concurrency=3``, ``home=``, ``network=``). ``None`` means "not given", and so does a falsy
+``plain_http`` (the reference's rule: loopback registries then still get plain HTTP). Unlike the
+reference, an unknown keyword is a ``TypeError`` (it was silently ignored: W4), and other
+``False``/``0`` values are real values (``concurrency=0`` is refused, ``tls_verify=False`` works).
 
-Every call logs ``% kit …`` at INFO on the ``kitops.cli.kit`` logger (secrets masked,
-never ANSI codes: W6, W25), then the command's result lines. Failures raise
+Every call logs ``% kit …`` at INFO on the ``kitops.cli.kit`` logger (the values of password
+and token options masked, never ANSI codes: W6, W25), then the command's result lines. Failures raise
 :class:`KitCommandError`, which is both a :class:`subprocess.CalledProcessError` (so existing
 ``except CalledProcessError`` handlers work) and a :class:`kitops.errors.KitError`; its
 ``stderr`` and ``str()`` carry the real message (the registry's text included) and the hint (W2).
@@ -27,11 +28,11 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kitops.errors import Cancelled, KitError
 
@@ -65,7 +66,8 @@ class KitCommandError(subprocess.CalledProcessError, KitError):
     """A ``kit`` command failed: a ``CalledProcessError`` with a useful ``stderr`` and message.
 
     ``returncode`` is what the ``kit`` CLI would exit with (1, or 130 when cancelled),
-    ``cmd`` the equivalent command line, ``stderr`` the CLI's ``error: … / hint: …`` text,
+    ``cmd`` the equivalent command line (the values of password and token options masked as
+    ``***``), ``stderr`` the CLI's ``error: … / hint: …`` text,
     ``message``/``hint`` as on every :class:`KitError`, and ``error`` the original exception.
     """
 
@@ -80,6 +82,8 @@ class KitCommandError(subprocess.CalledProcessError, KitError):
         hint: str | None = None,
         error: BaseException | None = None,
     ) -> None:
+        if isinstance(cmd, builtins.list | tuple):  # never keep a secret, whoever builds the error
+            cmd = _masked([str(c) for c in cmd])[0]
         subprocess.CalledProcessError.__init__(self, returncode, cmd, output, stderr)
         self.message = message or (stderr.strip() or f"exit status {returncode}")
         self.hint = hint
@@ -133,7 +137,60 @@ _GLOBAL: dict[str, tuple[str, ...]] = {"home": ("config", "home")}
 _IGNORED = frozenset({"h", "help", "v", "vv", "vvv", "verbose", "log-level", "log_level", "progress",
                       "show-update-notifications", "show_update_notifications"})
 _FLAGS = frozenset({"plain_http", "tls_verify", "force", "all", "remote", "overwrite", "ignore_existing"})
-_SECRET = frozenset({"token"})
+
+# ---------------------------------------------------------------------------------------------
+# secrets on command lines
+
+#: Long options whose value is a secret: --password, --token, --hf-token, --client-secret, --api-key …
+#: (not --password-stdin, a flag).
+_SECRET_LONG = re.compile(r"--(?:[a-z0-9]+[-_])*(?:password|passwd|token|secret|api[-_]?key)", re.IGNORECASE)
+#: Short options whose value is a secret (``-p S3CRET`` and ``-pS3CRET``).
+_SECRET_SHORT = ("-p",)
+_MASK = "***"
+_MIN_SCRUB = 4  # shorter secrets are not searched for in output (it would mangle ordinary text)
+
+
+def _masked(args: Sequence[str]) -> tuple[builtins.list[str], builtins.list[str]]:
+    """``args`` with the value of every password- or token-like option replaced by ``***``, and
+    the values replaced. Handles ``--password S``, ``--password=S``, ``-p S`` and ``-pS``.
+
+    The only masker: every logged command line and every :class:`KitCommandError` ``cmd`` goes through it.
+    """
+    out: builtins.list[str] = []
+    secrets: builtins.list[str] = []
+    hide_next = False
+    for arg in args:
+        if hide_next:
+            hide_next = False
+            out.append(_MASK)
+            secrets.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        if arg.startswith("--") and _SECRET_LONG.fullmatch(name):
+            if eq:
+                out.append(f"{name}={_MASK}")
+                secrets.append(value)
+            else:
+                out.append(arg)
+                hide_next = True
+            continue
+        short = next((s for s in _SECRET_SHORT if arg.startswith(s)), None)
+        if short is not None and arg == short:
+            out.append(arg)
+            hide_next = True
+        elif short is not None:
+            out.append(short + _MASK)
+            secrets.append(arg[len(short):])
+        else:
+            out.append(arg)
+    return out, secrets
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every occurrence of a secret replaced by ``***`` (defence in depth for output)."""
+    for secret in sorted({s for s in secrets if len(s) >= _MIN_SCRUB}, key=len, reverse=True):
+        text = text.replace(secret, _MASK)
+    return text
 
 
 def _options(func: str, kwargs: Mapping[str, Any], spec: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
@@ -158,6 +215,10 @@ def _options(func: str, kwargs: Mapping[str, Any], spec: Mapping[str, tuple[str,
 
 
 def _coerce(func: str, dest: str, key: str, value: Any) -> Any:
+    if dest == "plain_http":
+        # Falsy means "not given" (spec §3.2 rule 2): the default then applies, which is plain HTTP
+        # for loopback registries. (tls_verify=False, in contrast, really means "do not verify".)
+        return True if value else None
     if dest in _FLAGS:
         return bool(value)
     if dest == "network":
@@ -196,8 +257,8 @@ def _command(name: str, args: builtins.list[str], opts: Mapping[str, Any],
             elif dest == "tls_verify":
                 cmd.append(f"{flag}=false")
         else:
-            cmd += [flag, "***" if dest in _SECRET else str(value)]
-    return cmd
+            cmd += [flag, str(value)]
+    return _masked(cmd)[0]
 
 
 @contextlib.contextmanager
@@ -231,21 +292,27 @@ def _require_str(func: str, name: str, value: Any) -> str:
 
 
 def import_from_hf(repo_path_without_tag: str, **kwargs: Any) -> None:
-    """Import a Hugging Face repository (``org/name``) as a ModelKit (``kit import``).
+    """Import a Hugging Face repository (``org/name``) as a ModelKit (``kit import``): **not
+    implemented in this version**.
 
-    Options: ``tag``/``t`` (the ModelKit reference). ``token`` is accepted but never put
-    on a command line or in a log (W6). Importing is done by :func:`kitops.integrations.import_uri`;
-    where that does not support Hugging Face yet, this raises :class:`KitCommandError` saying so.
+    The arguments are checked as the reference's are (``tag``/``t``, ``token``, the network
+    options; an unknown keyword is a ``TypeError``), then this always raises
+    :class:`KitCommandError` saying that Hugging Face import is not implemented, with a hint:
+    download the repository with ``huggingface_hub``, then :func:`init` and :func:`pack` it.
+    ``token`` is never put on a command line, in a log or in the error (W6).
     """
     spec = {"tag": ("tag", "t"), "token": ("token",), **_NETWORK}
     repo = _require_str("import_from_hf", "repo_path_without_tag", repo_path_without_tag)
     opts = _options("import_from_hf", kwargs, spec)
     cmd = _command("import", [repo], opts, spec)
+    ref = opts.get("tag") or "<name>:<tag>"
     with _running(cmd, "Failed to import model"):
-        from kitops.integrations import import_uri
-
-        result = import_uri(repo, tag=opts.get("tag"), home=opts.get("home"))
-    _output(f"Model saved: {getattr(result, 'digest', '')}")
+        raise KitError(
+            f"importing from Hugging Face ({repo}) is not implemented in this version of kitops",
+            hint=(f"download the repository with huggingface_hub (huggingface_hub.snapshot_download({repo!r}, "
+                  f"local_dir='model'), passing your token there for gated or private repositories), then "
+                  f"run 'kit init model' and 'kit pack model -t {ref}' (kit.init('model', ...), kit.pack({ref!r}, 'model'))"),
+        )
 
 
 def info(
@@ -515,76 +582,159 @@ def version(**kwargs: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # _run: a whole kit command line, in process
 
-_RUN_LOCK = threading.Lock()
-
 
 def _run(command: builtins.list[Any], input: str | None = None, verbose: bool = True,
          **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """Run a ``kit`` command line (``["kit", "list", "--format", "json"]``) in this process.
 
     Kept from the reference for code that builds command lines itself. The command runs
-    through :mod:`kitops.cli.main` with stdout and stderr captured (and ``input`` as stdin),
-    so nothing reaches the terminal; calls are serialised, and the CLI's logging set-up
-    is undone afterwards. A non-zero exit raises :class:`KitCommandError`. ``**kwargs``
-    is ignored, as in the reference.
+    through :mod:`kitops.cli.main` with its own stdout, stderr and stdin (``input``), carried
+    on the click context: nothing reaches the terminal, and nothing process-wide is swapped
+    (``sys.stdout``/``sys.stderr``/``sys.stdin`` and the ``kitops`` logger's handlers and
+    ``propagate`` are left alone), so calls may run concurrently with each other and with
+    other threads' output. The CLI's log lines of the calling thread are written to the
+    captured stderr by a handler that exists only for the call. A non-zero exit raises
+    :class:`KitCommandError`. The values of password and token options (``--password S``,
+    ``--password=S``, ``-pS``, ``--token S`` …) are masked in ``cmd``, the result's ``args``,
+    the error and every log line. ``**kwargs`` is ignored, as in the reference.
     """
     args = []
     for i, part in enumerate(command):
         if not isinstance(part, str):  # the reference's TypeError (from " ".join), raised before running
             raise TypeError(f"sequence item {i}: expected str instance, {type(part).__name__} found")
         args.append(part)
+    masked, secrets = _masked(args)
     if not args or os.path.basename(args[0]) not in ("kit", "kit.exe"):
-        raise ValueError(f"not a kit command line: {args!r}")
+        raise ValueError(f"not a kit command line: {masked!r}")
+    if input and "--password-stdin" in args:
+        secrets += [input, input.strip()]
     if verbose:
-        LOG.info("%s", "% " + " ".join(_masked(args)))
-    with _RUN_LOCK:
-        code, out, err = _invoke_cli(args[1:], input)
+        LOG.info("%s", "% " + " ".join(masked))
+    code, out, err = _invoke_cli(args[1:], input)
+    out, err = _scrub(out, secrets), _scrub(err, secrets)
     if code != 0:
         lines = [line for line in err.splitlines() if line.strip()]
         message = next((line.removeprefix("error: ") for line in lines if line.startswith("error: ")), "")
         hint = next((line.removeprefix("hint: ") for line in lines if line.startswith("hint: ")), None)
-        raise KitCommandError(code, args, out, err, message=message or err.strip(), hint=hint)
+        raise KitCommandError(code, masked, out, err, message=message or err.strip(), hint=hint)
     if verbose:
         _output(out)
-    return subprocess.CompletedProcess(args, code, out, err)
-
-
-def _masked(args: builtins.list[str]) -> builtins.list[str]:
-    out, hide = [], False
-    for a in args:
-        out.append("***" if hide else a)
-        hide = a in ("--password", "-p", "--token")
-    return out
+    return subprocess.CompletedProcess(masked, code, out, err)
 
 
 def _invoke_cli(argv: builtins.list[str], stdin: str | None) -> tuple[int, str, str]:
     import click
 
     from kitops.cli.main import cli
+    from kitops.cli.output import Streams
 
-    root = logging.getLogger("kitops")
-    saved = (builtins.list(root.handlers), root.level, root.propagate)
     out, err = io.StringIO(), io.StringIO()
-    old_stdin = sys.stdin
+    run_log = _RunLog(err)
+    streams = Streams(stdin=io.StringIO(stdin or ""), stdout=out, stderr=err, logging=run_log.start)
     code = 0
     try:
-        sys.stdin = io.StringIO(stdin or "")
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                result = cli.main(args=argv, prog_name="kit", standalone_mode=False)
-                code = result if isinstance(result, int) else 0
-            except click.exceptions.Exit as exc:
-                code = exc.exit_code
-            except click.ClickException as exc:
-                exc.show(file=err)
-                code = exc.exit_code
-            except click.exceptions.Abort:
-                code = 1
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        result = cli.main(args=argv, prog_name="kit", standalone_mode=False, obj=streams)
+        code = result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show(file=err)
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        code = 1
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        sys.stdin = old_stdin
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
-        root.propagate = saved[2]
+        run_log.stop()
     return code, out.getvalue(), err.getvalue()
+
+
+class _ThisThread(logging.Filter):
+    """Passes only records logged by the thread that created it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ident = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return threading.get_ident() == self.ident
+
+
+class _RunLog:
+    """The CLI's logging for one :func:`_run` call, in place of ``setup_logging``.
+
+    :meth:`start` (called by the CLI with the run's level) adds a handler to the ``kitops``
+    logger that writes the calling thread's records, formatted as the CLI formats them, to
+    the call's stderr; :meth:`stop` removes it. The logger's handlers, ``propagate`` and
+    other threads' output are untouched. Only its level may be lowered for the call's
+    duration (when it would drop the run's records), and is put back by the last call to end.
+    Records logged by worker threads of the command (layer lines of ``pack``) are not
+    captured: they go wherever the process's logging configuration sends them.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.handler: logging.Handler | None = None
+
+    def start(self, level: int) -> None:
+        from kitops.cli.output import TRACE, KitLogFormatter
+
+        logging.addLevelName(TRACE, "TRACE")
+        handler = logging.StreamHandler(self.stream)
+        handler.setFormatter(KitLogFormatter(level))
+        handler.setLevel(level)
+        handler.addFilter(_ThisThread())
+        self.stop()
+        self.handler = handler
+        _LEVELS.hold(id(self), level)
+        logging.getLogger("kitops").addHandler(handler)
+
+    def stop(self) -> None:
+        handler, self.handler = self.handler, None
+        if handler is not None:
+            logging.getLogger("kitops").removeHandler(handler)
+            _LEVELS.release(id(self))
+
+
+class _LevelHolds:
+    """The ``kitops`` logger's level while :func:`_run` calls are active: low enough for the
+    lowest level any of them asked for, and restored when the last one ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, int] = {}
+        self._saved = logging.NOTSET  # the logger's own level before the first hold
+        self._set: int | None = None  # the level the holds set, to notice a change made meanwhile
+
+    def hold(self, key: int, level: int) -> None:
+        logger = logging.getLogger("kitops")
+        with self._lock:
+            if not self._held:
+                self._saved, self._set = logger.level, None
+            self._held[key] = level
+            self._apply(logger)
+
+    def release(self, key: int) -> None:
+        logger = logging.getLogger("kitops")
+        with self._lock:
+            if self._held.pop(key, None) is None:
+                return
+            if self._held:
+                self._apply(logger)
+            else:
+                if self._set is not None and logger.level == self._set:
+                    logger.setLevel(self._saved)
+                self._set = None
+
+    def _apply(self, logger: logging.Logger) -> None:
+        if self._set is not None and logger.level != self._set:  # changed by someone else: adopt it
+            self._saved = logger.level
+        configured = self._saved or (logger.parent.getEffectiveLevel() if logger.parent else logging.WARNING)
+        wanted = min(self._held.values())
+        target = wanted if wanted < configured else self._saved
+        if logger.level != target:
+            logger.setLevel(target)
+        self._set = target
+
+
+_LEVELS = _LevelHolds()

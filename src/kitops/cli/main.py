@@ -7,14 +7,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import click
 
 from kitops import __version__
 from kitops.cli.errors import EXIT_CANCELLED, report
-from kitops.cli.output import LEVELS, PlainProgress, RichProgress, setup_logging
+from kitops.cli.output import LEVELS, PlainProgress, RichProgress, Streams, setup_logging
 from kitops.errors import UsageError
 from kitops.progress import Cancel, Progress
 
@@ -27,17 +27,22 @@ class Ctx:
     home: str | None
     progress_mode: str
     debug: bool
+    streams: Streams = field(default_factory=Streams)
+
+    def echo(self, message: str, nl: bool = True) -> None:
+        """A result line, on this run's stdout."""
+        click.echo(message, file=self.streams.stdout, nl=nl)
 
     @contextlib.contextmanager
     def progress(self) -> Iterator[Progress | None]:
         """rich bars on a TTY, plain lines otherwise, nothing with --progress none."""
         if self.progress_mode in ("none", "false"):
             yield None
-        elif sys.stderr.isatty():
-            with RichProgress(fancy=self.progress_mode == "fancy") as bars:
+        elif self.streams.err.isatty():
+            with RichProgress(fancy=self.progress_mode == "fancy", stream=self.streams.stderr) as bars:
                 yield bars
         else:
-            yield PlainProgress()
+            yield PlainProgress(self.streams.stderr)
 
 
 def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
@@ -47,10 +52,10 @@ def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
         return fn(cancel)
     except KeyboardInterrupt:
         cancel.cancel()
-        report(KeyboardInterrupt(), debug=ctx.debug)
+        report(KeyboardInterrupt(), debug=ctx.debug, file=ctx.streams.stderr)
         sys.exit(EXIT_CANCELLED)
     except Exception as exc:
-        sys.exit(report(exc, debug=ctx.debug, context=context))
+        sys.exit(report(exc, debug=ctx.debug, context=context, file=ctx.streams.stderr))
 
 
 def network_options(fn: F) -> F:
@@ -88,6 +93,52 @@ def _obj() -> Ctx:
     return click.get_current_context().find_object(Ctx) or Ctx(None, "plain", False)
 
 
+def _streams(ctx: click.Context) -> Streams:
+    """The run's streams: from its :class:`Ctx`, or (before the group has made one) as given to
+    ``cli.main(obj=Streams(...))``; the process's streams otherwise."""
+    obj = ctx.find_object(Ctx)
+    if obj is not None:
+        return obj.streams
+    return ctx.find_object(Streams) or Streams()
+
+
+def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """click's ``--help``, written to the run's stdout."""
+    if value and not ctx.resilient_parsing:
+        click.echo(ctx.get_help(), file=_streams(ctx).stdout, color=ctx.color)
+        ctx.exit()
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """click's ``--version`` (same text), written to the run's stdout."""
+    if value and not ctx.resilient_parsing:
+        click.echo(f"kit, version {__version__}", file=_streams(ctx).stdout, color=ctx.color)
+        ctx.exit()
+
+
+def _streamed_help(option: click.Option | None) -> click.Option | None:
+    if option is not None:
+        option.callback = _show_help
+    return option
+
+
+class KitCommand(click.Command):
+    """A command whose ``--help`` goes to the run's stdout (see :class:`Streams`)."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return _streamed_help(super().get_help_option(ctx))
+
+
+class KitGroup(click.Group):
+    """A group whose ``--help`` goes to the run's stdout, and whose commands and groups do too."""
+
+    command_class = KitCommand
+    group_class = type  # subgroups are KitGroups
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return _streamed_help(super().get_help_option(ctx))
+
+
 HELP = """kit: package ML projects as ModelKits (OCI artifacts) and move them through registries.
 
 \b
@@ -102,7 +153,7 @@ with the Go kit CLI.
 """
 
 
-@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=KitGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config", metavar="DIR", help="Storage root ($KITOPS_HOME) to use.")
 @click.option(
     "--log-level", default="info", show_default=True, metavar="LEVEL",
@@ -114,7 +165,8 @@ with the Go kit CLI.
 )
 @click.option("-v", "--verbose", count=True, help="-v debug, -vv trace.")
 @click.option("--debug", is_flag=True, envvar="KITOPS_DEBUG", help="Show tracebacks for errors.")
-@click.version_option(__version__, "--version", prog_name="kit")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, log_level: str, progress_mode: str, verbose: int, debug: bool) -> None:
     level_name = log_level.lower()
@@ -127,8 +179,12 @@ def cli(ctx: click.Context, config: str | None, log_level: str, progress_mode: s
         level = LEVELS["trace"]
         if verbose >= 3:
             progress_mode = "none"
-    setup_logging(level)
-    ctx.obj = Ctx(config, progress_mode.lower(), debug)
+    streams = _streams(ctx)
+    if streams.logging is not None:  # an in-process caller (kit._run) sets up logging for this run only
+        streams.logging(level)
+    else:
+        setup_logging(level)
+    ctx.obj = Ctx(config, progress_mode.lower(), debug, streams)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,15 +215,15 @@ def pack(directory: str, kitfile: str | None, tag: str | None, compression: str,
         text = None
         path: str | None = kitfile
         if kitfile == "-":
-            if sys.stdin.isatty():
+            if ctx.streams.inp.isatty():
                 raise UsageError("No input file specified and no data piped", hint="pipe a Kitfile: cat Kitfile | kit pack . -f -")
-            text, path = sys.stdin.read(), None
+            text, path = ctx.streams.inp.read(), None
         with ctx.progress() as progress:
             result = api.pack(
                 directory, kitfile=path, kitfile_text=text, tag=tag, compression=compression,
                 legacy_manifest=legacy_manifest, home=ctx.home, progress=progress, cancel=cancel,
             )
-        click.echo(f"Model saved: {result.descriptor.digest}")
+        ctx.echo(f"Model saved: {result.descriptor.digest}")
 
     run(ctx, body, context="Failed to pack model kit")
 
@@ -258,13 +314,13 @@ def list_cmd(repository: str | None, fmt: str, **net: Any) -> None:
         else:
             items = api.list_modelkits(repository, home=ctx.home)
         if fmt == "table":
-            click.echo(list_table(items), nl=False)
+            ctx.echo(list_table(items), nl=False)
         elif fmt == "json":
-            click.echo(gojson.dumps([i.to_go() for i in items], indent="  "))
+            ctx.echo(gojson.dumps([i.to_go() for i in items], indent="  "))
         else:
             for it in items:
                 out = render_template(fmt, it.to_go())
-                click.echo(out, nl=not out.endswith("\n"))
+                ctx.echo(out, nl=not out.endswith("\n"))
 
     run(ctx, body)
 
@@ -299,7 +355,7 @@ def inspect(modelkit: str, remote: bool, **net: Any) -> None:
 
     def body(_cancel: Cancel) -> None:
         result = api.inspect(modelkit, home=ctx.home, remote=remote, network=make_network(net))
-        click.echo(result.to_json())
+        ctx.echo(result.to_json())
 
     run(ctx, body, context="Error resolving modelkit")
 
@@ -318,7 +374,7 @@ def info(modelkit: str, remote: bool, filter_: str | None, **net: Any) -> None:
     def body(_cancel: Cancel) -> None:
         kitfile = api.info(modelkit, home=ctx.home, remote=remote, network=make_network(net))
         text = api.filter_kitfile_yaml(kitfile, filter_) if filter_ else kitfile.to_yaml()
-        click.echo(text, nl=False)
+        ctx.echo(text, nl=False)
 
     run(ctx, body)
 
@@ -349,7 +405,7 @@ def tag(source: str, target: str, remote: bool | None, **net: Any) -> None:
 
     def body(_cancel: Cancel) -> None:
         src, dst = api.tag(source, target, home=ctx.home, remote=remote, network=make_network(net))
-        click.echo(f"Modelkit {src} tagged as {dst}")
+        ctx.echo(f"Modelkit {src} tagged as {dst}")
 
     run(ctx, body)
 
@@ -376,13 +432,13 @@ def remove(modelkit: str | None, force: bool, all_: bool, remote: bool, **net: A
             if not modelkit:
                 raise UsageError("modelkit is required for remove --remote")
             desc = api.remove_remote(modelkit, home=ctx.home, network=make_network(net))
-            click.echo(f"Removed {modelkit} (digest {desc.digest})")
+            ctx.echo(f"Removed {modelkit} (digest {desc.digest})")
             return
         for r in api.remove(modelkit, all=all_, force=force, home=ctx.home):
             if r.untagged_only:
-                click.echo(f"Untagged {r.reference}")
+                ctx.echo(f"Untagged {r.reference}")
             else:
-                click.echo(f"Removed {r.reference} (digest {r.digest})")
+                ctx.echo(f"Removed {r.reference} (digest {r.digest})")
 
     run(ctx, body, context="Failed to remove")
 
@@ -401,7 +457,7 @@ def diff(modelkit1: str, modelkit2: str, **net: Any) -> None:
 
     ctx = _obj()
     network = make_network(net)
-    run(ctx, lambda _c: click.echo(api.diff(modelkit1, modelkit2, home=ctx.home, network=network), nl=False))
+    run(ctx, lambda _c: ctx.echo(api.diff(modelkit1, modelkit2, home=ctx.home, network=network), nl=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,7 +483,7 @@ def push(source: str, destination: str | None, **net: Any) -> None:
         log.info("Pushing %s%s", source, f" to {destination}" if destination else "")
         with ctx.progress() as progress:
             result = api.push(source, destination, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel)
-        click.echo(f"Pushed {result.descriptor.digest}")
+        ctx.echo(f"Pushed {result.descriptor.digest}")
 
     run(ctx, body, context="Failed to push")
 
@@ -448,7 +504,7 @@ def pull(modelkit: str, **net: Any) -> None:
         log.info("Pulling %s", modelkit)
         with ctx.progress() as progress:
             result = api.pull(modelkit, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel)
-        click.echo(f"Pulled {result.descriptor.digest}")
+        ctx.echo(f"Pulled {result.descriptor.digest}")
 
     run(ctx, body, context="Failed to pull")
 
@@ -472,17 +528,17 @@ def login(registry: str, username: str, password: str | None, password_stdin: bo
 
     def body(_cancel: Cancel) -> None:
         nonlocal username
-        stdin_value = sys.stdin.read() if password_stdin else None
+        stdin_value = ctx.streams.inp.read() if password_stdin else None
         if password and username:
             log.warning("Using --password via CLI is insecure. Consider using --password-stdin instead")
         secret = require_password(password, stdin_value)
         if not secret:
-            if not sys.stdin.isatty():
+            if not ctx.streams.inp.isatty():
                 raise UsageError("attempting to read input from non-terminal", hint="use --password-stdin")
             username = username or click.prompt("Username")
             secret = click.prompt("Password", hide_input=True)
         api.login(registry, username=username, password=secret, home=ctx.home, network=make_network(net))
-        click.echo("Log in successful")
+        ctx.echo("Log in successful")
 
     run(ctx, body)
 
@@ -498,7 +554,7 @@ def logout(registry: str) -> None:
     def body(_cancel: Cancel) -> None:
         if not api.logout(registry, home=ctx.home):
             raise UsageError(f"not logged in to {registry}")
-        click.echo(f"Successfully logged out from {registry}")
+        ctx.echo(f"Successfully logged out from {registry}")
 
     run(ctx, body)
 
@@ -522,13 +578,13 @@ def init(path: str, name: str, desc: str, author: str, force: bool) -> None:
 
     def body(_cancel: Cancel) -> None:
         nonlocal name, desc, author
-        if sys.stdin.isatty() and sys.stdout.isatty():
+        if ctx.streams.inp.isatty() and ctx.streams.out.isatty():
             name = name or click.prompt("Enter a name for the ModelKit", default="", show_default=False)
             desc = desc or click.prompt("Enter a short description for the ModelKit", default="", show_default=False)
             author = author or click.prompt("Enter an author for the ModelKit", default="", show_default=False)
         kitfile, written = api.init(path, name=name, description=desc, author=author, force=force)
         log.info("Generated Kitfile:\n\n%s", kitfile.to_yaml())
-        click.echo(f"Saved to path '{written}'")
+        ctx.echo(f"Saved to path '{written}'")
 
     run(ctx, body)
 
@@ -555,7 +611,7 @@ def import_cmd(source: str, tag: str | None, tracking_uri: str | None, force: bo
     def body(_cancel: Cancel) -> None:
         result = import_uri(source, tag=tag, home=ctx.home, tracking_uri=tracking_uri, force=force)
         log.info("Model is packed as %s", result.ref)
-        click.echo(f"Model saved: {result.digest}")
+        ctx.echo(f"Model saved: {result.digest}")
 
     run(ctx, body, context="Failed to import model")
 
@@ -577,11 +633,11 @@ def cache_info() -> None:
         entries = api.cache_info(home=ctx.home)
         total = sum(size for _n, size in entries)
         if total == 0:
-            click.echo("Cache is currently empty")
+            ctx.echo("Cache is currently empty")
             return
-        click.echo(f"Total size of cache directory: {format_bytes(total)}")
-        click.echo("Cache contents:")
-        click.echo(table([[f"  {n}", format_bytes(s)] for n, s in entries], padding=4), nl=False)
+        ctx.echo(f"Total size of cache directory: {format_bytes(total)}")
+        ctx.echo("Cache contents:")
+        ctx.echo(table([[f"  {n}", format_bytes(s)] for n, s in entries], padding=4), nl=False)
 
     run(ctx, body)
 
@@ -593,7 +649,7 @@ def cache_clear() -> None:
     from kitops.modelkit.listing import format_bytes
 
     ctx = _obj()
-    run(ctx, lambda _c: click.echo(f"Cleared {format_bytes(api.cache_clear(home=ctx.home))}"))
+    run(ctx, lambda _c: ctx.echo(f"Cleared {format_bytes(api.cache_clear(home=ctx.home))}"))
 
 
 @cli.command(short_help="Show version information.")
@@ -601,7 +657,7 @@ def version() -> None:
     """Print the version of kit (Python implementation)."""
     import platform
 
-    click.echo(f"Version: {__version__}\nPython: {platform.python_version()}\nImplementation: kitops (pure Python)")
+    _obj().echo(f"Version: {__version__}\nPython: {platform.python_version()}\nImplementation: kitops (pure Python)")
 
 
 def main() -> None:
