@@ -118,3 +118,19 @@ def test_false_200_on_referrers_falls_back_to_the_tag_schema() -> None:
 
     repo = RemoteRepository(RegistryClient("registry.example.com", transport=httpx.MockTransport(handler)), "r")
     assert [d.digest for d in repo.referrers(subject)] == ["sha256:" + "c" * 64]
+
+
+def test_oversized_referrers_index_is_refused_unread() -> None:
+    from kitops.errors import IntegrityError
+    from kitops.oci.models import MAX_MANIFEST_BYTES
+
+    big = b" " * (MAX_MANIFEST_BYTES + 1)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "/referrers/" in request.url.path:
+            return httpx.Response(200, headers={"Content-Type": mt.OCI_INDEX}, content=big)
+        return httpx.Response(404)
+
+    repo = RemoteRepository(RegistryClient("registry.example.com", transport=httpx.MockTransport(handler)), "r")
+    with pytest.raises(IntegrityError, match=r"referrers of sha256:d+ is \d+ bytes, over the 4194304-byte limit"):
+        repo.referrers("sha256:" + "d" * 64)

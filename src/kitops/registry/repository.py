@@ -309,20 +309,8 @@ class RemoteRepository:
             "GET", self._path("manifests", ref), scope=self.pull_scope,
             headers={"Accept": mt.MANIFEST_ACCEPT}, expect=(200,), repo=self.repository, stream=True,
         )
-        try:
-            length = int(resp.headers.get("content-length") or 0)
-            if length > MAX_MANIFEST_BYTES:
-                raise IntegrityError(f"manifest {ref} is {length} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
-            chunks, total = [], 0
-            for chunk in _raw_chunks(resp):
-                total += len(chunk)
-                if total > MAX_MANIFEST_BYTES:
-                    raise IntegrityError(f"manifest {ref} is over the {MAX_MANIFEST_BYTES}-byte limit")
-                chunks.append(chunk)
-        finally:
-            resp.close()
+        data = _read_bounded(resp, f"manifest {ref}")
         media_type = resp.headers.get("content-type", mt.OCI_MANIFEST).split(";")[0].strip()
-        data = b"".join(chunks)
         if is_digest(ref) and "sha256:" + hashlib.sha256(data).hexdigest() != ref:
             raise IntegrityError(f"manifest fetched for {ref} does not match that digest")
         return media_type, data
@@ -438,12 +426,13 @@ class RemoteRepository:
         params = {"artifactType": artifact_type} if artifact_type else None
         resp = self.client.request(
             "GET", self._path("referrers", subject), scope=self.pull_scope, params=params,
-            headers={"Accept": mt.OCI_INDEX}, expect=(200, 404), repo=self.repository,
+            headers={"Accept": mt.OCI_INDEX}, expect=(200, 404), repo=self.repository, stream=True,
         )
         content_type = resp.headers.get("content-type", "").split(";")[0].strip()
         if resp.status_code == 200 and content_type == mt.OCI_INDEX:  # some registries answer a false 200
-            found = list(_parse_index(resp.content, subject).manifests)
+            found = list(_parse_index(_read_bounded(resp, f"referrers of {subject}"), subject).manifests)
         else:
+            resp.close()
             found = self._tag_schema_index(subject)
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
@@ -527,6 +516,23 @@ class RemoteRepository:
             )
         if resp.status_code == 404:
             raise NotFoundError(f"model {self.client.registry}/{self.repository}@{desc.digest} not found")
+
+
+def _read_bounded(resp: httpx.Response, what: str, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+    """A streamed metadata body (manifest, index) read whole but never past ``limit``; closes ``resp``."""
+    try:
+        length = int(resp.headers.get("content-length") or 0)
+        if length > limit:
+            raise IntegrityError(f"{what} is {length} bytes, over the {limit}-byte limit")
+        chunks, total = [], 0
+        for chunk in _raw_chunks(resp):
+            total += len(chunk)
+            if total > limit:
+                raise IntegrityError(f"{what} is over the {limit}-byte limit")
+            chunks.append(chunk)
+    finally:
+        resp.close()
+    return b"".join(chunks)
 
 
 def referrers_tag(subject: str) -> str:
