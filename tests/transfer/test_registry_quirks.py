@@ -477,3 +477,34 @@ def test_corrupt_partial_is_discarded_and_the_blob_fetched_again(
     assert [_range_start(h) for h in fake.gets] == [DROP_AT, None]  # continued, failed the digest, restarted
     assert _stored(home, layer.digest) == blobs[layer.digest]
     assert _ingest(home) == {}
+
+
+class _Endless(httpx.SyncByteStream):
+    """A chunked body that never ends; counts what was read of it."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            self.sent += 1 << 20
+            yield b"[" * (1 << 20)
+
+
+def test_metadata_answers_are_read_bounded() -> None:
+    from kitops.errors import TransferError
+    from kitops.registry.client import MAX_BODY
+
+    endless = _Endless()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tags/list"):
+            return httpx.Response(200, stream=endless)  # no Content-Length: chunked
+        return httpx.Response(200, headers={"Content-Length": str(MAX_BODY + 1)}, stream=_Endless())
+
+    client = RegistryClient("registry.example.com", transport=httpx.MockTransport(handler))
+    with pytest.raises(TransferError, match="over the 16777216-byte limit"):
+        RemoteRepository(client, "r").tags()
+    assert endless.sent <= MAX_BODY + (1 << 20)  # stopped at the limit, not read to the end
+    with pytest.raises(TransferError, match=r"sent a 16777217-byte answer"):
+        client.request("GET", "/v2/", expect=(200,))

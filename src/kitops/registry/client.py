@@ -398,7 +398,7 @@ class RegistryClient:
                     resp.close()
             if not stream:
                 try:
-                    resp.read()
+                    _read_small(resp, method, redact_url(url))
                 finally:
                     resp.close()
             return resp
@@ -420,6 +420,31 @@ class RegistryClient:
             return float(min(max(float(value), 0.0), 60.0))
         except ValueError:
             return None
+
+
+MAX_BODY = 16 << 20  # a response read whole (JSON, a tag page, an error) is never larger than this
+
+
+def _read_small(resp: httpx.Response, method: str, url: str) -> None:
+    """Read a body that callers use whole (``resp.content``), refusing one that is too big: blobs
+    are always streamed, so a large body here is a broken or hostile registry."""
+    if resp.is_stream_consumed:  # buffered already (a mock transport's response)
+        return
+    length = resp.headers.get("content-length")
+    if length is not None and length.isdigit():
+        if int(length) > MAX_BODY:
+            raise TransferError(f"{method} {url}: the registry sent a {int(length)}-byte answer, over the "
+                                f"{MAX_BODY}-byte limit for metadata", hint="check the registry address")
+        resp.read()  # HTTP/1.1 framing stops at Content-Length
+        return
+    chunks, total = [], 0
+    for chunk in resp.iter_raw():
+        total += len(chunk)
+        if total > MAX_BODY:
+            raise TransferError(f"{method} {url}: the registry's answer is over the {MAX_BODY}-byte limit for "
+                                "metadata", hint="check the registry address")
+        chunks.append(chunk)
+    resp._content = b"".join(chunks)  # what resp.read() sets (httpx has no public setter): .content works
 
 
 def _ecr_token_expired(resp: httpx.Response) -> bool:
