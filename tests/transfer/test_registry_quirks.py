@@ -508,3 +508,10 @@ def test_metadata_answers_are_read_bounded() -> None:
     assert endless.sent <= MAX_BODY + (1 << 20)  # stopped at the limit, not read to the end
     with pytest.raises(TransferError, match=r"sent a 16777217-byte answer"):
         client.request("GET", "/v2/", expect=(200,))
+
+    endless_error = _Endless()
+    failing = RegistryClient("registry.example.com", backoff_base=0.001, transport=httpx.MockTransport(
+        lambda request: httpx.Response(400, stream=endless_error)))
+    with pytest.raises(TransferError, match="over the 16777216-byte limit"):
+        failing.request("GET", "/v2/", expect=(200,))
+    assert endless_error.sent <= MAX_BODY + (1 << 20)  # an error body is bounded too

@@ -393,6 +393,7 @@ class RegistryClient:
                 continue
             if expect is not None and status not in expect:
                 try:
+                    _read_small(resp, method, redact_url(url))  # an error body, bounded like any other
                     raise_for_response(resp, method=method, url=redact_url(url), host=self.registry, repo=repo)
                 finally:
                     resp.close()
