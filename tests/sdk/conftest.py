@@ -7,19 +7,15 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-ISOLATED = ("JOZU_USERNAME", "JOZU_PASSWORD", "JOZU_REGISTRY", "JOZU_NAMESPACE", "KITOPS_REGISTRY_USER",
-            "KITOPS_REGISTRY_PASSWORD", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR")
 
 
 @pytest.fixture(autouse=True)
 def sdk_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test gets its own $KITOPS_HOME, an empty Docker config, no JOZU_* variables, and a
-    fresh current directory (so a developer's .env or ~/.local/share/kitops never leaks in)."""
-    for var in ISOLATED:
-        monkeypatch.delenv(var, raising=False)
+    """Each test gets its own $KITOPS_HOME and a fresh current directory (so a developer's .env
+    never leaks in); tests/conftest.py's isolated_user_state has already emptied HOME, the
+    Docker config and the JOZU_*/credential variables."""
     home = tmp_path / "kitops-home"
     monkeypatch.setenv("KITOPS_HOME", str(home))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)

@@ -159,10 +159,14 @@ def test_save_kitfile_writes_into_the_working_directory(plain_registry: Registry
     assert manager.inspect_modelkit(remote=True)["kitfile"]["model"]["parameters"] == {"C": "0.5"}
 
 
+def _project_with_dataset(root: Path) -> Path:
+    return write_tree(root, {"Kitfile": "manifestVersion: 1.0.0\npackage:\n  name: demo\nmodel:\n"
+                                        "  path: m.bin\ndatasets:\n  - name: train\n    path: d.csv\n",
+                             "m.bin": b"weights\n", "d.csv": "a\n1\n"})
+
+
 def test_pull_and_unpack(plain_registry: Registry, tmp_path: Path, repo_name: str) -> None:
-    project = write_tree(tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\npackage:\n  name: demo\nmodel:\n"
-                                                     "  path: m.bin\ndatasets:\n  - name: train\n    path: d.csv\n",
-                                          "m.bin": b"weights\n", "d.csv": "a\n1\n"})
+    project = _project_with_dataset(tmp_path / "p")
     ref = f"{plain_registry.host}/{repo_name}:v1"
     kit.pack(ref, str(project))
     kit.push(ref)
@@ -191,9 +195,7 @@ def test_filtered_pull_loads_the_kitfile_of_the_digest_unpacked(plain_registry: 
                                                                 repo_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A filtered unpack writes no Kitfile: load_kitfile used to read whatever Kitfile was already in the
     working directory (another ModelKit's), and the fallback asked for the tag rather than the digest unpacked."""
-    project = write_tree(tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\npackage:\n  name: demo\nmodel:\n"
-                                                     "  path: m.bin\ndatasets:\n  - name: train\n    path: d.csv\n",
-                                          "m.bin": b"weights\n", "d.csv": "a\n1\n"})
+    project = _project_with_dataset(tmp_path / "p")
     ref = f"{plain_registry.host}/{repo_name}:v1"
     kit.pack(ref, str(project))
     kit.push(ref)
