@@ -4,6 +4,7 @@ and continued with a Range when the connection breaks mid-body."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -13,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from kitops import api
+from kitops.oci.models import Manifest
 from kitops.registry import repository
+from kitops.registry.client import RegistryClient
+from kitops.registry.repository import RemoteRepository
 from kitops.store.layout import LocalStore
 from tests.realregistry import Registry
 
@@ -106,14 +110,39 @@ def _unpacked_model(ref: str, home: Path, out: Path) -> bytes:
 
 
 def test_pull_reads_the_body_from_the_socket_and_verifies_it(
-    plain_registry: Registry, big_kit: tuple[str, bytes], home: Path, tmp_path: Path, direct_sockets: list[object]
+    plain_registry: Registry, big_kit: tuple[str, bytes], home: Path, tmp_path: Path, direct_sockets: list[object],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     repo, data = big_kit
     ref = f"{plain_registry.host}/{repo}:v1"
+    caplog.set_level(logging.DEBUG, logger="kitops")
     api.pull(ref, home=home)
     assert any(isinstance(s, socket.socket) for s in direct_sockets)  # the fast path ran
+    gets = [r.getMessage() for r in caplog.records if "GET" in r.getMessage() and "/blobs/" in r.getMessage()]
+    assert gets and not [g for g in gets if "-> 206" in g]  # each body in one response, never resumed
     assert _unpacked_model(ref, home, tmp_path / "out") == data
     assert not list((home / "storage" / "ingest").iterdir())
+
+
+def test_readinto_fills_the_callers_buffer_from_the_socket(
+    plain_registry: Registry, big_kit: tuple[str, bytes], direct_sockets: list[object]
+) -> None:
+    """Readers that bring their own buffer get the body with recv_into straight into it."""
+    repo, _data = big_kit
+    remote = RemoteRepository(RegistryClient(plain_registry.host), repo)
+    manifest = Manifest.from_bytes(remote.fetch(remote.resolve("v1")).read())
+    layer = max(manifest.layers, key=lambda d: d.size)  # the model tar
+    body = remote.open_at(layer, 0)
+    got = bytearray()
+    buf = memoryview(bytearray(300_000))
+    try:
+        while n := body.readinto(buf):
+            assert n == min(len(buf), layer.size - len(got)) or not got  # full buffers after the first chunk
+            got += buf[:n]
+    finally:
+        body.close()
+    assert isinstance(direct_sockets[-1], socket.socket)
+    assert len(got) == layer.size and "sha256:" + hashlib.sha256(got).hexdigest() == layer.digest
 
 
 def test_connection_cut_mid_body_is_continued_in_the_same_pull(

@@ -82,17 +82,21 @@ def _set_rcvlowat(sock: socket.socket, size: int) -> int:
 
 
 class _ResponseStream:
-    """A streaming HTTP response body as a file-like object, read ahead by a thread of its own.
+    """A streaming HTTP response body as a file-like object.
 
-    Parsing HTTP in Python holds the GIL while hashing and writing release it, so a
-    reader that parsed, hashed and wrote in turn left a core idle: the prefetch
-    thread overlaps the network with the consumer's sha256 and disk writes. Where the
-    socket allows (:func:`_direct_socket`), the thread takes the first chunk from httpx —
-    the bytes h11 already buffered with the headers — and then reads with ``recv_into``
-    into a ring of reused buffers, as ``http.client`` does, which saves h11's three copies of every byte
-    (a pull otherwise spent about twice the baseline's CPU per byte). At most
-    ``PREFETCH_CHUNKS`` chunks wait in memory. Errors in the thread are raised to the
-    reader; a broken connection as :class:`ConnectionDropped`, so readers can resume.
+    Where the socket allows (:func:`_direct_socket`), the body is read in the caller's
+    thread: the first chunk from httpx — the bytes h11 already buffered with the headers
+    — and then ``recv_into`` into one reused buffer, as ``http.client`` does. That saves
+    h11's three copies of every byte, and ``readview`` lends the buffer, so a download
+    hashes and writes it without another copy. Reading, hashing and writing all release
+    the GIL, and blobs are pulled in parallel threads, so no thread of its own is needed:
+    on a 2-core machine shared with a loopback registry an extra reader thread per blob
+    cost more in hand-offs (system time) than it overlapped.
+
+    Other bodies (chunked, compressed, HTTP/2, TLS inside a proxy's tunnel) go through
+    h11, whose parsing holds the GIL; a prefetch thread reads those ahead, at most
+    ``PREFETCH_CHUNKS`` chunks. Either way a broken connection is raised as
+    :class:`ConnectionDropped`, so readers can resume from their offset.
     """
 
     PREFETCH_CHUNKS = 4
@@ -102,74 +106,98 @@ class _ResponseStream:
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
         self._buf: bytes | memoryview = b""
-        self._held: bytearray | None = None  # the ring buffer behind ``_buf``, returned when used up
         self._done = False
-        self._queue: queue.Queue[tuple[bytes | memoryview, bytearray | None] | BaseException | None] = queue.Queue(
-            self.PREFETCH_CHUNKS)
-        self._free: queue.Queue[bytearray] = queue.Queue()
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(self.PREFETCH_CHUNKS)
         self._stop = threading.Event()
         self._sock = _direct_socket(resp)
-        self._thread = threading.Thread(target=self._prefetch, name="kit-prefetch", daemon=True)
-        self._thread.start()
+        self._remaining = -1  # body bytes still on the socket; -1 until the direct read starts
+        self._lowat = 0
+        self._own: memoryview | None = None  # our buffer, for readers that do not bring theirs
+        self._raw: Iterator[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        if self._sock is None:
+            self._thread = threading.Thread(target=self._prefetch, name="kit-prefetch", daemon=True)
+            self._thread.start()
+
+    def _dropped(self, exc: BaseException) -> ConnectionDropped:
+        return ConnectionDropped(f"connection dropped while reading {self._resp.url.path}: {exc}",
+                                 hint="re-run the command: what arrived is kept and the rest is resumed")
 
     def _prefetch(self) -> None:
         item: BaseException | None = None
         try:
-            if self._sock is not None:
-                self._prefetch_direct(self._sock)
-            else:
-                for chunk in _raw_chunks(self._resp):
-                    if self._stop.is_set():
-                        return
-                    self._queue.put((chunk, None))
+            for chunk in _raw_chunks(self._resp):
+                if self._stop.is_set():
+                    return
+                self._queue.put(chunk)
         except (httpx.TransportError, OSError) as exc:  # handed to the reader, which can resume from its offset
-            item = ConnectionDropped(f"connection dropped while reading {self._resp.url.path}: {exc}",
-                                     hint="re-run the command: what arrived is kept and the rest is resumed")
+            item = self._dropped(exc)
         except BaseException as exc:  # handed to the reader, which raises it
             item = exc
         if not self._stop.is_set():
             self._queue.put(item)
 
-    def _prefetch_direct(self, sock: socket.socket) -> None:
-        remaining = int(self._resp.headers["content-length"])
-        chunks = self._resp.iter_raw()
-        first = next(chunks, b"")  # what h11 holds already; it drains its whole buffer into one event
-        if first:
-            self._queue.put((first, None))
-            remaining -= len(first)
-        if remaining <= 0:
-            for rest in chunks:  # nothing expected; let h11 see the end of the message
-                self._queue.put((rest, None))
-            return
-        for _ in range(self.PREFETCH_CHUNKS + 2):
-            self._free.put(bytearray(self.CHUNK))
-        sock.settimeout(self._resp.request.extensions.get("timeout", {}).get("read") or 300.0)
-        lowat = _set_rcvlowat(sock, min(self.RCVLOWAT, remaining))
-        while remaining > 0:
-            buf = self._free.get()
-            if self._stop.is_set():
-                return
-            view = memoryview(buf)
-            want = min(len(buf), remaining)
-            got = 0
+    def _direct_start(self, sock: socket.socket) -> None:
+        """Take what h11 holds already (it drains its whole buffer into one event); the rest of
+        the body is then read from the socket."""
+        self._remaining = int(self._resp.headers["content-length"])
+        # held for the life of the stream: a dropped iterator closes the response, and its socket
+        self._raw = chunks = self._resp.iter_raw()
+        first = next(chunks, b"")
+        self._remaining -= len(first)
+        if self._remaining <= 0:
+            first += b"".join(chunks)  # nothing more expected; let h11 see the end of the message
+        else:
+            sock.settimeout(self._resp.request.extensions.get("timeout", {}).get("read") or 300.0)
+            self._lowat = _set_rcvlowat(sock, min(self.RCVLOWAT, self._remaining))
+        self._buf = memoryview(first)
+
+    def _direct_fill(self, sock: socket.socket, view: memoryview) -> int:
+        """``recv_into`` ``view`` until it is full or the body is complete."""
+        want = min(len(view), self._remaining)
+        got = 0
+        try:
             while got < want:
-                if lowat > 1 and remaining - got < lowat:  # the last bytes: never wait for more than will come
-                    lowat = _set_rcvlowat(sock, remaining - got)
+                if self._lowat > 1 and self._remaining - got < self._lowat:  # the last bytes: never wait for more
+                    self._lowat = _set_rcvlowat(sock, self._remaining - got)
                 n = sock.recv_into(view[got:want])
                 if not n:
-                    raise ConnectionDropped(f"connection closed {remaining - got} bytes before the end of "
+                    raise ConnectionDropped(f"connection closed {self._remaining - got} bytes before the end of "
                                             f"{self._resp.url.path}", hint="re-run the command to resume")
                 got += n
-            remaining -= got
-            self._queue.put((view[:got], buf))
+        except ConnectionDropped:
+            self._done = True
+            raise
+        except OSError as exc:
+            self._done = True
+            raise self._dropped(exc) from exc
+        except BaseException:
+            self._done = True
+            raise
+        finally:
+            self._remaining -= got
+        return got
 
     def _next(self) -> bool:
         """Refill ``_buf`` with the next chunk; False at the end of the body."""
         if self._done:
             return False
-        if self._held is not None:
-            self._free.put(self._held)
-            self._held = None
+        if self._sock is not None:
+            if self._remaining < 0:
+                try:
+                    self._direct_start(self._sock)
+                except (httpx.TransportError, OSError) as exc:
+                    self._done = True
+                    raise self._dropped(exc) from exc
+                if self._buf:
+                    return True
+            if self._remaining <= 0:
+                self._done = True
+                return False
+            if self._own is None:
+                self._own = memoryview(bytearray(min(self.CHUNK, self._remaining)))
+            self._buf = self._own[:self._direct_fill(self._sock, self._own)]
+            return True
         item = self._queue.get()
         if item is None:
             self._done = True
@@ -177,8 +205,7 @@ class _ResponseStream:
         if isinstance(item, BaseException):
             self._done = True
             raise item
-        chunk, self._held = item
-        self._buf = memoryview(chunk)
+        self._buf = memoryview(item)
         return True
 
     def read(self, n: int = -1) -> bytes:
@@ -196,7 +223,11 @@ class _ResponseStream:
         return data
 
     def readinto(self, buf: bytearray | memoryview) -> int:
+        """Read into ``buf``; past the first chunk of a direct body, straight from the socket and
+        filling it, so a reader with its own buffers gets the bytes with one copy."""
         view = memoryview(buf)
+        if not self._buf and self._sock is not None and self._remaining > 0 and not self._done:
+            return self._direct_fill(self._sock, view)
         while not self._buf:
             if not self._next():
                 return 0
@@ -226,9 +257,13 @@ class _ResponseStream:
             n -= step
 
     def close(self) -> None:
+        if self._sock is not None:
+            self._done = True
+            self._resp.close()  # h11 was left mid-body: httpcore closes the connection, never reuses it
+            return
         self._stop.set()
-        self._free.put(bytearray(0))  # wakes a producer waiting for a free buffer; it sees the stop
         thread = self._thread
+        assert thread is not None
         if thread.is_alive():
             for _ in range(4):  # unblock a producer waiting on a full queue
                 with contextlib.suppress(queue.Empty):
@@ -237,9 +272,6 @@ class _ResponseStream:
                 thread.join(0.05)
                 if not thread.is_alive():
                     break
-        if thread.is_alive() and self._sock is not None:
-            with contextlib.suppress(OSError):  # wakes a recv_into blocked on a stalled server
-                self._sock.shutdown(socket.SHUT_RDWR)
         self._resp.close()  # also ends a producer still blocked on a stalled socket
         thread.join(1.0)
 
