@@ -194,3 +194,15 @@ def test_import_kitops_loads_nothing_heavy() -> None:
             "assert not loaded, loaded; "
             "assert sorted(m for m in sys.modules if m.startswith('kitops')) == ['kitops', 'kitops._lazy']")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_registry_client_does_not_load_httpx_command_line() -> None:
+    """httpx imports its CLI (rich, pygments) when they are importable; kitops stands in for it
+    (see ``kitops.registry``), so a pull's start-up loads neither, and ``httpx.main`` says why."""
+    code = ("import sys; import kitops.registry.remote, httpx; "
+            "assert 'httpx' in sys.modules; "
+            "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'pygments'}); "
+            "assert not loaded, loaded\n"
+            "try:\n    httpx.main()\nexcept RuntimeError as exc:\n    assert 'python -m httpx' in str(exc)\n"
+            "else:\n    raise AssertionError('stand-in did not raise')")
+    subprocess.run([sys.executable, "-c", code], check=True)
