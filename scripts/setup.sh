@@ -18,10 +18,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi
-# The real OCI registry the demo and the tests use, and htpasswd for its Basic-auth variant.
+# The real OCI registry the demo and the tests use, htpasswd for its Basic-auth variant, openssl for CA hashing.
 missing=""
 [ -x /usr/bin/docker-registry ] || command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
 command -v htpasswd >/dev/null 2>&1 || missing="$missing apache2-utils"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

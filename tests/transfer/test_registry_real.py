@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -159,6 +161,25 @@ def test_tls_is_verified_by_default(tls_registry: Registry, repo_name: str, home
     api.push("iris:v1", ref, home=home, network=trusted)
     insecure = NetworkOptions(plain_http=False, tls_verify=False)
     assert api.pull(ref, home=home, network=insecure).descriptor.digest
+
+
+def test_system_trust_is_loaded_before_the_first_handshake(
+    tls_registry: Registry, repo_name: str, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --ca-file the CA bundle is loaded lazily, from the system's default paths: a CA
+    installed there (SSL_CERT_DIR, hashed as c_rehash does) is trusted, nothing else is."""
+    assert tls_registry.ca_file
+    subject_hash = subprocess.run(["openssl", "x509", "-noout", "-hash", "-in", tls_registry.ca_file],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    shutil.copy(tls_registry.ca_file, certs / f"{subject_hash}.0")
+    monkeypatch.setenv("SSL_CERT_DIR", str(certs))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    secure = NetworkOptions(plain_http=False)
+    api.login(tls_registry.host, username="alice", password=tls_registry.password or "", home=home, network=secure)
+    api.pack(EXAMPLE, tag="iris:v1", home=home)
+    api.push("iris:v1", f"{tls_registry.host}/{repo_name}:v1", home=home, network=secure)
 
 
 def test_remote_inspect_info_and_remove(plain_registry: Registry, repo_name: str, home: Path) -> None:

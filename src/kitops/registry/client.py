@@ -12,13 +12,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import random
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
@@ -28,6 +25,7 @@ from kitops import __version__
 from kitops.errors import AuthenticationError, TransferError, UsageError
 from kitops.registry.auth import Credential, TokenCache, merge_scopes, parse_challenges, redact_url
 from kitops.registry.errors import raise_for_response
+from kitops.registry.tls import TLSOptions
 
 log = logging.getLogger(__name__)
 
@@ -113,36 +111,6 @@ class Body:
                 yield chunk
         finally:
             src.close()
-
-
-@dataclass
-class TLSOptions:
-    tls_verify: bool = True
-    ca_file: str | None = None
-    cert: str | None = None
-    key: str | None = None
-
-    def ssl_context(self) -> ssl.SSLContext | bool:
-        cert = os.environ.get("KITOPS_CLIENT_CERT") or self.cert
-        key = os.environ.get("KITOPS_CLIENT_KEY") or self.key
-        if not self.tls_verify:
-            if not (cert and key):
-                return False
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        else:
-            cafile = self.ca_file or os.environ.get("SSL_CERT_FILE") or None
-            try:
-                ctx = ssl.create_default_context(cafile=cafile)
-            except (OSError, ssl.SSLError) as exc:
-                raise UsageError(f"cannot read CA file {cafile}: {exc}", hint="check --ca-file / SSL_CERT_FILE") from None
-        if cert and key:
-            try:
-                ctx.load_cert_chain(cert, key)
-            except (OSError, ssl.SSLError) as exc:
-                raise UsageError(f"failed to read certificate: {exc}", hint="check --cert and --key") from None
-        return ctx
 
 
 class RegistryClient:

@@ -9,9 +9,10 @@ import httpx
 
 from kitops.errors import UsageError
 from kitops.oci.reference import Reference
-from kitops.registry.client import CredentialLookup, RegistryClient, TLSOptions
+from kitops.registry.client import CredentialLookup, RegistryClient
 from kitops.registry.credentials import CredentialStore
 from kitops.registry.repository import BlobLocations, RemoteRepository
+from kitops.registry.tls import TLSOptions
 from kitops.registry.upload import UploadOptions
 
 
