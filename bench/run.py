@@ -104,12 +104,12 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     return float(result["seconds"]), result["maxrss_kib"] / 1024, 0
 
 
-def start_registry(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_registry(work: Path, storage: Path) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cfg = work / "registry.yml"
-    cfg.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {work / 'registry'}\n"
+    cfg.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n"
                    f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n")
     proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -134,16 +134,17 @@ def curl_push_script(blobs: list[tuple[str, Path]], host: str, repo: str) -> str
     return "\n".join(lines)
 
 
-def pull_dir(choice: str, work: Path, nbytes: int) -> Path:
-    """Where both pulls write. On this kind of VM the disk's write-back swings a 2 GB write by 2x from
-    run to run (the baseline alone ranged 214-545 MB/s), which drowns the client's own cost; a RAM
-    disk, the same for baseline and kitops, measures the pull itself."""
+def ram_dir(choice: str, work: Path, name: str, need: float) -> Path:
+    """Where a network step's data lives (the pulls' output, the registry's storage). On this kind
+    of VM the disk's write-back swings a 2 GB write by 2x from run to run (the pull baseline alone
+    ranged 183-545 MB/s), which drowns the clients' own cost; a RAM disk, the same for baseline
+    and kitops, measures the transfer itself. ``auto``: /dev/shm when it has ``need`` bytes free."""
     if choice != "auto":
         return Path(choice)
     shm = Path("/dev/shm")
-    if shm.is_dir() and shutil.disk_usage(shm).free > 2.5 * nbytes:
-        return shm / "kitbench-pull"
-    return work
+    if shm.is_dir() and shutil.disk_usage(shm).free > need:
+        return shm / name
+    return work / name
 
 
 def rounds(record: Callable[..., dict[str, object]], step: str, nbytes: int, env: dict[str, str],
@@ -171,6 +172,8 @@ def main() -> None:
     ap.add_argument("--steps", default="pack,unpack,push,pull")
     ap.add_argument("--pull-dir", default="auto",
                     help="where pulls write (default: /dev/shm when it has room, else --workdir)")
+    ap.add_argument("--registry-dir", default="auto",
+                    help="the registry's storage (default: /dev/shm when it has room, else --workdir)")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each push/pull implementation (median reported)")
     ap.add_argument("--keep", action="store_true", help="keep outputs (the generated project is always kept)")
     args = ap.parse_args()
@@ -188,8 +191,10 @@ def main() -> None:
     nbytes = tree_bytes(project)
     steps = args.steps.split(",")
     home = work / "home"
+    # room for the registry's copy and a pull's next to it
+    registry_dir = ram_dir(args.registry_dir, work, "kitbench-registry", 4 * nbytes)
     for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home", work / "base-pull",
-              work / "registry"):  # a kept registry would make the first push a no-op
+              work / "registry", registry_dir):  # a kept registry would make the first push a no-op
         shutil.rmtree(d, ignore_errors=True)
     env = {**os.environ, "KITOPS_HOME": str(home)}
     rows: list[dict[str, object]] = []
@@ -229,7 +234,7 @@ def main() -> None:
         if shutil.which("docker-registry") is None or shutil.which("curl") is None:
             print("  push/pull skipped: needs docker-registry and curl")
         else:
-            reg, host = start_registry(work)
+            reg, host = start_registry(work, registry_dir)
             try:
                 listing = subprocess.run([PY, "-c", (
                     "import sys; from kitops.store.layout import LocalStore; s=LocalStore(__import__('pathlib').Path(sys.argv[1]));"
@@ -238,8 +243,8 @@ def main() -> None:
                     capture_output=True, text=True, check=True).stdout
                 blobs = [(line.split()[0], Path(line.split()[1])) for line in listing.splitlines()]
                 total = sum(p.stat().st_size for _d, p in blobs)
-                pulls = pull_dir(args.pull_dir, work, total)
-                print(f"  pull outputs go to {pulls}", flush=True)
+                pulls = ram_dir(args.pull_dir, work, "kitbench-pull", 2.5 * total)
+                print(f"  pull outputs go to {pulls}, the registry stores in {registry_dir}", flush=True)
                 pull_env = {**env, "KITOPS_HOME": str(pulls / "pull-home")}
                 get = work / "curl-pull.sh"
                 get.write_text("set -e\n" + "\n".join(
@@ -280,7 +285,7 @@ def main() -> None:
     print(f"results: {work / 'results.json'}")
     if not args.keep:
         for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home",
-                  work / "base-pull", work / "registry"):
+                  work / "base-pull", work / "registry", registry_dir):
             shutil.rmtree(d, ignore_errors=True)
         for f in [*work.glob("curl-blob-*"), *work.glob("curl-push-*.sh")]:
             f.unlink()
