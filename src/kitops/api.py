@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kitops.errors import KitError, NotFoundError, UsageError
 from kitops.kitfile.model import Kitfile
 from kitops.modelkit.listing import NONE, ModelKitSummary, repo_display
-from kitops.modelkit.pack import PackResult
 from kitops.modelkit.read import ModelKit, load_modelkit
-from kitops.modelkit.unpack import UnpackFilter, UnpackResult
 from kitops.oci import gojson
 from kitops.oci.models import Descriptor
 from kitops.oci.reference import DEFAULT_REGISTRY, Reference, parse_reference, parse_single
@@ -29,7 +27,10 @@ from kitops.progress import Cancel, Progress
 from kitops.settings import cache_dir, kitops_home, storage_dir
 from kitops.store.layout import LocalStore
 
-if TYPE_CHECKING:  # httpx and the registry client load only when a remote command runs
+if TYPE_CHECKING:  # httpx and the registry client load only when a remote command runs; pack and unpack
+    # only when they do (a pull needs neither)
+    from kitops.modelkit.pack import PackResult
+    from kitops.modelkit.unpack import UnpackFilter, UnpackResult
     from kitops.registry.remote import NetworkOptions
 
 Home = str | os.PathLike[str] | None
@@ -152,7 +153,7 @@ def unpack(
     fetching only the selected layers and verifying each before files get their names.
     The network options (see :func:`network_options`) matter only for that remote case.
     """
-    from kitops.modelkit.unpack import unpack_modelkit
+    from kitops.modelkit.unpack import UnpackFilter, unpack_modelkit
 
     parsed = [f if isinstance(f, UnpackFilter) else UnpackFilter.parse(f) for f in filters]
     try:
