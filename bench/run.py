@@ -283,13 +283,19 @@ def main() -> None:
                     (home / "cache" / "blob-locations.json").unlink(missing_ok=True)
                     return [*kit, "push", "bench/model:v1", f"{host}/bench/model{'' if i == 0 else i}:v1"]
 
+                def clear_pulls() -> None:
+                    # both outputs, before every pull: a previous round's 2 GB left in RAM made the
+                    # next round's fresh pages slower and the figures noisier, for either client
+                    for d in (pulls / "pull-home", pulls / "base-pull"):
+                        shutil.rmtree(d, ignore_errors=True)
+
                 def base_pull(i: int) -> list[str]:
-                    shutil.rmtree(pulls / "base-pull", ignore_errors=True)
+                    clear_pulls()
                     return [PY, str(ROOT / "bench" / "baseline.py"), "pull", f"http://{host}/v2/bench/model",
                             str(pulls / "base-pull"), *(d for d, _p in blobs)]
 
                 def kit_pull(i: int) -> list[str]:
-                    shutil.rmtree(pulls / "pull-home", ignore_errors=True)
+                    clear_pulls()
                     return [*kit, "pull", f"{host}/bench/model:v1"]
 
                 # push always runs here: pull reads what it sent
@@ -299,8 +305,7 @@ def main() -> None:
                     record("pull", "curl (GET, no hashing)", secs, rss, None, total)
                     rounds(record, "pull", total, pull_env, [("stdlib urllib+sha256", base_pull), ("kitops", kit_pull)],
                            args.rounds)
-                for d in (pulls / "pull-home", pulls / "base-pull"):
-                    shutil.rmtree(d, ignore_errors=True)
+                clear_pulls()
             finally:
                 reg.send_signal(signal.SIGTERM)
                 reg.wait(10)
