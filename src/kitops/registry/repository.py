@@ -165,9 +165,6 @@ class _ResponseStream:
                     raise ConnectionDropped(f"connection closed {self._remaining - got} bytes before the end of "
                                             f"{self._resp.url.path}", hint="re-run the command to resume")
                 got += n
-        except ConnectionDropped:
-            self._done = True
-            raise
         except OSError as exc:
             self._done = True
             raise self._dropped(exc) from exc
