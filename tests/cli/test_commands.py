@@ -179,3 +179,36 @@ def test_console_script_exit_codes(tmp_path: Path) -> None:
     assert "error: Failed to unpack: model nope:v1 not found" in bad.stderr
     usage = subprocess.run([*cmd, "unpack"], capture_output=True, text=True, env=env, check=False)
     assert usage.returncode == 2 and "Missing argument" in usage.stderr
+
+
+FAST_EXIT_PROBE = """
+import atexit, sys, threading
+from kitops.cli.main import main
+
+class Teardown:
+    def __del__(self):
+        sys.stdout.write("teardown ran\\n")
+
+probe = Teardown()
+atexit.register(lambda: sys.stdout.write("atexit ran\\n"))
+if sys.argv[1] == "thread":
+    gate = threading.Event()
+    threading.Thread(target=gate.wait, args=(0.5,)).start()  # non-daemon, still running at exit
+sys.argv = ["kit", *sys.argv[2:]]
+main()
+"""
+
+
+@pytest.mark.parametrize(("mode", "teardown"), [("plain", False), ("thread", True)])
+def test_console_script_skips_interpreter_teardown(tmp_path: Path, mode: str, teardown: bool) -> None:
+    """After the command, atexit handlers run and output is flushed, but the interpreter's teardown
+    (35-55 ms a run) is skipped; a still-running non-daemon thread keeps the normal exit path."""
+    env = {**os.environ, "KITOPS_HOME": str(tmp_path / "h")}
+    ok = subprocess.run([sys.executable, "-c", FAST_EXIT_PROBE, mode, "version"], capture_output=True, text=True,
+                        env=env, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("Version: ") and "atexit ran\n" in ok.stdout
+    assert ("teardown ran" in ok.stdout) is teardown
+    bad = subprocess.run([sys.executable, "-c", FAST_EXIT_PROBE, mode, "--progress", "none", "unpack", "nope:v1"],
+                         capture_output=True, text=True, env=env, check=False)
+    assert bad.returncode == 1 and "model nope:v1 not found" in bad.stderr and "atexit ran\n" in bad.stdout
