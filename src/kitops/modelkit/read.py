@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from kitops.errors import FormatError, NotFoundError
 from kitops.kitfile.config import kitfile_from_config
 from kitops.kitfile.model import Kitfile
-from kitops.modelkit.layers import plan_layers
 from kitops.oci import mediatypes as mt
 from kitops.oci.models import Descriptor, Manifest
 from kitops.store.base import ReadableStore, read_blob_bytes
@@ -59,6 +58,9 @@ def load_modelkit_at(store: ReadableStore, desc: Descriptor) -> ModelKit:
 
 def bind_layers(kit: ModelKit) -> list[LayerBinding]:
     """Match layers to Kitfile entries: by digest when every entry has one, else by per-type order."""
+    # pack's planner (ignore rules, tar modes): a pull never needs it
+    from kitops.modelkit.layers import plan_layers
+
     specs = plan_layers(kit.kitfile)
     by_digest = {}
     all_have_digest = bool(specs) and all(getattr(s.holder, "layer", None) is not None for s in specs)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from decimal import Decimal
 from typing import Any
 
 
@@ -65,6 +64,8 @@ def format_float(f: float) -> str:
         return "-0" if math.copysign(1.0, f) < 0 else "0"
     a = abs(f)
     if 1e-6 <= a < 1e21:
+        from decimal import Decimal  # only floats need it; most documents have none
+
         text = format(Decimal(repr(f)), "f")
         if "." in text:
             text = text.rstrip("0").rstrip(".")

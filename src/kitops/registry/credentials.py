@@ -12,7 +12,6 @@ import copy
 import json
 import os
 import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +72,8 @@ def _helper(name: str, registry: str) -> Credential | None:
     exe = shutil.which(f"docker-credential-{name}")
     if exe is None:
         return None
+    import subprocess  # only credential helpers need it: not loaded by every command
+
     try:
         proc = subprocess.run([exe, "get"], input=credential_key(registry), capture_output=True, text=True,
                               timeout=30, check=False)
