@@ -147,6 +147,27 @@ def ram_dir(choice: str, work: Path, name: str, need: float) -> Path:
     return work / name
 
 
+def drop_page_cache() -> bool:
+    """Write back dirty pages and drop the clean page cache; False when not allowed (not root)."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as fh:
+            fh.write("1\n")
+    except OSError:
+        return False
+    return True
+
+
+def cpu_steal() -> float:
+    """Seconds of CPU time the hypervisor gave to others so far (all cores; 0 where not reported)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def settle_page_cache(warm: list[Path]) -> str:
     """Before the network steps: drop the clean page cache (when allowed: root) and read back
     the push sources, so both clients start from the same memory state.
@@ -155,13 +176,8 @@ def settle_page_cache(warm: list[Path]) -> str:
     cost up to 5x more system time (the baseline pull swung 199-516 MB/s from round to round;
     ~600-700 MB/s, and steady, after a drop). Shared memory (the registry's and the pulls'
     directories on /dev/shm) is not dropped."""
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as fh:
-            fh.write("1\n")
-        note = "page cache dropped before the network steps"
-    except OSError:
-        note = "page cache left as it is (dropping it needs root)"
+    note = ("page cache dropped before the network steps and each pull" if drop_page_cache()
+            else "page cache left as it is (dropping it needs root)")
     for path in warm:
         with open(path, "rb") as fh:
             while fh.read(1 << 20):
@@ -170,21 +186,38 @@ def settle_page_cache(warm: list[Path]) -> str:
 
 
 def rounds(record: Callable[..., dict[str, object]], step: str, nbytes: int, env: dict[str, str],
-           impls: list[tuple[str, Callable[[int], list[str]]]], count: int) -> None:
+           impls: list[tuple[str, Callable[[int], list[str]]]], count: int,
+           before: Callable[[], object] | None = None) -> None:
     """Run baseline and kitops alternately ``count`` times (network steps write GBs, and page-cache
-    write-back makes single runs noisy); record each one's median time and its largest peak RSS."""
+    write-back makes single runs noisy); record each one's median time and its largest peak RSS.
+
+    Odd rounds run the pair in the other order, so neither side always inherits the state the
+    other left. ``before`` runs ahead of every run, outside the clock. The CPU time stolen by the
+    hypervisor during each run is kept next to its figure: on a shared VM it explains outliers."""
     times: dict[str, list[float]] = {name: [] for name, _ in impls}
+    steals: dict[str, list[float]] = {name: [] for name, _ in impls}
     peaks: dict[str, float] = {name: 0.0 for name, _ in impls}
     for i in range(count):
-        for name, make in impls:
-            secs, rss, _ = measure(make(i), env)
+        for name, make in impls if i % 2 == 0 else impls[::-1]:
+            cmd = make(i)
+            if before is not None:
+                before()
+            stolen = cpu_steal()
+            secs, rss, _ = measure(cmd, env)
+            steals[name].append(round(cpu_steal() - stolen, 2))
             times[name].append(secs)
             peaks[name] = max(peaks[name], rss)
     base: dict[str, object] | None = None
     for name, _ in impls:
         row = record(step, name, statistics.median(times[name]), peaks[name], base, nbytes)
         row["MBps_each"] = [round(nbytes / t / 1e6, 1) for t in times[name]]
+        row["steal_s_each"] = steals[name]
         base = base or row
+    if base is not None and len(impls) == 2:
+        other = impls[1][0]
+        per_round = [round(b / k, 2) for b, k in zip(times[impls[0][0]], times[other], strict=True)]
+        print(f"  {step:7} per-round ratios {per_round}; CPU steal per run (s): "
+              f"{steals[impls[0][0]]} / {steals[other]}", flush=True)
 
 
 def main() -> None:
@@ -196,7 +229,7 @@ def main() -> None:
                     help="where pulls write (default: /dev/shm when it has room, else --workdir)")
     ap.add_argument("--registry-dir", default="auto",
                     help="the registry's storage (default: /dev/shm when it has room, else --workdir)")
-    ap.add_argument("--rounds", type=int, default=3, help="runs of each push/pull implementation (median reported)")
+    ap.add_argument("--rounds", type=int, default=5, help="runs of each push/pull implementation (median reported)")
     ap.add_argument("--keep", action="store_true", help="keep outputs (the generated project is always kept)")
     args = ap.parse_args()
     work = Path(args.workdir)
@@ -270,8 +303,9 @@ def main() -> None:
                       f"{settle_page_cache([p for _d, p in blobs])}", flush=True)
                 pull_env = {**env, "KITOPS_HOME": str(pulls / "pull-home")}
                 get = work / "curl-pull.sh"
-                get.write_text("set -e\n" + "\n".join(
-                    f"curl -sf http://{host}/v2/bench/model/blobs/{d} -o {work / 'curl-blob'}-{i}" for i, (d, _p) in enumerate(blobs)))
+                curl_out = pulls / "curl-pull"  # where the other pulls write, not the VM disk
+                get.write_text(f"set -e\nmkdir -p {curl_out}\n" + "\n".join(
+                    f"curl -sf http://{host}/v2/bench/model/blobs/{d} -o {curl_out / 'blob'}-{i}" for i, (d, _p) in enumerate(blobs)))
 
                 def curl_push(i: int) -> list[str]:
                     script = work / f"curl-push-{i}.sh"
@@ -301,10 +335,14 @@ def main() -> None:
                 # push always runs here: pull reads what it sent
                 rounds(record, "push", total, env, [("curl (monolithic PUT)", curl_push), ("kitops", kit_push)], args.rounds)
                 if "pull" in steps:
+                    drop_page_cache()
                     secs, rss, _ = measure(["bash", str(get)], env)
+                    shutil.rmtree(curl_out, ignore_errors=True)
                     record("pull", "curl (GET, no hashing)", secs, rss, None, total)
+                    # each pull starts from a dropped page cache (when root): a cache left by the push
+                    # rounds made either client's fresh-page writes swing 2x from run to run
                     rounds(record, "pull", total, pull_env, [("stdlib urllib+sha256", base_pull), ("kitops", kit_pull)],
-                           args.rounds)
+                           args.rounds, before=drop_page_cache)
                 clear_pulls()
             finally:
                 reg.send_signal(signal.SIGTERM)
@@ -315,7 +353,7 @@ def main() -> None:
         for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home",
                   work / "base-pull", work / "registry", registry_dir):
             shutil.rmtree(d, ignore_errors=True)
-        for f in [*work.glob("curl-blob-*"), *work.glob("curl-push-*.sh")]:
+        for f in work.glob("curl-push-*.sh"):
             f.unlink()
 
 
