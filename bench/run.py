@@ -344,6 +344,7 @@ def main() -> None:
                     secs, rss, _ = measure(["bash", str(get)], env)
                     shutil.rmtree(curl_out, ignore_errors=True)
                     record("pull", "curl (GET, no hashing)", secs, rss, None, total)
+
                     def settle_before_pull() -> None:
                         # each pull starts from a dropped page cache (when root): a cache left by the
                         # push rounds made either client's fresh-page writes swing 2x from run to run.
