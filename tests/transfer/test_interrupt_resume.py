@@ -144,6 +144,9 @@ class GateProxy:
                     if not data:
                         return
                     buf += data
+                    if buf.startswith(b"\x16\x03"):  # a TLS ClientHello: answer as Go's net/http does
+                        conn.client.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                        return
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _version = lines[0].split(" ", 2)

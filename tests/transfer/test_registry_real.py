@@ -154,7 +154,7 @@ def test_tls_is_verified_by_default(tls_registry: Registry, repo_name: str, home
     ref = f"{tls_registry.host}/{repo_name}:v1"
     api.pack(EXAMPLE, tag="iris:v1", home=home)
     secure = NetworkOptions(plain_http=False)
-    with pytest.raises(TransferError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+    with pytest.raises(TransferError, match=r"TLS certificate of .* is not trusted \(.*certificate"):
         api.login(tls_registry.host, username="alice", password=tls_registry.password or "", home=home, network=secure)
     trusted = NetworkOptions(plain_http=False, ca_file=tls_registry.ca_file)
     api.login(tls_registry.host, username="alice", password=tls_registry.password or "", home=home, network=trusted)

@@ -24,7 +24,7 @@ import httpx
 from kitops import __version__
 from kitops.errors import AuthenticationError, TransferError, UsageError
 from kitops.registry.auth import Credential, TokenCache, merge_scopes, parse_challenges, redact_url
-from kitops.registry.errors import raise_for_response
+from kitops.registry.errors import answered_in_plain_http, is_retryable, raise_for_response, transport_error
 from kitops.registry.tls import TLSOptions
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ MAX_REDIRECTS = 5
 CHUNK = 1 << 20
 
 CredentialLookup = Callable[[str], Credential | None]
+
+# Loopback registries found to speak plain HTTP in this process (host -> True), so that only the
+# first client for a host pays the failed TLS handshake.
+_LOOPBACK_PLAIN: dict[str, bool] = {}
 
 
 def _widen_http11_reads() -> None:
@@ -132,10 +136,13 @@ class RegistryClient:
     ) -> None:
         self.registry = registry
         self.host = api_host(registry)
+        # HTTPS unless told otherwise. A loopback registry (a dev setup: kind, zot, distribution)
+        # may serve either, so as Docker does it is tried over HTTPS first and spoken to in plain
+        # HTTP only when it answers the TLS handshake in plain HTTP; no other host is downgraded.
+        self._may_downgrade = plain_http is None and is_loopback(self.host)
         if plain_http is None:
-            plain_http = is_loopback(self.host)  # loopback registries speak HTTP unless told otherwise
-        self.scheme = "http" if plain_http else "https"
-        self.base_url = f"{self.scheme}://{self.host}"
+            plain_http = self._may_downgrade and _LOOPBACK_PLAIN.get(self.host, False)
+        self._set_scheme("http" if plain_http else "https")
         self._lookup = credentials
         self._credential: Credential | None = None
         self._credential_loaded = False
@@ -165,6 +172,21 @@ class RegistryClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def _set_scheme(self, scheme: str) -> None:
+        self.scheme = scheme
+        self.base_url = f"{scheme}://{self.host}"
+
+    def _downgrade(self, url: str, exc: BaseException) -> bool:
+        """Switch a loopback registry that answered TLS in plain HTTP to HTTP; remembered for the process."""
+        if not (self._may_downgrade and self.scheme == "https" and url.startswith(self.base_url + "/")
+                and answered_in_plain_http(exc)):
+            return False
+        with self._lock:
+            _LOOPBACK_PLAIN[self.host] = True
+            self._set_scheme("http")
+        log.debug("%s answers in plain HTTP: using http://", self.host)
+        return True
 
     # -- credentials ----------------------------------------------------------------------------
     def credential(self) -> Credential | None:
@@ -278,6 +300,10 @@ class RegistryClient:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base_url + path
 
+    def _full_url(self, path: str, params: dict[str, str] | None) -> str:
+        url = self.url(path)
+        return str(httpx.URL(url).copy_merge_params(params)) if params else url
+
     def request(
         self,
         method: str,
@@ -297,9 +323,7 @@ class RegistryClient:
         ``retry=False`` is for requests whose partial effect cannot be repeated blindly
         (a PATCH that may have appended half a chunk): the caller resynchronises.
         """
-        url = self.url(path)
-        if params:
-            url = str(httpx.URL(url).copy_merge_params(params))
+        url = self._full_url(path, params)
         if isinstance(body, bytes):
             body = Body(data=body)
         attempt = 0
@@ -317,14 +341,17 @@ class RegistryClient:
             started = time.monotonic()
             try:
                 resp = self._http.send(request, stream=True)
-            except (httpx.TransportError, TransferError) as exc:
-                if retry and attempt < self.max_retries and isinstance(exc, httpx.TransportError):
+            except httpx.TransportError as exc:
+                if self._downgrade(url, exc):
+                    url = self._full_url(path, params)
+                    continue
+                if retry and attempt < self.max_retries and is_retryable(exc):
                     attempt += 1
                     delay = self._backoff(attempt)
                     log.debug("%s %s failed (%s); retry %d in %.1fs", method, redact_url(url), exc, attempt, delay)
                     time.sleep(delay)
                     continue
-                raise TransferError(f"{method} {redact_url(url)}: {exc}", hint="check the network and the registry address") from None
+                raise transport_error(exc, method=method, url=redact_url(url), host=self.registry) from None
             log.debug("%s %s -> %d -- %.0f ms", method, redact_url(url), resp.status_code, (time.monotonic() - started) * 1000)
             status = resp.status_code
             if status in (301, 302, 303, 307, 308) and "location" in resp.headers:
@@ -399,6 +426,11 @@ def _read_small(resp: httpx.Response, method: str, url: str) -> None:
     are always streamed, so a large body here is a broken or hostile registry."""
     if resp.is_stream_consumed:  # buffered already (a mock transport's response)
         return
+    if not _may_have_body(method, resp.status_code):
+        # A HEAD's Content-Length is the size of the blob it describes (hundreds of MiB for a
+        # layer), not of a body; 1xx/204/304 carry none either. h11 frames these as empty.
+        resp.read()
+        return
     length = resp.headers.get("content-length")
     if length is not None and length.isdigit():
         if int(length) > MAX_BODY:
@@ -414,6 +446,11 @@ def _read_small(resp: httpx.Response, method: str, url: str) -> None:
                                 "metadata", hint="check the registry address")
         chunks.append(chunk)
     resp._content = b"".join(chunks)  # what resp.read() sets (httpx has no public setter): .content works
+
+
+def _may_have_body(method: str, status: int) -> bool:
+    """Whether HTTP lets this response carry a body (RFC 9110 §6.4.1)."""
+    return method.upper() != "HEAD" and status >= 200 and status not in (204, 304)
 
 
 def _ecr_token_expired(resp: httpx.Response) -> bool:

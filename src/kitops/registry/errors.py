@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 from typing import NoReturn
 
 import httpx
@@ -12,6 +14,7 @@ from kitops.errors import (
     PermissionDeniedError,
     RegistryError,
     RemoteNotFoundError,
+    TransferError,
 )
 
 MAX_ERROR_BODY = 8192
@@ -90,3 +93,74 @@ def raise_for_response(resp: httpx.Response, *, method: str, url: str, host: str
     if status == 404:
         raise RemoteNotFoundError(message, **kwargs)  # type: ignore[arg-type]
     raise RegistryError(message, **kwargs)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Transport failures (no HTTP answer at all) -> typed exception, and whether a retry can help.
+
+# OpenSSL's reasons when the peer answered our ClientHello with something that is not TLS: a
+# plain-HTTP server replies "HTTP/1.1 400 …", which OpenSSL reads as a record of a wrong version.
+_PLAIN_HTTP_REASONS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def answered_in_plain_http(exc: BaseException) -> bool:
+    """The TLS handshake failed because the server spoke plain HTTP."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError):
+            reason = (getattr(cause, "reason", None) or "").upper()
+            text = str(cause).upper().replace(" ", "_")
+            return reason in _PLAIN_HTTP_REASONS or any(r in text for r in _PLAIN_HTTP_REASONS)
+    return False
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether sending again can succeed: timeouts and connections reset or closed mid-exchange.
+
+    A refused connection, an unknown host, an untrusted certificate or a non-TLS answer give the
+    same result every time: retrying them only makes the user wait for the same error.
+    """
+    if isinstance(exc, httpx.TimeoutException):
+        return True
+    causes = _causes(exc)
+    if any(isinstance(c, ssl.SSLError | ConnectionRefusedError | socket.gaierror) for c in causes):
+        return False
+    if isinstance(exc, httpx.ConnectError):
+        return any(isinstance(c, ConnectionResetError | ConnectionAbortedError | TimeoutError) for c in causes)
+    return isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError)
+
+
+def transport_error(exc: BaseException, *, method: str, url: str, host: str) -> TransferError:
+    """A failure before any HTTP answer, as a message that names the cause and what to do."""
+    causes = _causes(exc)
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            detail = cause.verify_message or str(cause)
+            return TransferError(
+                f"{method} {url}: the TLS certificate of {host} is not trusted ({detail})",
+                hint="pass the registry's CA with --ca-file (or SSL_CERT_FILE); --no-tls-verify skips the check (unsafe)",
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return TransferError(f"{method} {url}: connection refused by {host}",
+                                 hint=f"is a registry running at {host}? check the address and port")
+        if isinstance(cause, socket.gaierror):
+            return TransferError(f"{method} {url}: cannot resolve the host name '{name}'",
+                                 hint="check the registry name for typos, and the network or DNS")
+    if answered_in_plain_http(exc):
+        return TransferError(
+            f"{method} {url}: {host} answered in plain HTTP, not HTTPS",
+            hint="this registry serves plain HTTP only: add --plain-http to the command",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return TransferError(f"{method} {url}: timed out", hint="the registry is slow or unreachable; try again")
+    return TransferError(f"{method} {url}: {exc}", hint="check the network and the registry address")
