@@ -7,7 +7,9 @@ plain lines otherwise, nothing with ``--progress none``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from kitops.errors import Cancelled
@@ -36,13 +38,41 @@ class NullProgress:
 
 
 class Cancel:
-    """A cancellation token (a thin ``threading.Event``); Ctrl-C in the CLI sets it."""
+    """A cancellation token (a thin ``threading.Event``); Ctrl-C in the CLI sets it.
+
+    Work blocked outside a chunk boundary (a read from a stalled connection) registers a
+    callback with :meth:`on_cancel` that unblocks it, so cancelling takes effect at once
+    instead of when the next byte arrives.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        self._next_id = 0
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            self._event.set()
+            callbacks = list(self._callbacks.values())
+            self._callbacks.clear()
+        for callback in callbacks:
+            with contextlib.suppress(Exception):  # unblocking is best effort; the check still stops the work
+                callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> int:
+        """Call ``callback`` when cancelled (at once if already); returns a handle for :meth:`forget`."""
+        with self._lock:
+            if not self._event.is_set():
+                self._next_id += 1
+                self._callbacks[self._next_id] = callback
+                return self._next_id
+        callback()
+        return 0
+
+    def forget(self, handle: int) -> None:
+        with self._lock:
+            self._callbacks.pop(handle, None)
 
     @property
     def cancelled(self) -> bool:

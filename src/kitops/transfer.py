@@ -7,16 +7,19 @@ last so a destination never holds a manifest whose blobs are missing.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import BinaryIO
 
 from kitops.errors import Cancelled, FormatError
 from kitops.oci import mediatypes as mt
 from kitops.oci.digest import is_digest
 from kitops.oci.models import Descriptor, Index, Manifest
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
-from kitops.store.base import ReadableStore, Store, copy_stream, read_blob_bytes
+from kitops.store.base import Interruptible, ReadableStore, Store, copy_stream, read_blob_bytes
 
 DEFAULT_CONCURRENCY = 5
 
@@ -99,6 +102,7 @@ def copy_blobs(
     if not todo:
         return
     stop = cancel or Cancel()
+    tally = _Tally()
 
     def one(desc: Descriptor) -> None:
         stop.check()
@@ -107,24 +111,50 @@ def copy_blobs(
         open_at = getattr(src, "open_at", None)
 
         def on_bytes(n: int) -> None:
+            tally.add(desc.digest, n)
             stop.check()
             progress.advance(desc.digest, n)
 
+        def interruptible(stream: BinaryIO) -> BinaryIO:
+            """Let a cancel end a read that is blocked on a stalled connection."""
+            if isinstance(stream, Interruptible):
+                handles.append(stop.on_cancel(stream.interrupt))
+            return stream
+
+        def open_from(offset: int) -> BinaryIO:
+            stop.check()  # also after a dropped or interrupted connection: never re-open once cancelled
+            return interruptible(open_at(desc, offset))  # type: ignore[misc]
+
+        handles: list[int] = []
         try:
             if push_from is not None and open_at is not None and not desc.is_manifest:
                 # Both ends can seek: the destination may retry, resume and re-authenticate freely.
-                push_from(desc, lambda offset: open_at(desc, offset), on_bytes=on_bytes)
+                push_from(desc, open_from, on_bytes=on_bytes)
             else:
                 with src.fetch(desc) as stream:
-                    dst.push(desc, _ProgressReader(stream, desc.digest, progress, stop))  # type: ignore[arg-type]
+                    reader = _ProgressReader(interruptible(stream), desc.digest, progress, stop, tally)
+                    dst.push(desc, reader)  # type: ignore[arg-type]
         except BaseException as exc:
             progress.end(desc.digest, exc)
+            if stop.cancelled and not isinstance(exc, Cancelled):
+                raise Cancelled() from exc  # what a cancel looks like from inside: a broken stream
             raise
+        finally:
+            for handle in handles:
+                stop.forget(handle)
+        tally.finish(desc.digest, desc.size)
         progress.end(desc.digest)
 
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="kit-copy") as pool:
-        futures = [pool.submit(one, d) for d in todo]
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="kit-copy")
+    futures = [pool.submit(one, d) for d in todo]
+    try:
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+    except BaseException:  # Ctrl-C arrives in this (the main) thread: stop the workers now
+        _stop_workers(stop, futures)
+        pool.shutdown(wait=False, cancel_futures=True)  # a worker still blocked must not hold up the stop
+        keeps = getattr(dst, "keeps_partial_blobs", False)
+        raise Cancelled(kept_bytes=tally.kept(keeps)) from None
+    with pool:
         failed = [f for f in done if f.exception() is not None]
         if failed:
             stop.cancel()
@@ -132,28 +162,68 @@ def copy_blobs(
                 f.cancel()
             wait(pending)
             real = [f.exception() for f in failed if not isinstance(f.exception(), Cancelled)]
-            raise (real or [failed[0].exception()])[0]  # type: ignore[misc]
+            if not real:
+                raise Cancelled(kept_bytes=tally.kept(getattr(dst, "keeps_partial_blobs", False)))
+            raise real[0]  # type: ignore[misc]
+
+
+CANCEL_GRACE = 1.0  # seconds the workers get to reach a chunk boundary after Ctrl-C
+
+
+def _stop_workers(stop: Cancel, futures: list[Future[None]]) -> None:
+    """Cancel, and give running blobs a moment to stop at a chunk boundary (a second Ctrl-C
+    stops waiting). Blocked reads were interrupted by the cancel callbacks."""
+    stop.cancel()
+    for f in futures:
+        f.cancel()
+    with contextlib.suppress(BaseException):
+        wait(futures, timeout=CANCEL_GRACE)
+
+
+class _Tally:
+    """Bytes moved per blob, to tell the user what an interrupted transfer keeps."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._partial: dict[str, int] = {}
+        self._complete = 0
+
+    def add(self, key: str, n: int) -> None:
+        with self._lock:
+            self._partial[key] = self._partial.get(key, 0) + n
+
+    def finish(self, key: str, size: int) -> None:
+        with self._lock:
+            self._partial.pop(key, None)
+            self._complete += size
+
+    def kept(self, partial_kept: bool) -> int:
+        with self._lock:
+            return self._complete + (sum(self._partial.values()) if partial_kept else 0)
 
 
 class _ProgressReader:
     """Reports bytes as the destination pulls them, and honours cancellation per chunk."""
 
-    def __init__(self, raw: object, key: str, progress: Progress, cancel: Cancel) -> None:
+    def __init__(self, raw: object, key: str, progress: Progress, cancel: Cancel, tally: _Tally) -> None:
         self._raw = raw
         self._key = key
         self._progress = progress
         self._cancel = cancel
+        self._tally = tally
 
     def read(self, n: int = -1) -> bytes:
         self._cancel.check()
         data: bytes = self._raw.read(n)  # type: ignore[attr-defined]
         self._progress.advance(self._key, len(data))
+        self._tally.add(self._key, len(data))
         return data
 
     def readinto(self, buf: bytearray | memoryview) -> int:
         self._cancel.check()
         count: int = self._raw.readinto(buf)  # type: ignore[attr-defined]
         self._progress.advance(self._key, count)
+        self._tally.add(self._key, count)
         return count
 
 

@@ -410,3 +410,47 @@ def test_killed_pull_resumes_from_the_partial_file(
     out = tmp_path / "out"
     api.unpack(ref, target_dir=out, home=fresh)
     assert filecmp.cmp(out / "weights.bin", tmp_path / "ctx" / "weights.bin", shallow=False)
+
+
+def test_ctrl_c_on_a_stalled_pull_stops_at_once_and_keeps_the_partial(
+    plain_registry: Registry, proxy: GateProxy, bigkit: PackResult, home: Path, tmp_path: Path, repo_name: str,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    """The first Ctrl-C ends a pull whose connection has stalled mid-blob within a second, keeps
+    the verified prefix, says how much was kept and exits 130; the next run resumes from it."""
+    import signal
+
+    layer = bigkit.manifest.layers[0]
+    hexpart = layer.digest.split(":", 1)[1]
+    api.push("big:v1", f"{plain_registry.host}/{repo_name}:v1", home=home)
+    proxy.reset(lambda r: Hold(response=24 * MiB) if r.method == "GET" and layer.digest in r.target else None)
+    fresh = tmp_path / "fresh"
+    ingest = fresh / "storage" / "ingest"
+    ref = f"{proxy.host}/{repo_name}:v1"
+    cmd = kit_cmd(fresh, "pull", ref)
+    log = tmp_path / "pull-1.log"
+
+    def partial_size() -> int:
+        sizes = [p.stat().st_size for p in ingest.iterdir()] if ingest.is_dir() else []
+        return max(sizes, default=0)
+
+    proc = start(processes, cmd, log)
+    wait_for(lambda: proxy.held.is_set() and partial_size() >= 16 * MiB, proc, log, "a stalled partial file")
+    time.sleep(0.3)  # the reader is now blocked on the stalled socket
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(10)
+    stopped = time.monotonic() - sent
+    stderr = log.read_text()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert stopped < 1.5, f"took {stopped:.2f}s to stop after Ctrl-C"
+    assert re.search(r"error: interrupted; \d+\.\d MiB kept, re-run to resume", stderr), stderr[-3000:]
+    assert "partial output was removed" not in stderr
+    partial = partial_size()
+    assert 16 * MiB <= partial < layer.size  # kept for the next run
+
+    proxy.reset()
+    rerun(cmd)
+    ranges = _ranges(proxy.seen(), layer.digest, layer.size)
+    assert ranges and min(r[0] for r in ranges if r) == partial  # resumed, not restarted
+    assert sha256_file(LocalStore(fresh / "storage").blob_path(layer.digest)) == hexpart

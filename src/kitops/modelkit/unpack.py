@@ -25,6 +25,7 @@ from kitops.kitfile.validate import clean_path
 from kitops.modelkit.compression import decompression_errors, open_decompressed
 from kitops.modelkit.read import LayerBinding, ModelKit, bind_layers
 from kitops.modelkit.tar import iter_tar
+from kitops.oci.reference import is_modelkit_reference
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
 from kitops.store.base import BLOB_BUFFER, ReadableStore, VerifyingReader
 
@@ -57,6 +58,12 @@ class UnpackFilter:
                 )
         names = tuple(n.strip() for n in names_part.split(",") if n.strip()) if names_part else ()
         return cls(frozenset(types), names)
+
+    @property
+    def text(self) -> str:
+        """The filter as written on the command line (types sorted)."""
+        types = ",".join(sorted(self.types))
+        return f"{types}:{','.join(self.names)}" if self.names else types
 
     def matches(self, binding: LayerBinding) -> bool:
         ftype = _TYPE_FOR_LAYER.get(binding.base_type, binding.base_type)
@@ -93,6 +100,36 @@ def select_layers(bindings: Sequence[LayerBinding], filters: Sequence[UnpackFilt
     if not filters:
         return list(bindings)
     return [b for b in bindings if any(f.matches(b) for f in filters)]
+
+
+def check_filters(kit: ModelKit, filters: Sequence[UnpackFilter]) -> None:
+    """Refuse a filter whose names match nothing: a mistyped name would otherwise "succeed" with
+    nothing unpacked. Names of the model may belong to a referenced parent ModelKit, so they are
+    not checked when there is one. A type with no layers is only worth a warning (a script may
+    ask every ModelKit for its docs). Called before anything (parents included) is written."""
+    bindings = bind_layers(kit)
+    model_path = kit.kitfile.model.path if kit.kitfile.model else ""
+    has_parent = bool(model_path) and is_modelkit_reference(model_path)
+    for f in filters:
+        layer_types = f.types - {"kitfile"}
+        if not layer_types or any(f.matches(b) for b in bindings):
+            continue
+        if not f.names:
+            log.warning("No %s layers in this ModelKit: nothing to unpack for --filter %s", "/".join(sorted(layer_types)), f.text)
+            continue
+        if has_parent and "model" in layer_types:
+            continue
+        available = [_describe(b) for b in bindings] or ["no layers"]
+        hint = "names are matched exactly (no wildcards) against the Kitfile's name or path of each entry"
+        raise UsageError(f"--filter {f.text} matches nothing in this ModelKit; it has: {'; '.join(available)}",
+                         hint=hint)
+
+
+def _describe(binding: LayerBinding) -> str:
+    kind = _TYPE_FOR_LAYER.get(binding.base_type, binding.base_type)
+    if binding.name and binding.base_type in ("model", "modelpart", "dataset"):
+        return f"{kind} {binding.name!r} (path {binding.path})"
+    return f"{kind} (path {binding.path})"
 
 
 @dataclass
@@ -383,12 +420,13 @@ def unpack_modelkit(
     concurrency: int = 4,
 ) -> UnpackResult:
     progress = progress or NULL_PROGRESS
+    bindings = bind_layers(kit)
     root = Path(target).absolute()
     root.mkdir(parents=True, exist_ok=True)
     result = UnpackResult(root)
     if include_kitfile if include_kitfile is not None else wants_kitfile(filters):
         result.kitfile_written = write_kitfile(kit, root, overwrite=overwrite)
-    selected = select_layers(bind_layers(kit), filters)
+    selected = select_layers(bindings, filters)
     result.layers = selected
     for b in selected:
         log.info("%s", layer_log_line(b, root))

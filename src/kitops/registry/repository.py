@@ -253,6 +253,16 @@ class _ResponseStream:
             self._buf = self._buf[step:]
             n -= step
 
+    def interrupt(self) -> None:
+        """End a read blocked in another thread (cancellation): shutting the socket down wakes a
+        blocked ``recv`` at once, where closing it would not."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+        else:
+            self._stop.set()
+            self._resp.close()
+
     def close(self) -> None:
         if self._sock is not None:
             self._done = True

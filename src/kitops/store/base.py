@@ -42,6 +42,14 @@ class Store(ReadableStore, Protocol):
 
 
 @runtime_checkable
+class Interruptible(Protocol):
+    """A stream whose blocked read another thread can end at once (a network body: its socket is
+    shut down). Cancelling a transfer calls it so a stalled connection does not delay the stop."""
+
+    def interrupt(self) -> None: ...
+
+
+@runtime_checkable
 class TagLister(Protocol):
     def tags(self) -> list[str]: ...
 

@@ -431,6 +431,9 @@ class _BlobView:
 class LocalRepository:
     """One ``<registry>/<repository>`` in the local store; implements the Store protocol."""
 
+    # An interrupted download keeps its verified prefix in ingest/ and the next run continues it.
+    keeps_partial_blobs = True
+
     def __init__(self, store: LocalStore, repo_key: str) -> None:
         self.store = store
         self.repo_key = repo_key
