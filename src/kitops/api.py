@@ -9,9 +9,10 @@ Go CLI) and raises :mod:`kitops.errors` types; none prints, prompts or chdirs.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # httpx and the registry client load only when a remote comma
     from kitops.modelkit.pack import PackResult
     from kitops.modelkit.unpack import UnpackFilter, UnpackResult
     from kitops.registry.remote import NetworkOptions
+
+log = logging.getLogger(__name__)
 
 Home = str | os.PathLike[str] | None
 PathArg = str | os.PathLike[str] | None
@@ -153,7 +156,7 @@ def unpack(
     fetching only the selected layers and verifying each before files get their names.
     The network options (see :func:`network_options`) matter only for that remote case.
     """
-    from kitops.modelkit.unpack import UnpackFilter, unpack_modelkit
+    from kitops.modelkit.unpack import UnpackFilter, check_filters, unpack_modelkit
 
     parsed = [f if isinstance(f, UnpackFilter) else UnpackFilter.parse(f) for f in filters]
     try:
@@ -165,6 +168,7 @@ def unpack(
         network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
                                   cert=cert, key=key, proxy=proxy, concurrency=concurrency)
         return _unpack_remote(target_ref, target_dir, parsed, overwrite, ignore_existing, home, network, progress, cancel)
+    check_filters(kit, parsed)
     _unpack_parents(store, kit, target_dir, parsed, overwrite, ignore_existing, progress, cancel, [parsed_ref.display()],
                     parsed_ref.registry)
     return unpack_modelkit(
@@ -187,11 +191,12 @@ def _unpack_remote(
 
     from kitops.modelkit.read import load_modelkit_at
     from kitops.modelkit.references import parent_reference
-    from kitops.modelkit.unpack import filters_for_parent, unpack_modelkit
+    from kitops.modelkit.unpack import check_filters, filters_for_parent, unpack_modelkit
 
     with _remotes(home, network) as remotes:
         repo = remotes.repository(ref)
         kit = load_modelkit_at(repo, repo.resolve(ref.reference))
+        check_filters(kit, filters)
         chain = [ref.display()]
         parents = []  # nearest first; unpacked farthest first, like the local path
         current = kit
@@ -332,10 +337,11 @@ def inspect(
     """Digest, CLI version, Kitfile and manifest of a stored (or, with ``remote``, a registry's) ModelKit."""
     from kitops.oci import mediatypes as mt
 
-    if remote:
-        network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
-                                  cert=cert, key=key, proxy=proxy, concurrency=concurrency)
-    kit = remote_modelkit(ref, home=home, network=network) if remote else _resolve_local(ref, home)[2]
+    def remote_options() -> NetworkOptions:
+        return network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
+                               cert=cert, key=key, proxy=proxy, concurrency=concurrency)
+
+    kit = _local_or_remote(ref, home, remote, remote_options)
     version = (kit.manifest.annotations or {}).get(mt.ANNOTATION_CLI_VERSION, "unknown")
     return InspectResult(kit.descriptor.digest, version, kit.kitfile, kit.manifest)
 
@@ -354,12 +360,34 @@ def info(
     concurrency: int = 5,
     network: NetworkOptions | None = None,
 ) -> Kitfile:
-    """The Kitfile of a stored (or, with ``remote``, a registry's) ModelKit."""
+    """The Kitfile of a stored (or, with ``remote``, a registry's) ModelKit; see :func:`inspect`."""
+    def remote_options() -> NetworkOptions:
+        return network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
+                               cert=cert, key=key, proxy=proxy, concurrency=concurrency)
+
+    return _local_or_remote(ref, home, remote, remote_options).kitfile
+
+
+def _local_or_remote(ref: str, home: Home, remote: bool, options: Callable[[], NetworkOptions]) -> ModelKit:
+    """``remote`` reads the registry only; otherwise local storage, then the registry the reference
+    names (as unpack does), so ``kit info registry/repo:tag`` works without a pull. The network
+    options are built only when the registry is asked (a local read loads no HTTP code)."""
     if remote:
-        network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
-                                  cert=cert, key=key, proxy=proxy, concurrency=concurrency)
-        return remote_modelkit(ref, home=home, network=network).kitfile
-    return _resolve_local(ref, home)[2].kitfile
+        return remote_modelkit(ref, home=home, network=options())
+    try:
+        return _resolve_local(ref, home)[2]
+    except NotFoundError as local_error:
+        parsed = parse_single(ref)
+        if parsed.registry == DEFAULT_REGISTRY:
+            raise
+        log.info("%s is not in local storage; reading it from %s", parsed.display(), parsed.registry)
+        try:
+            return remote_modelkit(ref, home=home, network=options())
+        except NotFoundError:
+            raise NotFoundError(
+                f"reference {parsed.display()} is not present in local storage and could not be found in remote",
+                hint=f"check the tag with 'kit list {parsed.registry}/{parsed.repository}'",
+            ) from local_error
 
 
 def filter_kitfile_yaml(kitfile: Kitfile, path: str) -> str:
@@ -509,34 +537,56 @@ def diff(
     proxy: str | None = None,
     network: NetworkOptions | None = None,
 ) -> str:
-    """Compare two ModelKits. ``local://`` forces local storage and ``remote://`` the registry;
-    with neither, local storage is tried first, then the registry the reference names (spec §4.11)."""
-    from kitops.modelkit.diff import diff_report
+    """Compare two ModelKits; returns the report ``kit diff`` prints (spec §4.11).
+
+    ``local://`` forces local storage and ``remote://`` the registry; with neither, local storage
+    is tried first, then the registry the reference names. Both are read in parallel. Only the
+    manifests are needed: when a config blob cannot be read (deleted locally, missing on the
+    registry) the report still has every manifest block, says so in its Kitfile block, and a
+    warning is logged. Errors reading a manifest are raised as ``Failed to get manifest for
+    ModelKit1: …`` (or ``ModelKit2``) with the error's own type and hint.
+    """
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kitops.modelkit.diff import DiffSide, diff_report, read_side
 
     network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
                               cert=cert, key=key, proxy=proxy)
-    texts = []
-    kits = []
-    for which, r in (("ModelKit1", ref_a), ("ModelKit2", ref_b)):
-        where = "remote" if r.startswith("remote://") else "local" if r.startswith("local://") else "any"
-        text = r.removeprefix("local://").removeprefix("remote://")
-        parsed = parse_single(text)
-        kit: ModelKit | None = None
+
+    def side(which: str, arg: str, ref: Reference) -> DiffSide:
+        where = "remote" if arg.startswith("remote://") else "local" if arg.startswith("local://") else "any"
         try:
             if where != "remote":
+                repo = local_store(home).repository(ref.repo_key)
                 try:
-                    kit = _resolve_local(text, home)[2]
+                    desc = repo.resolve(ref.reference)
                 except NotFoundError:
-                    if where == "local" or parsed.registry == DEFAULT_REGISTRY:
-                        raise
-            if kit is None:
-                kit = remote_modelkit(text, home=home, network=network)
+                    if where == "local" or ref.registry == DEFAULT_REGISTRY:
+                        raise NotFoundError(f"model {ref.display()} not found",
+                                            hint="run 'kit list' to see the ModelKits in local storage") from None
+                else:
+                    return read_side(repo, desc, str(ref))
+            if ref.registry == DEFAULT_REGISTRY:
+                raise UsageError(f"can not check remote: {ref.display()} does not contain registry")
+            with _remotes(home, network) as remotes:
+                remote = remotes.repository(ref)
+                return read_side(remote, remote.resolve(ref.reference), str(ref))
         except KitError as exc:  # the reference's wording, the error's own type and hint
             exc.message = f"Failed to get manifest for {which}: {exc.message}"
             raise
-        texts.append(str(parsed))
-        kits.append(kit)
-    return diff_report(texts[0], kits[0].descriptor, kits[0].manifest, texts[1], kits[1].descriptor, kits[1].manifest)
+
+    args = [("ModelKit1", ref_a), ("ModelKit2", ref_b)]
+    refs = [parse_single(arg.removeprefix("local://").removeprefix("remote://")) for _which, arg in args]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kit-diff") as pool:
+        futures = [pool.submit(side, which, arg, ref) for (which, arg), ref in zip(args, refs, strict=True)]
+        side_a, side_b = (f.result() for f in futures)  # ModelKit1's error first, as the reference
+    if side_a.descriptor.digest != side_b.descriptor.digest and side_a.manifest.config.digest != side_b.manifest.config.digest:
+        for which, s in (("ModelKit1", side_a), ("ModelKit2", side_b)):
+            if s.config is None:
+                logging.getLogger(__name__).warning(
+                    "Kitfiles not compared: the config of %s (%s) could not be read: %s", which, s.reference, s.config_error)
+    return diff_report(side_a, side_b)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,44 +1,334 @@
-"""``kit diff``: compare two ModelKits' configs, annotations and layers (spec §4.11)."""
+"""``kit diff``: compare two ModelKits' configs, annotations and layers (spec §4.11).
+
+The reference CLI compares manifests only; the report here prints its blocks unchanged
+(headings, dash lines, the ``%-7s | %-18s | %s`` layer rows) and adds:
+
+* under ``Annotations does not match``, which keys were added, removed or changed;
+* a last ``Kitfile Differences:`` block, from the two config blobs, when both can be read.
+
+A config that cannot be read (a missing blob, a registry's 404) never stops the report:
+everything the manifests say is still printed, and the last block says what is missing.
+"""
 
 from __future__ import annotations
 
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kitops.errors import FormatError, KitError
 from kitops.modelkit.listing import format_bytes
 from kitops.oci import mediatypes as mt
 from kitops.oci.models import Descriptor, Manifest
+from kitops.store.base import ReadableStore, read_blob_bytes
 
 DASHES = "-" * 39
+SHORT_DIGEST = 17  # "sha256:" and 10 hex digits, as the reference cuts digests
+TYPE_WIDTH = 7  # the reference's "%-7s"; widened only when a type is longer
+ARROW = "→"
+
+# The reference's user-facing names for ModelPack layer types (mediatype.UserString()).
+_MODELPACK_TYPES = ("config", "weight", "weight.config", "dataset", "code", "doc")
+_MODELPACK_PREFIX = "application/vnd.cncf.model."
+
+# Lists of Kitfile entries, matched by their ``path`` when every path is unique.
+_ENTRY_LISTS = ("model.parts", "code", "datasets", "docs", "prompts")
+# Keys of the config blob that only repeat what another key says (diffId follows digest).
+_NOISE_KEYS = frozenset({"diffId"})
 
 
-def _layer_rows(layers: list[Descriptor]) -> list[str]:
+@dataclass(frozen=True)
+class DiffSide:
+    """One of the two ModelKits: its manifest, and its config when that could be read.
+
+    ``config`` is the config blob as JSON (the Kitfile with layer digests); when it is None,
+    ``config_error`` says why (missing blob, not a Kitfile config...).
+    """
+
+    reference: str
+    descriptor: Descriptor
+    manifest: Manifest
+    config: Mapping[str, Any] | None = None
+    config_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One key that differs: ``added`` (only in ModelKit2), ``removed`` (only in ModelKit1), or ``changed``."""
+
+    kind: Literal["added", "removed", "changed"]
+    key: str
+    old: Any = None
+    new: Any = None
+    short_digests: bool = False  # config values: cut layer digests like the layer tables
+
+    def render(self) -> str:
+        def show(value: Any) -> str:
+            return show_value(value, self.key if self.short_digests else None)
+
+        if self.kind == "added":
+            return f"+ {self.key}: {show(self.new)}"
+        if self.kind == "removed":
+            return f"- {self.key}: {show(self.old)}"
+        return f"~ {self.key}: {show(self.old)} {ARROW} {show(self.new)}"
+
+
+@dataclass(frozen=True)
+class LayerComparison:
+    shared: list[Descriptor]
+    only_a: list[Descriptor]
+    only_b: list[Descriptor]
+
+
+def read_side(store: ReadableStore, desc: Descriptor, reference: str) -> DiffSide:
+    """The manifest at ``desc`` (a Kit or ModelPack manifest, else FormatError), and its config
+    when it can be read: a missing or unreadable config is recorded, never raised."""
+    manifest = Manifest.from_bytes(read_blob_bytes(store, desc))
+    if manifest.format is None:
+        raise FormatError(
+            "reference exists but is not a modelkit",
+            hint="this artifact's config media type is " + manifest.config.media_type,
+        )
+    if manifest.config.media_type != mt.KIT_CONFIG:
+        return DiffSide(reference, desc, manifest, None, f"its config ({manifest.config.media_type}) is not a Kitfile")
+    try:
+        config = json.loads(read_blob_bytes(store, manifest.config))
+    except (KitError, OSError) as exc:
+        return DiffSide(reference, desc, manifest, None, str(exc) or type(exc).__name__)
+    except ValueError as exc:
+        return DiffSide(reference, desc, manifest, None, f"config is not valid JSON: {exc}")
+    if not isinstance(config, dict):
+        return DiffSide(reference, desc, manifest, None, "config is not a JSON object")
+    return DiffSide(reference, desc, manifest, config)
+
+
+# ---------------------------------------------------------------------------------------------
+# comparisons
+
+
+def layer_type(media_type: str) -> str:
+    """The "Type" column: the layer's base type (``model``, ``modelpart``, ``dataset``, ``code``,
+    ``docs``; ModelPack's own names for its layers), as the reference prints it."""
+    if media_type == mt.OCI_MANIFEST:
+        return "manifest"
+    parsed = mt.parse_layer_media_type(media_type)
+    if parsed is not None:
+        return parsed[0]
+    if media_type == mt.MODELPACK_CONFIG:
+        return "config"
+    if media_type.startswith(_MODELPACK_PREFIX):
+        base = media_type[len(_MODELPACK_PREFIX):].split(".v1.", 1)[0]
+        if base in _MODELPACK_TYPES:
+            return base
+    return "(invalid media type)"
+
+
+def _filepath(desc: Descriptor) -> str:
+    return (desc.annotations or {}).get(mt.ANNOTATION_FILEPATH, "")
+
+
+def _clean(path: str) -> str:
+    return posixpath.normpath(path)
+
+
+def compare_layers(man_a: Manifest, man_b: Manifest) -> LayerComparison:
+    """Layers compared by digest, each layer of A used once; when both layers carry a file path
+    annotation (newer ModelKits) the paths must match too. Shared layers come in B's order, the
+    others in their own manifest's order; each group is then sorted by media type (stably)."""
+    pool: dict[str, list[int]] = {}  # digest -> indexes of A's layers not matched yet
+    for i, layer in enumerate(man_a.layers):
+        pool.setdefault(layer.digest, []).append(i)
+    shared: list[Descriptor] = []
+    only_b: list[Descriptor] = []
+    for layer in man_b.layers:
+        candidates = pool.get(layer.digest, [])
+        path_b = _filepath(layer)
+        match = next(
+            (n for n, i in enumerate(candidates)
+             if not path_b or not _filepath(man_a.layers[i]) or _clean(_filepath(man_a.layers[i])) == _clean(path_b)),
+            None,
+        )
+        if match is None:
+            only_b.append(layer)
+        else:
+            shared.append(layer)
+            del candidates[match]
+    left = sorted(i for indexes in pool.values() for i in indexes)
+    only_a = [man_a.layers[i] for i in left]
+
+    def by_type(layers: list[Descriptor]) -> list[Descriptor]:
+        return sorted(layers, key=lambda d: d.media_type)
+
+    return LayerComparison(by_type(shared), by_type(only_a), by_type(only_b))
+
+
+def annotation_changes(a: Mapping[str, str] | None, b: Mapping[str, str] | None) -> list[Change]:
+    """Keys only in B (added), only in A (removed), or with another value (changed), sorted by key."""
+    a, b = dict(a or {}), dict(b or {})
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if key not in a:
+            out.append(Change("added", key, new=b[key]))
+        elif key not in b:
+            out.append(Change("removed", key, old=a[key]))
+        elif a[key] != b[key]:
+            out.append(Change("changed", key, a[key], b[key]))
+    return out
+
+
+def _entry_keys(items: Sequence[Any]) -> list[str] | None:
+    """Each entry's ``path`` when every entry is a mapping with a unique, non-empty path."""
+    paths = [item.get("path") if isinstance(item, Mapping) else None for item in items]
+    if all(isinstance(p, str) and p for p in paths) and len(set(paths)) == len(paths):
+        return [str(p) for p in paths]
+    return None
+
+
+def _strip_noise(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _strip_noise(v) for k, v in value.items() if k not in _NOISE_KEYS}
+    if isinstance(value, list):
+        return [_strip_noise(v) for v in value]
+    return value
+
+
+def _diff_values(key: str, a: Any, b: Any, out: list[Change]) -> None:
+    if a == b:
+        return
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        for k in [*a, *(k for k in b if k not in a)]:
+            sub = f"{key}.{k}" if key else str(k)
+            if sub in _ENTRY_LISTS and isinstance(a.get(k, []), list) and isinstance(b.get(k, []), list):
+                _diff_values(sub, a.get(k, []), b.get(k, []), out)  # a whole list added: one line per entry
+            elif k not in b:
+                out.append(Change("removed", sub, old=a[k], short_digests=True))
+            elif k not in a:
+                out.append(Change("added", sub, new=b[k], short_digests=True))
+            else:
+                _diff_values(sub, a[k], b[k], out)
+        return
+    if isinstance(a, list) and isinstance(b, list) and key in _ENTRY_LISTS:
+        keys_a, keys_b = _entry_keys(a), _entry_keys(b)
+        if keys_a is not None and keys_b is not None:  # entries matched by path
+            items_a, items_b = dict(zip(keys_a, a, strict=True)), dict(zip(keys_b, b, strict=True))
+            for path in [*keys_a, *(p for p in keys_b if p not in items_a)]:
+                sub = f"{key}[{path}]"
+                if path not in items_b:
+                    out.append(Change("removed", sub, old=items_a[path], short_digests=True))
+                elif path not in items_a:
+                    out.append(Change("added", sub, new=items_b[path], short_digests=True))
+                else:
+                    _diff_values(sub, items_a[path], items_b[path], out)
+            return
+        for i in range(max(len(a), len(b))):  # otherwise by position
+            sub = f"{key}[{i}]"
+            if i >= len(b):
+                out.append(Change("removed", sub, old=a[i], short_digests=True))
+            elif i >= len(a):
+                out.append(Change("added", sub, new=b[i], short_digests=True))
+            else:
+                _diff_values(sub, a[i], b[i], out)
+        return
+    out.append(Change("changed", key, a, b, short_digests=True))
+
+
+def kitfile_changes(config_a: Mapping[str, Any], config_b: Mapping[str, Any]) -> list[Change]:
+    """What differs between two config blobs (Kitfiles with layer digests), key by key, in the
+    Kitfile's order. Entries of ``model.parts``, ``code``, ``datasets``, ``docs`` and ``prompts``
+    are matched by path (by position when paths repeat), so an entry added or removed shows as one
+    change. ``diffId`` is left out: it changes exactly when ``digest`` does."""
+    out: list[Change] = []
+    _diff_values("", _strip_noise(config_a), _strip_noise(config_b), out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+
+
+def _short(digest: str) -> str:
+    return digest[:SHORT_DIGEST]
+
+
+def _short_digests(value: Any, key: str) -> Any:
+    if isinstance(value, str) and key.rsplit(".", 1)[-1] == "digest":
+        return _short(value)
+    if isinstance(value, Mapping):
+        return {k: _short_digests(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_short_digests(v, "") for v in value]
+    return value
+
+
+def show_value(value: Any, config_key: str | None = None) -> str:
+    """A value on one line: plain text for ordinary strings, JSON for anything else (and for
+    strings that are empty, padded or multi-line). With ``config_key`` (a key of the config
+    blob), layer digests are cut to 17 characters like the layer tables."""
+    if config_key is not None:
+        value = _short_digests(value, config_key)
+    if isinstance(value, str) and value and value == value.strip() and value.isprintable():
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _type_width(groups: Sequence[Sequence[Descriptor]]) -> int:
+    return max([TYPE_WIDTH, *(len(layer_type(d.media_type)) for g in groups for d in g)])
+
+
+def _layer_block(title: str, layers: Sequence[Descriptor], width: int) -> list[str]:
+    out = [title, DASHES]
     if not layers:
-        return ["<none>"]
-    rows = ["Type    | Digest             | Size"]
-    for d in sorted(layers, key=lambda x: x.media_type):
-        parsed = mt.parse_layer_media_type(d.media_type)
-        base = parsed[0] if parsed else d.media_type
-        rows.append(f"{base:<7} | {d.digest[:17]:<18} | {format_bytes(d.size)}")
-    return rows
+        out.append("<none>")
+    else:
+        out.append(f"{'Type':<{width}} | {'Digest':<18} | Size")
+        out += [f"{layer_type(d.media_type):<{width}} | {_short(d.digest):<18} | {format_bytes(d.size)}" for d in layers]
+    out.append("")
+    return out
 
 
-def diff_report(ref_a: str, desc_a: Descriptor, man_a: Manifest, ref_b: str, desc_b: Descriptor, man_b: Manifest) -> str:
-    if desc_a.digest == desc_b.digest:
+def _kitfile_block(a: DiffSide, b: DiffSide) -> list[str]:
+    out = ["Kitfile Differences:", DASHES]
+    if a.manifest.config.digest == b.manifest.config.digest:
+        out.append("  Kitfiles are identical")
+    elif a.config is None or b.config is None:
+        for which, side in (("ModelKit1", a), ("ModelKit2", b)):
+            if side.config is None:
+                out.append(f"  Not compared: the config of {which} ({_short(side.manifest.config.digest)}) "
+                           f"could not be read: {side.config_error or 'unknown error'}")
+    else:
+        changes = kitfile_changes(a.config, b.config)
+        out += [f"  {c.render()}" for c in changes] or ["  Kitfiles are identical"]
+    out.append("")
+    return out
+
+
+def diff_report(a: DiffSide, b: DiffSide) -> str:
+    """The ``kit diff`` text: ``ModelKits are identical`` when the manifest digests are equal,
+    else the reference's blocks (with annotation details) and the Kitfile block."""
+    if a.descriptor.digest == b.descriptor.digest:
         return "ModelKits are identical\n"
-    out = ["Comparing:", f"  ModelKit1: {ref_a}", f"  ModelKit2: {ref_b}", ""]
+    man_a, man_b = a.manifest, b.manifest
+    out = ["Comparing:", f"  ModelKit1: {a.reference}", f"  ModelKit2: {b.reference}", ""]
     out += ["Configurations:", DASHES]
     if man_a.config.digest == man_b.config.digest:
-        out.append(f"  Configs are identical (Digest: {man_a.config.digest})")
+        out.append(f"  Configs are identical (Digest: {_short(man_a.config.digest)})")
     else:
-        out += ["Configs differ:", f"  ModelKit1 Config Digest: {man_a.config.digest}",
-                f"  ModelKit2 Config Digest: {man_b.config.digest}"]
+        out += ["Configs differ:", f"  ModelKit1 Config Digest: {_short(man_a.config.digest)}",
+                f"  ModelKit2 Config Digest: {_short(man_b.config.digest)}"]
     out += ["", "Annotations:", DASHES]
-    same_ann = dict(man_a.annotations or {}) == dict(man_b.annotations or {})
-    out.append("  Annotations are identical" if same_ann else "  Annotations does not match")
-    a_digests = {d.digest for d in man_a.layers}
-    b_digests = {d.digest for d in man_b.layers}
-    shared = [d for d in man_b.layers if d.digest in a_digests]
-    only_a = [d for d in man_a.layers if d.digest not in b_digests]
-    only_b = [d for d in man_b.layers if d.digest not in a_digests]
-    out += ["", "Shared Layers", DASHES, *_layer_rows(shared)]
-    out += ["", f"Unique Layers to ModelKit1 ({ref_a})", DASHES, *_layer_rows(only_a)]
-    out += ["", f"Unique Layers to ModelKit2 ({ref_b})", DASHES, *_layer_rows(only_b)]
-    return "\n".join(out) + "\n"
+    changes = annotation_changes(man_a.annotations, man_b.annotations)
+    if not changes:
+        out.append("  Annotations are identical")
+    else:
+        out.append("  Annotations does not match")
+        out += [f"    {c.render()}" for c in changes]
+    out.append("")
+    layers = compare_layers(man_a, man_b)
+    width = _type_width((layers.shared, layers.only_a, layers.only_b))
+    out += _layer_block("Shared Layers", layers.shared, width)
+    out += _layer_block(f"Unique Layers to ModelKit1 ({a.reference})", layers.only_a, width)
+    out += _layer_block(f"Unique Layers to ModelKit2 ({b.reference})", layers.only_b, width)
+    out += _kitfile_block(a, b)
+    return "\n".join(out)
