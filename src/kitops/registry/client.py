@@ -24,7 +24,13 @@ import httpx
 from kitops import __version__
 from kitops.errors import AuthenticationError, TransferError, UsageError
 from kitops.registry.auth import Credential, TokenCache, merge_scopes, parse_challenges, redact_url
-from kitops.registry.errors import answered_in_plain_http, is_retryable, raise_for_response, transport_error
+from kitops.registry.errors import (
+    answered_in_plain_http,
+    is_retryable,
+    raise_for_response,
+    read_error_body,
+    transport_error,
+)
 from kitops.registry.tls import TLSOptions
 
 log = logging.getLogger(__name__)
@@ -267,22 +273,28 @@ class RegistryClient:
             if cred is not None and cred.identity_token:
                 form = {"grant_type": "refresh_token", "refresh_token": cred.identity_token,
                         "service": service, "client_id": "kitops", "scope": scope}
-                resp = self._http.post(realm, data=form)
+                request = self._http.build_request("POST", realm, data=form)
             else:
                 if cred is not None and cred.username and cred.password:
                     headers["Authorization"] = cred.basic_header()
-                resp = self._http.get(realm, params=params, headers=headers)
+                request = self._http.build_request("GET", realm, params=params, headers=headers)
+            resp = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             raise TransferError(f"cannot reach the token service {redact_url(realm)}: {exc}") from None
         log.debug("GET %s -> %d (token)", redact_url(realm), resp.status_code)
-        if resp.status_code in (401, 403):
-            raise AuthenticationError(
-                f"the token service refused the credentials for {self.registry} ({resp.status_code})",
-                status=resp.status_code,
-                hint=f"run 'kit login {self.registry}'",
-            )
-        if resp.status_code != 200:
-            raise_for_response(resp, method="GET", url=redact_url(realm), host=self.registry)
+        try:
+            if resp.status_code in (401, 403):
+                raise AuthenticationError(
+                    f"the token service refused the credentials for {self.registry} ({resp.status_code})",
+                    status=resp.status_code,
+                    hint=f"run 'kit login {self.registry}'",
+                )
+            if resp.status_code != 200:
+                raise_for_response(resp, method="GET", url=redact_url(realm), host=self.registry,
+                                   body=read_error_body(resp))
+            _read_small(resp, "GET", redact_url(realm))  # a token answer is small; a huge one is refused
+        finally:
+            resp.close()
         try:
             body = json.loads(resp.content)
             token = body.get("token") or body.get("access_token")
@@ -366,9 +378,13 @@ class RegistryClient:
                 if status == 303:
                     method, body = "GET", None
                 continue
-            if (status == 401 or (status == 403 and _ecr_token_expired(resp))) and not auth_retried and self._same_origin(url):
+            error_body: bytes | None = None  # read (bounded) only where it decides something
+            expired = False
+            if status == 403 and not auth_retried and self._same_origin(url) and _may_have_body(method, status):
+                error_body = read_error_body(resp)
+                expired = _ecr_token_expired(error_body)
+            if (status == 401 or expired) and not auth_retried and self._same_origin(url):
                 header = resp.headers.get("www-authenticate", "")
-                resp.read()
                 resp.close()
                 auth_retried = True
                 self._drop_tokens(scope)
@@ -381,17 +397,13 @@ class RegistryClient:
             if status in RETRY_STATUSES and retry and attempt < self.max_retries:
                 attempt += 1
                 delay = self._retry_after(resp) or self._backoff(attempt)
-                resp.read()
-                resp.close()
+                resp.close()  # never read a failed answer's body whole: it may be huge
                 log.debug("%s %s -> %d; retry %d in %.1fs", method, redact_url(url), status, attempt, delay)
                 time.sleep(delay)
                 continue
             if expect is not None and status not in expect:
-                try:
-                    _read_small(resp, method, redact_url(url))  # an error body, bounded like any other
-                    raise_for_response(resp, method=method, url=redact_url(url), host=self.registry, repo=repo)
-                finally:
-                    resp.close()
+                raise_for_response(resp, method=method, url=redact_url(url), host=self.registry, repo=repo,
+                                   body=error_body)
             if not stream:
                 try:
                     _read_small(resp, method, redact_url(url))
@@ -453,9 +465,7 @@ def _may_have_body(method: str, status: int) -> bool:
     return method.upper() != "HEAD" and status >= 200 and status not in (204, 304)
 
 
-def _ecr_token_expired(resp: httpx.Response) -> bool:
-    try:
-        text = resp.read()[:2048].decode("utf-8", "replace").lower()
-    except (httpx.HTTPError, httpx.StreamError):
-        return False
+def _ecr_token_expired(body: bytes) -> bool:
+    """ECR answers an expired token with 403 (not 401) and says so in the body."""
+    text = body[:2048].decode("utf-8", "replace").lower()
     return "token has expired" in text or "authorization token has expired" in text

@@ -20,16 +20,32 @@ from kitops.errors import (
 MAX_ERROR_BODY = 8192
 
 
-def _codes_and_text(resp: httpx.Response) -> tuple[list[str], str]:
+def read_error_body(resp: httpx.Response, limit: int = MAX_ERROR_BODY) -> bytes:
+    """The first ``limit`` bytes of an error answer; the rest is never read (the connection is
+    closed instead), so a hostile 1 GiB error body costs nothing."""
+    if resp.is_stream_consumed:  # buffered already (a mock transport's response)
+        return resp.content[:limit]
+    parts: list[bytes] = []
+    size = 0
     try:
-        body = resp.read()[:MAX_ERROR_BODY]
+        for chunk in resp.iter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
     except (httpx.HTTPError, httpx.StreamError):
-        body = b""
+        pass
+    finally:
+        resp.close()
+    return b"".join(parts)[:limit]
+
+
+def _codes_and_text(resp: httpx.Response, body: bytes) -> tuple[list[str], str]:
     codes: list[str] = []
     parts: list[str] = []
     try:
         obj = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         obj = None
     if isinstance(obj, dict) and isinstance(obj.get("errors"), list):
         for err in obj["errors"]:
@@ -80,8 +96,11 @@ def _hint(status: int, codes: list[str], host: str, repo: str) -> str | None:
     return None
 
 
-def raise_for_response(resp: httpx.Response, *, method: str, url: str, host: str, repo: str = "") -> NoReturn:
-    codes, text = _codes_and_text(resp)
+def raise_for_response(
+    resp: httpx.Response, *, method: str, url: str, host: str, repo: str = "", body: bytes | None = None
+) -> NoReturn:
+    """Raise the typed error for an error answer; ``body`` is its (bounded) body when already read."""
+    codes, text = _codes_and_text(resp, read_error_body(resp) if body is None else body)
     status = resp.status_code
     hint = _hint(status, codes, host, repo)
     message = f"{method} {url}: {text}"
