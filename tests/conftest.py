@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faultproxy import FaultProxy
 from tests.realregistry import Registry, require_binary, start_registry
 from tests.tokenissuer import TokenIssuer
 
@@ -74,3 +75,11 @@ def repo_name() -> str:
 @pytest.fixture()
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+@pytest.fixture()
+def fault_proxy(plain_registry: Registry) -> Iterator[FaultProxy]:
+    """A fault-injecting relay in front of the plain registry (see tests/faultproxy.py)."""
+    proxy = FaultProxy(plain_registry.host)
+    yield proxy
+    proxy.close()

@@ -111,17 +111,19 @@ def pack(
             ref, extra = parse_reference(text)
             refs.append(ref)
             refs.extend(ref.with_tag(t) for t in extra if t)
-    return _pack(
-        context_dir,
-        store=local_store(home),
-        kitfile=kf,
-        refs=refs,
-        compression=compression,
-        legacy_manifest=legacy_manifest,
-        progress=progress,
-        cancel=cancel,
-        annotations=annotations,
-    )
+    store = local_store(home)
+    with store.leased():  # blobs found or written stay until the manifest is indexed, whatever runs beside
+        return _pack(
+            context_dir,
+            store=store,
+            kitfile=kf,
+            refs=refs,
+            compression=compression,
+            legacy_manifest=legacy_manifest,
+            progress=progress,
+            cancel=cancel,
+            annotations=annotations,
+        )
 
 
 def _resolve_local(ref_text: str, home: Home) -> tuple[LocalStore, Reference, ModelKit]:
@@ -863,15 +865,19 @@ def pull(
     chain = [parsed.display()]
     current = parsed
     first: Descriptor | None = None
-    with _remotes(home, network) as remotes:
+    with _remotes(home, network) as remotes, store.leased():
         while True:
             remote = remotes.repository(current)
             local = store.repository(current.repo_key)
-            desc = transfer.copy(remote, current.reference, local, dst_ref=current.tag,
-                                 concurrency=remotes.options.concurrency, progress=progress, cancel=cancel)
-            kit = load_modelkit_at(local, desc)
+            # manifest and config are checked before anything is stored: a failed pull leaves no tag
+            root = remote.resolve(current.reference)
+            kit = load_modelkit_at(remote, root)
             if kit.manifest.format != "kit":
                 raise FormatError(f"reference {current} does not refer to a model")
+            desc = transfer.copy(remote, root.digest, local, concurrency=remotes.options.concurrency,
+                                 progress=progress, cancel=cancel)
+            if current.tag:
+                local.tag(desc, current.tag)
             first = first or desc
             # the reference's pull allows one fewer ancestor than pack and unpack (spec §1.6)
             found = parent_reference(kit.kitfile, chain, registry=parsed.registry, limit=MAX_REFERENCE_DEPTH - 1)

@@ -35,6 +35,7 @@ from kitops.store.base import VerifyingReader
 
 log = logging.getLogger(__name__)
 TAGS_PAGE = 1000
+MANIFEST_ATTEMPTS = 4  # a manifest body cut off mid-way is fetched again, this many times in all
 
 
 def _raw_chunks(resp: httpx.Response) -> Iterator[bytes]:
@@ -344,11 +345,19 @@ class RemoteRepository:
         return Descriptor(media_type, digest, size)
 
     def _get_manifest(self, ref: str) -> tuple[str, bytes]:
-        resp = self.client.request(
-            "GET", self._path("manifests", ref), scope=self.pull_scope,
-            headers={"Accept": mt.MANIFEST_ACCEPT}, expect=(200,), repo=self.repository, stream=True,
-        )
-        data = _read_bounded(resp, f"manifest {ref}")
+        for attempt in range(1, MANIFEST_ATTEMPTS + 1):
+            resp = self.client.request(
+                "GET", self._path("manifests", ref), scope=self.pull_scope,
+                headers={"Accept": mt.MANIFEST_ACCEPT}, expect=(200,), repo=self.repository, stream=True,
+            )
+            try:
+                data = _read_bounded(resp, f"manifest {ref}")
+                break
+            except httpx.TransportError as exc:  # dropped mid-body: a manifest is small, ask again
+                if attempt == MANIFEST_ATTEMPTS:
+                    raise TransferError(f"GET manifest {ref}: the connection dropped {attempt} times: {exc}",
+                                        hint="check the network and the registry; then re-run") from None
+                log.debug("GET manifest %s dropped mid-body (%s); retry %d", ref, exc, attempt)
         media_type = resp.headers.get("content-type", mt.OCI_MANIFEST).split(";")[0].strip()
         if is_digest(ref) and "sha256:" + hashlib.sha256(data).hexdigest() != ref:
             raise IntegrityError(f"manifest fetched for {ref} does not match that digest")

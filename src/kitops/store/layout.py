@@ -32,6 +32,7 @@ from kitops.oci.digest import is_digest
 from kitops.oci.models import Descriptor, Index, Manifest
 from kitops.oci.reference import validate_tag
 from kitops.store.base import BLOB_BUFFER, VerifyingReader, copy_stream, read_blob_bytes
+from kitops.store.lease import Lease, leased_digests
 
 _REPO_FILE_RE = re.compile(r"^([-A-Za-z0-9_-]*={0,3})-index\.json$")
 LOCK_NAME = ".kitops-python.lock"
@@ -108,13 +109,7 @@ class BlobWriter:
                 f"content does not match descriptor: expected {expected.digest} ({expected.size} bytes), "
                 f"got {digest} ({self.size} bytes)"
             )
-        final = self._store.blob_path(digest)
-        if final.exists():
-            self.discard()
-        else:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.path, 0o444)
-            os.replace(self.path, final)
+        self._store._place_blob(self.path, digest)
         return Descriptor(media_type, digest, self.size)
 
     def discard(self) -> None:
@@ -140,6 +135,7 @@ class LocalStore:
         self._rlock = threading.RLock()
         self._depth = 0
         self._lock_fh: BinaryIO | None = None
+        self._lease: Lease | None = None
 
     # -- layout -------------------------------------------------------------------------------
     @property
@@ -163,7 +159,45 @@ class LocalStore:
         return self.root / "blobs" / algo / hexpart
 
     def has_blob(self, digest: str) -> bool:
-        return self.blob_path(digest).is_file()
+        """Whether the blob is stored. Under a :meth:`leased` operation the answer also protects it:
+        a blob found here is not garbage-collected before the operation ends."""
+        if self._lease is None:
+            return self.blob_path(digest).is_file()
+        with self.locked():
+            self._lease.add(digest)
+            return self.blob_path(digest).is_file()
+
+    @contextlib.contextmanager
+    def leased(self) -> Iterator[None]:
+        """Hold a lease (see :mod:`kitops.store.lease`) on every blob this store object finds or
+        writes until the block ends: a pack or pull then survives a concurrent ``kit remove``."""
+        if self._lease is not None:  # nested: the outer lease covers it
+            yield
+            return
+        self.ensure_layout()
+        self._lease = Lease(self.root)
+        try:
+            yield
+        finally:
+            lease, self._lease = self._lease, None
+            lease.release()
+
+    def _place_blob(self, source: Path, digest: str) -> bool:
+        """Move a verified blob from ``ingest/`` to its final name, unless it is there already
+        (then ``source`` is removed). Under the store lock, and leased, so a collection running
+        at the same time cannot delete the blob this operation has just decided to rely on."""
+        final = self.blob_path(digest)
+        with self.locked():
+            if self._lease is not None:
+                self._lease.add(digest)
+            if final.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    source.unlink()
+                return False
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(source, 0o444)
+            os.replace(source, final)
+            return True
 
     # -- locking ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -284,10 +318,7 @@ class LocalStore:
                     finally:
                         src.close()
                 if have == desc.size and hasher.hexdigest() == hexpart:
-                    os.chmod(path, 0o444)
-                    final = self.blob_path(desc.digest)
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(path, final)
+                    self._place_blob(path, desc.digest)
                     return
                 path.unlink(missing_ok=True)
             if have != desc.size:
@@ -384,7 +415,7 @@ class LocalStore:
                     if d.digest != desc.digest and all(r.digest != d.digest for r in remaining):
                         remaining.append(d.plain())
             self._write_root_index(remaining)
-            keep = self._referenced_blobs(remaining)
+            keep = self._referenced_blobs(remaining) | leased_digests(self.root)
             doomed = self._referenced_blobs([desc]) - keep
             removed = []
             for digest in sorted(doomed):
@@ -399,7 +430,7 @@ class LocalStore:
             manifests = []
             for key in self.repo_keys():
                 manifests.extend(self.repository(key).manifests())
-            keep = self._referenced_blobs(manifests)
+            keep = self._referenced_blobs(manifests) | leased_digests(self.root)
             removed = []
             if self.blobs_dir.is_dir():
                 for name in os.listdir(self.blobs_dir):
