@@ -44,7 +44,7 @@ def test_list_json_and_template(home: Path) -> None:
     digest = packed(home)
     kit(home, "pack", str(EXAMPLE))  # the same content untagged lands in localhost/_
     items = json.loads(kit(home, "list", "--format", "json").stdout)
-    assert {"repo", "digest", "tags", "modelName", "size", "author"} == set(items[0])
+    assert {"repo", "digest", "tags", "modelName", "size", "sizeBytes", "author"} == set(items[0])
     by_repo = {i["repo"]: i for i in items}
     assert by_repo["iris"]["tags"] == ["v1"] and by_repo["iris"]["digest"] == digest
     assert by_repo["<none>"]["tags"] is None
@@ -71,7 +71,7 @@ def test_info_yaml_and_filter(home: Path) -> None:
     assert kit(home, "info", "iris:v1", "--filter", "package.name").stdout == "iris-classifier\n"
     assert "name: iris" in kit(home, "info", "iris:v1", "-f", "datasets").stdout  # the reference cannot do this (§7 #9)
     bad = kit(home, "info", "iris:v1", "-f", "model[0]")
-    assert bad.exit_code == 1 and "array access using '[]' is not currently supported" in bad.stderr
+    assert bad.exit_code == 2 and "array access using '[]' is not currently supported" in bad.stderr
 
 
 def test_unpack_cli_and_overwrite_rules(home: Path, tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_unpack_cli_and_overwrite_rules(home: Path, tmp_path: Path) -> None:
     assert kit(home, "unpack", "iris:v1", "-d", str(dep), "--model").exit_code == 0
     assert sorted(tree_files(dep)) == ["model/iris-classifier.joblib"]
     bad = kit(home, "unpack", "iris:v1", "-f", "weights")
-    assert bad.exit_code == 1 and "invalid filter type weights" in bad.stderr
+    assert bad.exit_code == 2 and "invalid filter type weights" in bad.stderr
 
 
 def test_tag_remove_and_gc(home: Path) -> None:
@@ -120,7 +120,7 @@ def test_remove_all_and_force(home: Path) -> None:
     res = kit(home, "remove", "--all", "--force")
     assert "Removed b@sha256:" in res.stdout
     assert kit(home, "list").stdout.count("\n") == 1
-    assert kit(home, "remove").exit_code == 1
+    assert kit(home, "remove").exit_code == 2
 
 
 def test_diff_output(home: Path, tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_pack_from_stdin_and_errors(home: Path, tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "No Kitfile found in" in res.stderr and "hint: create one with: kit init" in res.stderr
     bad = kit(home, "pack", str(ctx), "-t", "Bad:Tag", "-f", "-", input="model: {path: m.bin}\n")
-    assert bad.exit_code == 1 and "name must be lowercase" in bad.stderr
+    assert bad.exit_code == 2 and "name must be lowercase" in bad.stderr
 
 
 def test_cache_and_version(home: Path) -> None:

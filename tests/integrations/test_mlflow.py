@@ -241,13 +241,13 @@ def test_kit_import_errors(tracking: Trained, home: Path) -> None:
     assert missing.exit_code == 1
     assert "error: Failed to import model: MLflow run" in missing.stderr and "hint: " in missing.stderr
     no_tag = kit(home, "import", f"mlflow://runs/{tracking.run_id}")
-    assert no_tag.exit_code == 1 and "use flag --tag" in no_tag.stderr
+    assert no_tag.exit_code == 2 and "use flag --tag" in no_tag.stderr
     bad = kit(home, "import", "mlflow://nonsense", "-t", "x:v1")
-    assert bad.exit_code == 1 and "invalid MLflow URI" in bad.stderr and "hint: use mlflow://runs/" in bad.stderr
+    assert bad.exit_code == 2 and "invalid MLflow URI" in bad.stderr and "hint: use mlflow://runs/" in bad.stderr
     hf = kit(home, "import", "hf://org/model", "-t", "x:v1")
-    assert hf.exit_code == 1 and "not supported yet" in hf.stderr and "hint: " in hf.stderr
+    assert hf.exit_code == 2 and "not supported yet" in hf.stderr and "hint: " in hf.stderr
     other = kit(home, "import", "s3://bucket/model", "-t", "x:v1")
-    assert other.exit_code == 1 and "unsupported import source" in other.stderr and "mlflow://" in other.stderr
+    assert other.exit_code == 2 and "unsupported import source" in other.stderr and "mlflow://" in other.stderr
     assert api.list_modelkits(home=home) == []
 
 
@@ -302,7 +302,7 @@ def test_missing_mlflow_gives_install_hint(monkeypatch: pytest.MonkeyPatch, home
             call()
         assert exc.value.hint == "pip install 'kitops[mlflow]'"
     res = kit(home, "import", "mlflow://runs/abc", "-t", "x:v1")
-    assert res.exit_code == 1 and "hint: pip install 'kitops[mlflow]'" in res.stderr
+    assert res.exit_code == 2 and "hint: pip install 'kitops[mlflow]'" in res.stderr  # a UsageError
 
 
 def test_importing_kitops_does_not_import_mlflow() -> None:

@@ -201,7 +201,7 @@ def test_push_pull_via_cli(plain_registry: Registry, repo_name: str, home: Path)
     res = kit(home, "push", "iris:v1", ref)
     assert res.exit_code == 0 and res.stdout.startswith("Pushed sha256:")
     bad = kit(home, "push", "iris:v1")
-    assert bad.exit_code == 1 and "registry is required when pushing" in bad.stderr
+    assert bad.exit_code == 2 and "registry is required when pushing" in bad.stderr  # a bad command line
     res = kit(home.parent / "h3", "pull", ref)
     assert res.exit_code == 0 and res.stdout.startswith("Pulled sha256:")
 

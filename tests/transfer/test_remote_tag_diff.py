@@ -105,7 +105,7 @@ def test_remote_flag_tags_on_the_registry_even_when_the_source_is_local(
 def test_tag_on_a_registry_needs_a_registry_in_the_target(home: Path, pushed: tuple[str, str]) -> None:
     ref, _digest = pushed
     result = kit(home, "tag", ref, "plain-name:v1")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad command line (UsageError)
     assert "error: tagging on a registry needs both references to name one" in result.output
     assert "hint: kit tag registry.example.com/team/model:dev" in result.output
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from kitops import __version__
-from kitops.cli.errors import EXIT_CANCELLED, report
+from kitops.cli.errors import EXIT_CANCELLED, help_hint, report
 from kitops.cli.output import LEVELS, PlainProgress, RichProgress, Streams, setup_logging
-from kitops.errors import UsageError
+from kitops.errors import KitError, UsageError
 from kitops.progress import Cancel, Progress
+
+if TYPE_CHECKING:
+    from kitops.modelkit.listing import ModelKitSummary
 
 log = logging.getLogger("kitops.cli")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,14 +39,15 @@ class Ctx:
 
     @contextlib.contextmanager
     def progress(self) -> Iterator[Progress | None]:
-        """rich bars on a TTY, plain lines otherwise, nothing with --progress none."""
+        """rich bars on a TTY, plain lines otherwise, nothing with --progress none; always on stderr."""
         if self.progress_mode in ("none", "false"):
             yield None
         elif self.streams.err.isatty():
             with RichProgress(fancy=self.progress_mode == "fancy", stream=self.streams.stderr) as bars:
                 yield bars
         else:
-            yield PlainProgress(self.streams.stderr)
+            with PlainProgress(self.streams.stderr) as lines:
+                yield lines
 
 
 def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
@@ -55,11 +60,12 @@ def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
         report(KeyboardInterrupt(), debug=ctx.debug, file=ctx.streams.stderr)
         sys.exit(EXIT_CANCELLED)
     except Exception as exc:
-        sys.exit(report(exc, debug=ctx.debug, context=context, file=ctx.streams.stderr))
+        usage = help_hint(click.get_current_context(silent=True))
+        sys.exit(report(exc, debug=ctx.debug, context=context, file=ctx.streams.stderr, usage_hint=usage))
 
 
 def network_options(fn: F) -> F:
-    """The network flags shared by every remote command (spec §4.0)."""
+    """The network flags of the commands that talk to registries (spec §4.0)."""
     decorators = [
         click.option("--plain-http/--no-plain-http", "plain_http", default=None,
                      help="Use HTTP instead of HTTPS (default: HTTP only for localhost/127.0.0.1)."),
@@ -70,6 +76,15 @@ def network_options(fn: F) -> F:
         click.option("--key", metavar="PATH", help="Client TLS key (also $KITOPS_CLIENT_KEY)."),
         click.option("--proxy", metavar="URL", help="Proxy for registry requests (default: $HTTPS_PROXY etc.)."),
         click.option("--concurrency", default=5, show_default=True, metavar="N", help="Blobs transferred in parallel."),
+    ]
+    for deco in reversed(decorators):
+        fn = deco(fn)
+    return fn
+
+
+def upload_options(fn: F) -> F:
+    """The flags of the commands that upload blobs to a registry (push, and tag on a registry)."""
+    decorators = [
         click.option("--upload-mode", type=click.Choice(["auto", "monolithic", "chunked"]), default="auto",
                      show_default=True, help="Blob upload strategy (auto picks per registry, with fallback)."),
         click.option("--chunk-size", metavar="MiB", type=int, help="Chunk size for chunked uploads, in MiB."),
@@ -122,21 +137,192 @@ def _streamed_help(option: click.Option | None) -> click.Option | None:
     return option
 
 
-class KitCommand(click.Command):
-    """A command whose ``--help`` goes to the run's stdout (see :class:`Streams`)."""
+class CommandLineError(click.UsageError):
+    """A bad command line, shown as kit shows every error (``error: …`` then ``hint: …``); exit 2.
+
+    kit's own checks of options raise it; every other click usage error of a kit command line
+    becomes one (see :class:`KitGroup`), so click's and kit's look alike.
+    """
+
+    def __init__(self, message: str, ctx: click.Context | None = None, *, hint: str | None = None) -> None:
+        super().__init__(message, ctx)
+        self.hint = hint
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if file is None:
+            file = _streams(self.ctx).err if self.ctx is not None else sys.stderr
+        report(self, file=file)  # type: ignore[arg-type]
+
+
+# click >= 8.2 shows a group's help as an error when it is given no arguments: that one is left as it is
+_HELP_ERRORS: tuple[type[Exception], ...] = tuple(
+    t for t in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if isinstance(t, type)
+)
+_KEPT_ERRORS: tuple[type[Exception], ...] = (CommandLineError, *_HELP_ERRORS)
+
+
+@contextlib.contextmanager
+def _kit_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except _KEPT_ERRORS:
+        raise
+    except click.UsageError as exc:
+        raise CommandLineError(exc.format_message(), exc.ctx, hint=getattr(exc, "hint", None)) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# global options: on every command and group, before or after any command word (cobra's
+# persistent flags). Each command word's parser takes those given to it out of its params and
+# appends them, in command-line order, to ``ctx.meta`` (shared by the whole invocation); the
+# command that runs merges them (a later value wins, -v counts add up) before its body.
+
+GLOBAL_OPTIONS = ("config", "log_level", "progress_mode", "verbose", "debug")
+_GIVEN = "kitops.cli.global_options"
+
+
+class GlobalOption(click.Option):
+    """An option of every kit command, listed under "Global options" in each ``--help``."""
+
+
+def _check_log_level(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    if isinstance(value, str) and value.lower() not in LEVELS:
+        raise CommandLineError(
+            f"Invalid log level '{value}'. Options are 'trace', 'debug', 'info', 'warn', 'error'",
+            hint="use --log-level debug (or -v) for more detail, --log-level warn or error for less",
+        )
+    return value
+
+
+def global_options() -> list[click.Parameter]:
+    """The global flags (spec §4.0) and --debug, for one command. Not given: ``None``, 0 or False."""
+    return [
+        GlobalOption(["--config", "config"], metavar="DIR", help="Storage root ($KITOPS_HOME) to use."),
+        GlobalOption(["--log-level", "log_level"], metavar="LEVEL", callback=_check_log_level,
+                     help="trace, debug, info, warn or error.  [default: info]"),
+        GlobalOption(["--progress", "progress_mode"], metavar="MODE",
+                     help="none, plain or fancy. Bars are drawn only when stderr is a terminal.  [default: plain]"),
+        GlobalOption(["-v", "--verbose"], count=True,
+                     help="-v debug, -vv trace, -vvv trace without progress. Overrides --log-level."),
+        GlobalOption(["--debug"], is_flag=True, envvar="KITOPS_DEBUG", help="Show tracebacks for errors."),
+    ]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the global options given anywhere on a command line add up to."""
+
+    config: str | None = None
+    log_level: str = "info"
+    progress_mode: str = "plain"
+    verbose: int = 0
+    debug: bool = False
+
+    @classmethod
+    def merge(cls, given: Sequence[Mapping[str, Any]]) -> Settings:
+        """The options given to each command word, in order: a later value wins, -v counts add up."""
+        values: dict[str, Any] = {}
+        verbose, debug = 0, False
+        for options in given:
+            values.update({k: v for k, v in options.items() if k in ("config", "log_level", "progress_mode")
+                           and v is not None})
+            verbose += options.get("verbose") or 0
+            debug = debug or bool(options.get("debug"))
+        return cls(**values, verbose=verbose, debug=debug)
+
+    @property
+    def level_name(self) -> str:
+        """-v debug, -vv (and more) trace, else --log-level."""
+        if self.verbose >= 2:
+            return "trace"
+        return "debug" if self.verbose == 1 else self.log_level.lower()
+
+    @property
+    def progress(self) -> str:
+        return "none" if self.verbose >= 3 else self.progress_mode.lower()
+
+
+def _storage(config: str | None) -> str:
+    from kitops.settings import kitops_home
+
+    try:
+        return str(kitops_home(config))
+    except KitError:
+        return config or "(not set)"
+
+
+def _begin(ctx: click.Context) -> None:
+    """Set up the run of the command of ``ctx`` from the global options given on its command line."""
+    settings = Settings.merge(ctx.meta.get(_GIVEN, ()))
+    level = LEVELS[settings.level_name]
+    streams = _streams(ctx)
+    if streams.logging is not None:  # an in-process caller (kit._run) sets up logging for this run only
+        streams.logging(level)
+    else:
+        setup_logging(level)
+    ctx.obj = Ctx(settings.config, settings.progress, settings.debug, streams)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("Settings: storage %s, log level %s, progress %s, tracebacks %s", _storage(settings.config),
+                  settings.level_name, settings.progress, "on" if settings.debug else "off")
+
+
+class _KitCommandBase(click.Command):
+    """What kit's commands and groups share: the global options, ``--help`` on the run's stdout
+    (see :class:`Streams`), and help that lists the global options under their own heading."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_options())
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         return _streamed_help(super().get_help_option(ctx))
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        given = {name: ctx.params.pop(name, None) for name in GLOBAL_OPTIONS}
+        ctx.meta.setdefault(_GIVEN, []).append(given)
+        return rest
 
-class KitGroup(click.Group):
-    """A group whose ``--help`` goes to the run's stdout, and whose commands and groups do too."""
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        own: list[tuple[str, str]] = []
+        shared: list[tuple[str, str]] = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and not isinstance(param, click.Argument):
+                (shared if isinstance(param, GlobalOption) else own).append(record)
+        for title, records in (("Options", own), ("Global options", shared)):
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
+
+class KitCommand(_KitCommandBase):
+    """A kit command: global options anywhere on its command line take effect before its body runs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _begin(ctx)
+        return super().invoke(ctx)
+
+
+class KitGroup(_KitCommandBase, click.Group):
+    """A kit group (``kit``, ``kit cache``): its commands and groups are kit's too, and every usage
+    error of the command line under it is a :class:`CommandLineError`."""
 
     command_class = KitCommand
     group_class = type  # subgroups are KitGroups
 
-    def get_help_option(self, ctx: click.Context) -> click.Option | None:
-        return _streamed_help(super().get_help_option(ctx))
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with _kit_usage_errors():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _kit_usage_errors():
+            return super().invoke(ctx)
 
 
 HELP = """kit: package ML projects as ModelKits (OCI artifacts) and move them through registries.
@@ -154,37 +340,10 @@ with the Go kit CLI.
 
 
 @click.group(cls=KitGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--config", "config", metavar="DIR", help="Storage root ($KITOPS_HOME) to use.")
-@click.option(
-    "--log-level", default="info", show_default=True, metavar="LEVEL",
-    help="trace, debug, info, warn or error.",
-)
-@click.option(
-    "--progress", "progress_mode", default="plain", show_default=True, metavar="MODE",
-    help="none, plain or fancy. Bars are drawn only when stderr is a terminal.",
-)
-@click.option("-v", "--verbose", count=True, help="-v debug, -vv trace.")
-@click.option("--debug", is_flag=True, envvar="KITOPS_DEBUG", help="Show tracebacks for errors.")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
               help="Show the version and exit.")
-@click.pass_context
-def cli(ctx: click.Context, config: str | None, log_level: str, progress_mode: str, verbose: int, debug: bool) -> None:
-    level_name = log_level.lower()
-    if level_name not in LEVELS:
-        raise click.UsageError(f"Invalid log level '{log_level}'. Options are 'trace', 'debug', 'info', 'warn', 'error'")
-    level = LEVELS[level_name]
-    if verbose == 1:
-        level = logging.DEBUG
-    elif verbose >= 2:
-        level = LEVELS["trace"]
-        if verbose >= 3:
-            progress_mode = "none"
-    streams = _streams(ctx)
-    if streams.logging is not None:  # an in-process caller (kit._run) sets up logging for this run only
-        streams.logging(level)
-    else:
-        setup_logging(level)
-    ctx.obj = Ctx(config, progress_mode.lower(), debug, streams)
+def cli() -> None:
+    """The global options (--config, --log-level, --progress, -v, --debug) are every command's: see KitGroup."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,12 +448,130 @@ def unpack(
 # list / inspect / info
 
 
+_TEMPLATE_FIELDS = {"Repo": "repo", "Digest": "digest", "Tags": "tags", "ModelName": "modelName", "Size": "size",
+                    "SizeBytes": "sizeBytes", "Author": "author"}
+FORMAT_HINT = (
+    "use --format table, --format json, or a Go template of the fields "
+    + " ".join("{{." + name + "}}" for name in _TEMPLATE_FIELDS)
+    + r", e.g. --format '{{.Repo}}:{{.Tags}}\t{{.Size}}' (escapes: \t \n \\ \xHH \uHHHH)"
+)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "'": "'", '"': '"'}
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.?)", re.DOTALL)
+_FIELD_ACTION = re.compile(r"\s*\.(\w+)\s*")
+
+
+def _unescape(text: str, offset: int) -> str:
+    """Decode the backslash escapes of template text (``offset``: where ``text`` starts, for errors).
+
+    The text is a str and stays one: the old ``text.encode().decode("unicode_escape")`` read the
+    UTF-8 bytes of any non-ASCII character as Latin-1 (``→`` became ``â\x86\x92``)."""
+
+    def one(m: re.Match[str]) -> str:
+        seq = m.group(1)
+        if len(seq) > 1 and seq[0] in "xuU":
+            with contextlib.suppress(ValueError):
+                return chr(int(seq[1:], 16))
+        elif seq and seq[0] in "01234567":
+            return chr(int(seq, 8))
+        elif seq in _ESCAPES:
+            return _ESCAPES[seq]
+        raise UsageError(f"template: invalid escape sequence '\\{seq}' at character {offset + m.start() + 1}",
+                         hint=FORMAT_HINT)
+
+    return _ESCAPE.sub(one, text)
+
+
+@dataclass(frozen=True)
+class ListTemplate:
+    """A ``kit list --format`` template: the Go text/template subset kit users write.
+
+    Text with ``{{.Field}}`` actions (``{{- ``/`` -}}`` trim the white space beside them, as in Go);
+    backslash escapes in the text are decoded. Anything else is refused when it is parsed, with
+    a hint, before anything is listed.
+    """
+
+    parts: tuple[str, ...]  # text, field key, text, field key, ..., text
+
+    @classmethod
+    def parse(cls, template: str) -> ListTemplate:
+        parts: list[str] = []
+        pos, trim_left = 0, False
+        while True:
+            start = template.find("{{", pos)
+            raw = template[pos:] if start < 0 else template[pos:start]
+            end = -1 if start < 0 else template.find("}}", start + 2)
+            if start >= 0 and end < 0:
+                raise UsageError(f"template: unclosed action at character {start + 1}: {template[start:]}",
+                                 hint=FORMAT_HINT)
+            action = "" if start < 0 else template[start + 2:end]
+            if trim_left:
+                raw = raw.lstrip()
+            if action[:1] == "-" and action[1:2].isspace():
+                raw, action = raw.rstrip(), action[1:]
+            trim_left = action[-1:] == "-" and action[-2:-1].isspace()
+            if trim_left:
+                action = action[:-1]
+            parts.append(_unescape(raw, pos))
+            if start < 0:
+                return cls(tuple(parts))
+            parts.append(cls._field(action))
+            pos = end + 2
+
+    @staticmethod
+    def _field(action: str) -> str:
+        m = _FIELD_ACTION.fullmatch(action)
+        if m is None:
+            raise UsageError(f"template: unsupported action {{{{{action}}}}}: only fields such as {{{{.Repo}}}} are",
+                             hint=FORMAT_HINT)
+        if m.group(1) not in _TEMPLATE_FIELDS:
+            raise UsageError(f"template: can't evaluate field {m.group(1)}", hint=FORMAT_HINT)
+        return _TEMPLATE_FIELDS[m.group(1)]
+
+    def render(self, fields: Mapping[str, Any]) -> str:
+        out = []
+        for i, part in enumerate(self.parts):
+            if i % 2 == 0:
+                out.append(part)
+                continue
+            value = fields[part]
+            if isinstance(value, list):
+                out.append("[" + " ".join(value) + "]")
+            else:
+                out.append("<nil>" if value is None else str(value))
+        return "".join(out)
+
+
+def _list_format(ctx: click.Context, _param: click.Parameter, value: Any) -> str | ListTemplate:
+    """``--format``: ``table``, ``json``, or a :class:`ListTemplate`; anything else is refused."""
+    if isinstance(value, ListTemplate) or value in ("table", "json"):
+        return value  # type: ignore[no-any-return]
+    text = str(value)
+    if "{{" not in text and "\\" not in text:  # a word (yaml, tabel...) is no template
+        raise CommandLineError(f"unknown format {text!r}: not table, json or a template", ctx, hint=FORMAT_HINT)
+    try:
+        return ListTemplate.parse(text)
+    except UsageError as exc:
+        raise CommandLineError(exc.message, ctx, hint=exc.hint) from None
+
+
+def list_fields(item: ModelKitSummary) -> dict[str, object]:
+    """One ``kit list`` entry as JSON and templates see it: the Go kit's keys, plus ``sizeBytes``
+    (the layers' size as a number; ``size`` is the Go kit's formatted string)."""
+    fields: dict[str, object] = {}
+    for key, value in item.to_go().items():
+        fields[key] = value
+        if key == "size":
+            fields["sizeBytes"] = item.size
+    return fields
+
+
 @cli.command("list", short_help="List ModelKits in local storage.")
 @click.argument("repository", required=False)
-@click.option("--format", "fmt", default="table", show_default=True, metavar="FORMAT",
-              help="table, json, or a template such as '{{.Repo}}:{{.Tags}} {{.Digest}}'.")
+@click.option("--format", "fmt", callback=_list_format, default="table", show_default=True, metavar="FORMAT",
+              help="table, json, or a Go template such as '{{.Repo}}:{{.Tags}}\\t{{.Size}}'. "
+                   "Fields: " + " ".join("." + name for name in _TEMPLATE_FIELDS) + ".")
 @network_options
-def list_cmd(repository: str | None, fmt: str, **net: Any) -> None:
+def list_cmd(repository: str | None, fmt: str | ListTemplate, **net: Any) -> None:
     """List ModelKits: repository, tag, maintainer, name, size (of layers) and digest.
 
     With REPOSITORY on a registry (e.g. ghcr.io/org/model), lists every tag there
@@ -313,34 +590,16 @@ def list_cmd(repository: str | None, fmt: str, **net: Any) -> None:
             items = api.list_remote(repository, home=ctx.home, network=make_network(net))
         else:
             items = api.list_modelkits(repository, home=ctx.home)
-        if fmt == "table":
-            ctx.echo(list_table(items), nl=False)
-        elif fmt == "json":
-            ctx.echo(gojson.dumps([i.to_go() for i in items], indent="  "))
-        else:
+        if isinstance(fmt, ListTemplate):
             for it in items:
-                out = render_template(fmt, it.to_go())
+                out = fmt.render(list_fields(it))
                 ctx.echo(out, nl=not out.endswith("\n"))
+        elif fmt == "json":
+            ctx.echo(gojson.dumps([list_fields(i) for i in items], indent="  "))
+        else:
+            ctx.echo(list_table(items), nl=False)
 
     run(ctx, body)
-
-
-def render_template(template: str, fields: dict[str, Any]) -> str:
-    """The Go text/template subset kit users write: ``{{.Field}}`` placeholders (Repo, Digest, Tags...)."""
-    import re
-
-    names = {"Repo": "repo", "Digest": "digest", "Tags": "tags", "ModelName": "modelName", "Size": "size", "Author": "author"}
-
-    def sub(m: re.Match[str]) -> str:
-        key = m.group(1)
-        if key not in names:
-            raise UsageError(f"template: can't evaluate field {key}", hint="fields: " + ", ".join("." + n for n in names))
-        value = fields[names[key]]
-        if isinstance(value, list):
-            return "[" + " ".join(value) + "]"
-        return "<nil>" if value is None else str(value)
-
-    return re.sub(r"\{\{\s*\.(\w+)\s*\}\}", sub, template.encode().decode("unicode_escape"))
 
 
 @cli.command(short_help="Show a ModelKit's manifest and config as JSON.")
@@ -389,6 +648,7 @@ def info(modelkit: str, remote: bool, filter_: str | None, **net: Any) -> None:
 @click.option("-r", "--remote", "remote", flag_value=True, default=None,
               help="Tag on the registry even when SOURCE is also in local storage.")
 @network_options
+@upload_options
 def tag(source: str, target: str, remote: bool | None, **net: Any) -> None:
     """Tag SOURCE as TARGET (in the same or another repository; blobs are shared).
 
@@ -452,12 +712,22 @@ def diff(modelkit1: str, modelkit2: str, **net: Any) -> None:
 
     Each is looked up in local storage first, then on the registry its reference names;
     prefix local:// or remote:// to choose (e.g. kit diff local://model:v2 remote://reg.example.com/team/model:v1).
+
+    Prints "ModelKits are identical" when both are the same manifest; otherwise the configs,
+    annotations (with the keys that differ), shared and unique layers, and what differs in the
+    Kitfiles. Only the manifests are needed: when a config cannot be read, the rest is still
+    shown and a warning says so. The exit code is 0 whether or not the ModelKits differ
+    (as the Go kit); it is non-zero only when a ModelKit's manifest cannot be read.
     """
     from kitops import api
 
     ctx = _obj()
     network = make_network(net)
-    run(ctx, lambda _c: ctx.echo(api.diff(modelkit1, modelkit2, home=ctx.home, network=network), nl=False))
+
+    def body(_cancel: Cancel) -> None:
+        ctx.echo(api.diff(modelkit1, modelkit2, home=ctx.home, network=network), nl=False)
+
+    run(ctx, body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,6 +738,7 @@ def diff(modelkit1: str, modelkit2: str, **net: Any) -> None:
 @click.argument("source")
 @click.argument("destination", required=False)
 @network_options
+@upload_options
 def push(source: str, destination: str | None, **net: Any) -> None:
     """Push SOURCE from local storage to a registry (to DESTINATION if given).
 
