@@ -91,7 +91,7 @@ def test_structures_and_flow() -> None:
         "empty_list: []\n"
         "empty_map: {}\n"
         "nested:\n  - - 1\n    - 2\n  - - a\n"
-        "params:\n  A: 1200\n  a2:\n    - 1\n    - z: true\n  a10: 1.5\n  b: null\n"
+        "params:\n  A: 1200.0\n  a2:\n    - 1\n    - z: true\n  a10: 1.5\n  b: null\n"
     )
 
 
@@ -120,3 +120,52 @@ def test_round_trip_of_a_kitfile_shaped_document() -> None:
     value, _ = load_yaml(text)
     value["package"]["authors"] = FlowList(value["package"]["authors"])
     assert dump_yaml(value) == text.replace("model:\n  name: m\n  path: m.bin", "model:\n  name: m\n  path: m.bin")
+
+
+# ------------------------------------------------------------------------------------------------
+# Floats keep their type through our YAML (a deliberate deviation from yaml.v3, which writes 1.0 as 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1.0, "1.0"), (0.0, "0.0"), (-0.0, "-0.0"), (-3.0, "-3.0"), (1200.0, "1200.0"), (100000.0, "100000.0"),
+        (1e6, "1e+06"), (1e-5, "1e-05"), (2.5, "2.5"), (1e21, "1e+21"), (float("inf"), ".inf"),
+    ],
+)
+def test_floats_are_written_so_that_they_read_back_as_floats(value: float, text: str) -> None:
+    out = dump_yaml({"v": value})
+    assert out == f"v: {text}\n"
+    back = load_yaml(out)[0]["v"]
+    assert isinstance(back, float)
+    assert back == value
+    assert math.copysign(1, back) == math.copysign(1, value)
+
+
+def test_integers_are_still_integers() -> None:
+    assert dump_yaml({"k": 3, "big": 1 << 70}) == "k: 3\nbig: 1180591620717411303424\n"
+
+
+def test_core_kitfile_keeps_a_float_parameter_and_the_config_json_follows_go() -> None:
+    """``C: 1.0`` survives a YAML round trip of the core Kitfile; the config JSON is written as Go's
+    encoding/json writes a float64 (spec §1.3: ``1200.0`` prints as ``1200``), so it holds ``1``."""
+    from kitops.kitfile.config import kitfile_from_config
+    from kitops.kitfile.load import load_kitfile_text
+
+    text = "manifestVersion: 1.0.0\nmodel:\n  path: m.pkl\n  parameters:\n    C: 1.0\n    alpha: 1.2e+3\n    n: 3\n"
+    kf = load_kitfile_text(text)
+    assert kf.model is not None
+    assert kf.model.parameters == {"C": 1.0, "alpha": 1200.0, "n": 3}
+    assert isinstance(kf.model.parameters["C"], float)
+    written = kf.to_yaml()
+    assert "    C: 1.0\n    alpha: 1200.0\n    \"n\": 3\n" in written
+    again = load_kitfile_text(written)
+    assert again.model is not None
+    assert again.model.parameters == kf.model.parameters
+    assert all(type(again.model.parameters[k]) is type(v) for k, v in kf.model.parameters.items())
+    config = kf.to_config_bytes()
+    assert b'"parameters":{"C":1,"alpha":1200,"n":3}' in config
+    # JSON cannot tell 1 from 1.0 (neither can kit's config); what comes back from a config is 1
+    from_config = kitfile_from_config(config)
+    assert from_config.model is not None
+    assert from_config.model.parameters == {"C": 1, "alpha": 1200, "n": 3}

@@ -339,11 +339,12 @@ def info(
     with _running(cmd):
         kitfile = api.info(ref, home=opts.get("home"), remote=use_remote, **_network(opts))
         texts = [api.filter_kitfile_yaml(kitfile, f) for f in chosen] if chosen else [kitfile.to_yaml()]
-    import yaml
+    from kitops.kitfile.yamlio import load_yaml
 
     for text in texts:
         _output(text)
-    values = [yaml.safe_load(t) for t in texts]
+    # typed as kit types YAML (1.2 core schema): PyYAML's safe_load read 1e-05 as a string
+    values = [load_yaml(t)[0] for t in texts]
     if len(chosen) > 1:
         return dict(zip(chosen, values, strict=True))
     result: Any = values[0]

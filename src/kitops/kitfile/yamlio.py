@@ -3,6 +3,8 @@
 Why: ``kit unpack`` compares an existing Kitfile byte for byte with the one it
 would write, so our YAML output must equal yaml.v3's (``SetIndent(2)``), and our
 typing of plain scalars must equal yaml.v3's decoding into ``interface{}``.
+One deliberate exception: a float whose yaml.v3 text would read back as an int (``1.0``
+written as ``1``) keeps a ``.0``, so its type survives a round trip (see ``_float_text``).
 """
 
 from __future__ import annotations
@@ -304,7 +306,7 @@ def _scalar_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return format_float_g(value)
+        return _float_text(value)
     if isinstance(value, _dt.datetime):
         return _rfc3339nano(value)
     if isinstance(value, _dt.date):
@@ -316,6 +318,22 @@ def _rfc3339nano(t: _dt.datetime) -> str:
     from kitops.oci.gojson import format_go_time
 
     return format_go_time(t)
+
+
+_INT_TEXT = re.compile(r"^-?[0-9]+$")
+
+
+def _float_text(f: float) -> str:
+    """A float as we write it: yaml.v3's text, except that a float never reads back as an int.
+
+    yaml.v3 writes ``1.0`` as ``1`` (and ``1200.0`` as ``1200``), so ``C: 1.0`` came back as
+    the int ``1`` (deliberate deviation: we write ``1.0``, ``1200.0``, ``-0.0``). Go reads both
+    spellings as the same float64, so kit sees the same value. Exponent forms (``1e+06``,
+    ``1e-05``) are kept as yaml.v3 writes them: YAML 1.2 (yaml.v3, our loader) reads them as
+    floats, and Kitfiles unpacked by kit from the same config stay byte-identical.
+    """
+    text = format_float_g(f)
+    return text + ".0" if _INT_TEXT.match(text) else text
 
 
 def format_float_g(f: float) -> str:
