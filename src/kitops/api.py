@@ -23,7 +23,7 @@ from kitops.modelkit.listing import NONE, ModelKitSummary, repo_display
 from kitops.modelkit.read import ModelKit, load_modelkit
 from kitops.oci import gojson
 from kitops.oci.models import Descriptor
-from kitops.oci.reference import DEFAULT_REGISTRY, Reference, parse_reference, parse_single
+from kitops.oci.reference import DEFAULT_REGISTRY, Reference, parse_reference, parse_single, validate_tag
 from kitops.progress import Cancel, Progress
 from kitops.settings import cache_dir, kitops_home, storage_dir
 from kitops.store.layout import LocalStore
@@ -111,6 +111,9 @@ def pack(
             ref, extra = parse_reference(text)
             refs.append(ref)
             refs.extend(ref.with_tag(t) for t in extra if t)
+    for ref in refs:  # every tag checked before anything is written: a bad one stores nothing
+        if ref.tag:
+            validate_tag(ref.tag)
     store = local_store(home)
     with store.leased():  # blobs found or written stay until the manifest is indexed, whatever runs beside
         return _pack(

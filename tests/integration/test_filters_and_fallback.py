@@ -89,3 +89,11 @@ def test_info_of_a_local_name_not_stored_says_not_found(home: Path) -> None:
     result = kit(home, "info", "never-packed:v1")
     assert result.exit_code == 1
     assert "not found" in result.output.lower()
+
+
+def test_pack_with_one_bad_tag_stores_nothing(home: Path) -> None:
+    result = kit(home, "pack", str(EXAMPLE), "-t", "a:v1,Y!")
+    assert result.exit_code == 2
+    assert "invalid tag 'Y!'" in result.output
+    assert api.list_modelkits(home=home) == []
+    assert not (home / "storage" / "blobs").exists() or not any((home / "storage" / "blobs").rglob("*"))

@@ -8,6 +8,8 @@ import json
 import multiprocessing
 from pathlib import Path
 
+import pytest
+
 from kitops.oci import mediatypes as mt
 from kitops.oci.digest import sha256_digest
 from kitops.oci.models import Descriptor, Manifest
@@ -124,3 +126,26 @@ def test_go_made_store_fixture_is_readable(tmp_path: Path) -> None:
     got = store.repository("localhost/demo").resolve("v1")
     assert got.digest == sha256_digest(man)
     assert store.read_manifest(got).annotations == {"ml.kitops.modelkit.cli-version": "1.7.0"}
+
+
+def test_a_symlink_planted_in_ingest_is_never_written_through(tmp_path: Path) -> None:
+    """A partial download's name replaced by a link to another file: refused, the target untouched."""
+    import hashlib
+    import io
+
+    from kitops.errors import IntegrityError
+    from kitops.oci.models import Descriptor
+    from kitops.store.layout import LocalStore
+
+    data = b"blob content" * 1000
+    desc = Descriptor("application/octet-stream", "sha256:" + hashlib.sha256(data).hexdigest(), len(data))
+    store = LocalStore(tmp_path / "storage")
+    store.ensure_layout()
+    store.ingest_dir.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    (store.ingest_dir / desc.digest.split(":")[1]).symlink_to(victim)
+    with pytest.raises(IntegrityError, match="symlink"):
+        store.ingest_resumable(desc, lambda offset: io.BytesIO(data[offset:]))
+    assert victim.read_bytes() == b"precious"
+    assert not store.has_blob(desc.digest)

@@ -205,3 +205,18 @@ def test_no_tls_verify_on_loopback_still_uses_https(tls_registry: Registry, home
     api.login(tls_registry.host, username="alice", password=tls_registry.password or "", home=home,
               network=NetworkOptions(tls_verify=False))
     assert client_module._LOOPBACK_PLAIN == {}
+
+
+@pytest.mark.parametrize("proxy", ["not a url", "ftp://proxy.example.com", "http://[::1", "://"])
+def test_a_bad_proxy_url_is_a_usage_error(home: Path, proxy: str) -> None:
+    result = kit(home, "pull", "registry.example.com/a/b:v1", "--proxy", proxy)
+    assert result.exit_code == 2, result.output
+    assert f"invalid proxy URL {proxy!r}" in result.output
+    assert "hint: give the proxy as a URL" in result.output and "unexpected error" not in result.output
+
+
+def test_an_unreachable_proxy_is_named(home: Path) -> None:
+    port = _refused_port()
+    result = kit(home, "pull", "registry.example.com/a/b:v1", "--proxy", f"http://127.0.0.1:{port}")
+    assert result.exit_code == 1
+    assert f"cannot connect to the proxy http://127.0.0.1:{port}" in result.output

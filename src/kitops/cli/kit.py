@@ -143,7 +143,10 @@ _FLAGS = frozenset({"plain_http", "tls_verify", "force", "all", "remote", "overw
 
 #: Long options whose value is a secret: --password, --token, --hf-token, --client-secret, --api-key …
 #: (not --password-stdin, a flag).
-_SECRET_LONG = re.compile(r"--(?:[a-z0-9]+[-_])*(?:password|passwd|token|secret|api[-_]?key)", re.IGNORECASE)
+# Any long option whose name looks like it carries a secret, typos included (``--passwrd``,
+# ``--pasword``, ``--access-tokn``): better to mask a harmless value than to log a password.
+_SECRET_LONG = re.compile(r"--(?!password-stdin\Z)[\w-]*(?:pass|pasw|pswd|pwd|tok|secret|api[-_]?key|credential)[\w-]*",
+                          re.IGNORECASE)
 #: Short options whose value is a secret (``-p S3CRET`` and ``-pS3CRET``).
 _SECRET_SHORT = ("-p",)
 _MASK = "***"

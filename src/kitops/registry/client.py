@@ -66,6 +66,21 @@ def _widen_http11_reads() -> None:
 _widen_http11_reads()
 
 
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _check_proxy(proxy: str) -> None:
+    """A proxy URL httpx can use, or a usage error that says what a good one looks like."""
+    hint = "give the proxy as a URL, e.g. --proxy http://proxy.example.com:3128"
+    try:
+        url = httpx.URL(proxy)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise UsageError(f"invalid proxy URL {proxy!r}: {exc}", hint=hint) from None
+    if url.scheme not in PROXY_SCHEMES or not url.host:
+        raise UsageError(f"invalid proxy URL {proxy!r}: it needs a scheme ({', '.join(PROXY_SCHEMES)}) and a host",
+                         hint=hint)
+
+
 def is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1 : host.index("]")]
     if name == "localhost":
@@ -161,10 +176,8 @@ class RegistryClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         if proxy is not None:
-            try:
-                httpx.URL(proxy)
-            except Exception as exc:
-                raise UsageError(f"invalid proxy URL: {exc}") from None
+            _check_proxy(proxy)
+        self._proxy = proxy
         self._http = httpx.Client(
             transport=transport,
             verify=(tls or TLSOptions()).ssl_context() if transport is None else True,
@@ -363,7 +376,8 @@ class RegistryClient:
                     log.debug("%s %s failed (%s); retry %d in %.1fs", method, redact_url(url), exc, attempt, delay)
                     time.sleep(delay)
                     continue
-                raise transport_error(exc, method=method, url=redact_url(url), host=self.registry) from None
+                raise transport_error(exc, method=method, url=redact_url(url), host=self.registry,
+                                      proxy=redact_url(self._proxy) if self._proxy else None) from None
             log.debug("%s %s -> %d -- %.0f ms", method, redact_url(url), resp.status_code, (time.monotonic() - started) * 1000)
             status = resp.status_code
             if status in (301, 302, 303, 307, 308) and "location" in resp.headers:

@@ -158,9 +158,12 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError)
 
 
-def transport_error(exc: BaseException, *, method: str, url: str, host: str) -> TransferError:
+def transport_error(exc: BaseException, *, method: str, url: str, host: str, proxy: str | None = None) -> TransferError:
     """A failure before any HTTP answer, as a message that names the cause and what to do."""
     causes = _causes(exc)
+    if proxy and any(isinstance(c, ConnectionRefusedError | socket.gaierror) for c in causes):
+        return TransferError(f"{method} {url}: cannot connect to the proxy {proxy} ({exc})",
+                             hint="check the --proxy address, and that the proxy is running")
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):

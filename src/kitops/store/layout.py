@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -62,6 +63,23 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _open_ingest(path: Path) -> int:
+    """Open (or create) a partial download; a symlink or anything but a regular file planted at
+    that name is refused, never written through."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o600)
+    except OSError:
+        if path.is_symlink():
+            raise IntegrityError(f"refusing to write through a symlink at {path}",
+                                 hint="something replaced a partial download with a link: remove it and re-run") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IntegrityError(f"{path} is not a regular file", hint="remove it and re-run")
+    os.set_blocking(fd, True)
+    return fd
 
 
 class BlobWriter:
@@ -262,7 +280,7 @@ class LocalStore:
         algo, _, hexpart = desc.digest.partition(":")
         path = self.ingest_dir / hexpart
         for attempt in range(2):
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = _open_ingest(path)
             with os.fdopen(fd, "r+b", buffering=0) as fh:
                 try:
                     import fcntl
