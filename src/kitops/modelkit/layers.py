@@ -9,7 +9,10 @@ Deliberate differences from the reference, each a fix of a defect in spec §7:
 * a file re-included by ``!`` inside an ignored directory brings its parent
   directory entries with it, so it can be unpacked (#3);
 * symlinks are followed (content stored), loops detected, targets outside the
-  context warned about; other special files are skipped with a warning (#4).
+  context warned about; other special files are skipped with a warning (#4);
+  but a layer path that is itself (or goes through) a symlink leading outside the
+  context is refused: the whole layer would be someone else's files;
+* ``.kit-partial-*`` files an interrupted ``kit unpack`` left behind are never packed.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from kitops.errors import KitfileError
 from kitops.kitfile.ignore import LayerIgnore
 from kitops.kitfile.model import Kitfile, LayerInfo
 from kitops.kitfile.validate import clean_path
-from kitops.modelkit.tar import tar_mode
+from kitops.modelkit.tar import parse_partial_name, tar_mode
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,40 @@ class WalkEntry:
         return self.source is None
 
 
+def _inside(root_real: str, path: str) -> bool:
+    return path == root_real or path.startswith(root_real.rstrip(os.sep) + os.sep)
+
+
+def check_layer_path(context: Path, layer_path: str) -> None:
+    """Refuse a layer path that is, or goes through, a symlink leading outside the context.
+
+    Symlinks inside the layer are followed as before (with a warning when they lead out);
+    this is about the Kitfile path itself, e.g. ``model.path: weights`` with ``weights -> /etc``.
+    """
+    rel = clean_path(layer_path)
+    if rel == ".":
+        return
+    real_context = os.path.realpath(context)
+    if _inside(real_context, os.path.realpath(context / rel)):
+        return
+    parts = rel.split("/")
+    for depth in range(1, len(parts) + 1):
+        sub = "/".join(parts[:depth])
+        real = os.path.realpath(context / sub)
+        if _inside(real_context, real):
+            continue
+        try:
+            shown = f"{sub} -> {os.readlink(context / sub)}"
+        except OSError:
+            shown = sub
+        where = "is" if sub == rel else "goes through"
+        raise KitfileError(
+            f"layer path {layer_path} {where} a symlink leading outside the context directory: {shown} "
+            f"(resolves to {real})",
+            hint="copy the files into the context directory, or point the Kitfile at a path inside it",
+        )
+
+
 def _sort_key(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
 
@@ -85,6 +122,7 @@ class _Walker:
         self.pending.clear()
 
     def walk(self) -> Iterator[WalkEntry]:
+        check_layer_path(self.context, self.layer)
         parts = [] if self.layer == "." else self.layer.split("/")
         # Ancestors of the layer path, as directory entries.
         for depth in range(1, len(parts)):
@@ -165,6 +203,9 @@ class _Walker:
                 yield from self._visit_dir(child, child_rel, st, seen | {key})
             elif stat.S_ISREG(st.st_mode):
                 if self.ignore.is_ignored(child_rel, self.layer):
+                    continue
+                if parse_partial_name(name) is not None:
+                    log.warning("skipping %s: a partial file left behind by an interrupted kit unpack", child_rel)
                     continue
                 yield from self._flush()
                 self.files += 1

@@ -21,7 +21,7 @@ from kitops.kitfile.ignore import LayerIgnore, matcher_with_defaults, read_ignor
 from kitops.kitfile.model import Kitfile, LayerInfo
 from kitops.kitfile.validate import validate
 from kitops.modelkit.compression import CompressingSink, check_compression
-from kitops.modelkit.layers import LayerSpec, plan_layers, walk_layer
+from kitops.modelkit.layers import LayerSpec, check_layer_path, plan_layers, walk_layer
 from kitops.modelkit.references import resolve_parent_kitfile
 from kitops.modelkit.tar import GoTarWriter
 from kitops.oci import mediatypes as mt
@@ -170,6 +170,8 @@ def pack(
     validate(kitfile, context)
     ignore = build_ignore(context, kitfile, parent_paths)
     specs = plan_layers(kitfile)
+    for spec in specs:  # before any layer is written
+        check_layer_path(context, spec.path)
     workers = max_workers or max(1, min(len(specs), (os.cpu_count() or 1) + 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kit-pack") as pool:
         futures = [

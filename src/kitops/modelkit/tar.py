@@ -14,7 +14,9 @@ split). Rules, from spec §2.5 and Go's ``archive/tar`` writer:
 
 from __future__ import annotations
 
+import os
 import posixpath
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -192,7 +194,42 @@ class GoTarWriter:
 
 
 # --------------------------------------------------------------------------------------------
+# Names of files being extracted. ``kit unpack`` writes every file under such a name beside its
+# target and renames it into place once the layer verifies; an unpack that is killed leaves them
+# behind. The next successful unpack removes them and ``kit pack`` never packs them.
+
+PARTIAL_MARK = ".kit-partial-"
+_PARTIAL_RE = re.compile(r"\..+\.kit-partial-(\d+)-(\d+)", re.DOTALL)
+
+
+def partial_name(final_base: str, pid: int, seq: int) -> str:
+    """``.<name>.kit-partial-<pid>-<seq>`` (the name cut to 150 bytes so the result fits NAME_MAX)."""
+    short = os.fsdecode(os.fsencode(final_base)[:150])
+    return f".{short}{PARTIAL_MARK}{pid}-{seq}"
+
+
+def parse_partial_name(name: str) -> tuple[int, int] | None:
+    """``(pid, seq)`` when ``name`` is exactly one of our temporary names, else ``None``."""
+    m = _PARTIAL_RE.fullmatch(name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+# --------------------------------------------------------------------------------------------
 # Reading
+#
+# Every malformed input raises FormatError with a hint (entry types refused for safety raise
+# IntegrityError): what Go's archive/tar rejects with ErrHeader, and names no filesystem can hold.
+
+MAX_NAME_BYTES = 4096  # PATH_MAX on Linux
+MAX_COMPONENT_BYTES = 255  # NAME_MAX of every common filesystem
+MAX_COMPONENTS = 1024
+MAX_SIZE = (1 << 63) - 1  # Go's int64
+MAX_EXTENDED_HEADER = 1 << 20
+_BAD_TAR_HINT = "the layer is not a tar archive kit can read: the ModelKit is corrupt or was not made by kit pack"
+
+
+def _bad(message: str) -> FormatError:
+    return FormatError(f"invalid tar archive: {message}", hint=_BAD_TAR_HINT)
 
 
 @dataclass
@@ -204,39 +241,78 @@ class TarEntry:
     linkname: str = ""
 
 
-def _parse_number(field: bytes) -> int:
+def _parse_number(field: bytes, what: str) -> int:
+    """A numeric header field: NUL/space-padded octal, or GNU base-256; never negative."""
     if field and field[0] & 0x80:  # base-256 (GNU) encoding
-        value = field[0] & 0x7F
+        if field[0] & 0x40:
+            raise _bad(f"negative {what} in tar header")
+        value = field[0] & 0x3F
         for b in field[1:]:
             value = (value << 8) | b
+        if value > MAX_SIZE:
+            raise _bad(f"{what} in tar header out of range")
         return value
-    text = field.split(b"\0", 1)[0].strip(b" \0")
+    text = field.split(b"\0", 1)[0].strip(b" ")
     if not text:
         return 0
+    if not _OCTAL_RE.fullmatch(text):
+        raise _bad(f"invalid {what} in tar header: {field!r}")
+    return int(text, 8)
+
+
+_OCTAL_RE = re.compile(rb"[0-7]+")
+_DECIMAL_RE = re.compile(rb"[0-9]+")
+_UTF8_KEYS = ("path", "linkpath", "size")
+
+
+def _decode_name(raw: bytes, what: str) -> str:
     try:
-        return int(text, 8)
-    except ValueError:
-        raise FormatError(f"invalid number in tar header: {field!r}") from None
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad(f"{what} {raw[:200]!r} is not valid UTF-8") from None
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:
+    """PAX records ``"%d %s=%s\\n"``, validated as Go's parsePAXRecord does."""
     out: dict[str, str] = {}
     pos = 0
     while pos < len(data):
-        sp = data.find(b" ", pos)
-        if sp < 0:
-            break
-        try:
-            length = int(data[pos:sp])
-        except ValueError:
-            raise FormatError("invalid PAX record") from None
-        if length <= 0:
-            raise FormatError("invalid PAX record length")
-        record = data[sp + 1 : pos + length - 1]
-        key, _, value = record.partition(b"=")
-        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
-        pos += length
+        sp = data.find(b" ", pos, pos + 21)
+        if sp < 0 or not _DECIMAL_RE.fullmatch(data[pos:sp]):
+            raise _bad("malformed PAX record length")
+        length = int(data[pos:sp])
+        end = pos + length
+        if length < 5 or end > len(data) or end <= sp + 1 or data[end - 1 : end] != b"\n":
+            raise _bad("malformed PAX record")
+        key_b, eq, value_b = data[sp + 1 : end - 1].partition(b"=")
+        if not eq or not key_b:
+            raise _bad("malformed PAX record (no key)")
+        key = _decode_name(key_b, "PAX key")
+        if key in _UTF8_KEYS:
+            if b"\0" in value_b:
+                raise _bad(f"PAX record {key} contains a NUL byte")
+            value = _decode_name(value_b, f"PAX record {key}")
+        else:
+            value = value_b.decode("utf-8", "replace")  # not used: vendor records may be binary
+        out[key] = value
+        pos = end
     return out
+
+
+def _check_name(name: str, what: str) -> None:
+    if not name:
+        raise _bad(f"empty {what}")
+    if "\0" in name:
+        raise _bad(f"{what} {name[:200]!r} contains a NUL byte")
+    encoded = name.encode("utf-8")
+    if len(encoded) > MAX_NAME_BYTES:
+        raise _bad(f"{what} of {len(encoded)} bytes (longer than {MAX_NAME_BYTES}): {name[:100]!r}…")
+    parts = name.split("/")
+    if len(parts) > MAX_COMPONENTS:
+        raise _bad(f"{what} with {len(parts)} components (more than {MAX_COMPONENTS}): {name[:100]!r}…")
+    for part in parts:
+        if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES:
+            raise _bad(f"{what} {name[:100]!r}… has a component longer than {MAX_COMPONENT_BYTES} bytes")
 
 
 class _EntryReader:
@@ -252,7 +328,7 @@ class _EntryReader:
         want = min(len(buf), self.remaining)
         n = self._stream.readinto(buf[:want])  # type: ignore[attr-defined]
         if not n:
-            raise FormatError("unexpected end of tar archive")
+            raise _bad("unexpected end of archive in the middle of a file")
         self.remaining -= n
         return int(n)
 
@@ -264,7 +340,7 @@ class _EntryReader:
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
     chunks = []
-    while n:
+    while n > 0:
         chunk = stream.read(n)
         if not chunk:
             break
@@ -273,66 +349,101 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return b"".join(chunks)
 
 
+def _read_full(stream: BinaryIO, n: int, what: str) -> bytes:
+    data = _read_exact(stream, n)
+    if len(data) != n:
+        raise _bad(f"unexpected end of archive in {what}")
+    return data
+
+
 _TYPE_NAMES = {b"0": "file", b"\0": "file", b"7": "file", b"5": "dir", b"2": "symlink", b"1": "hardlink"}
+_ZERO_BLOCK = b"\0" * BLOCK
+
+
+def _checksum_ok(block: bytes) -> bool:
+    stored = _parse_number(block[148:156], "checksum")
+    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    signed = sum((b - 256 if b > 127 else b) for b in block[:148]) + 256 + sum(
+        (b - 256 if b > 127 else b) for b in block[156:]
+    )
+    return stored in (unsigned, signed)
 
 
 def iter_tar(stream: BinaryIO) -> Iterator[tuple[TarEntry, _EntryReader]]:
-    """Yield entries with a data reader each; unread data is skipped. Refuses unknown entry types."""
+    """Yield entries with a data reader each; unread data is skipped.
+
+    Raises FormatError for anything malformed and IntegrityError for entry types refused
+    for safety (devices, FIFOs, sparse files...).
+    """
     pax: dict[str, str] = {}
     long_name: str | None = None
     long_link: str | None = None
+    pending = False  # an extended header waits for its entry
     while True:
         block = _read_exact(stream, BLOCK)
         if len(block) < BLOCK:
-            if not block:
-                return  # tolerate archives without end blocks
-            raise FormatError("truncated tar header")
-        if block == b"\0" * BLOCK:
+            if not block and not pending:
+                return  # tolerate archives without end blocks, as Go does
+            raise _bad("truncated header" if block else "extended header at the end of the archive")
+        if block == _ZERO_BLOCK:
+            if pending:
+                raise _bad("extended header at the end of the archive")
+            second = _read_exact(stream, BLOCK)
+            if second.strip(b"\0"):
+                raise _bad("data after an end-of-archive block")
             return
-        stored = _parse_number(block[148:156])
-        unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
-        signed = sum((b - 256 if b > 127 else b) for b in block[:148]) + 256 + sum(
-            (b - 256 if b > 127 else b) for b in block[156:]
-        )
-        if stored not in (unsigned, signed):
-            raise FormatError("tar header checksum mismatch")
+        if not _checksum_ok(block):
+            raise _bad("header checksum mismatch")
         typeflag = block[156:157]
-        size = _parse_number(block[124:136])
+        size = _parse_number(block[124:136], "size")
         if typeflag in (b"x", b"g", b"L", b"K"):
-            if size > (1 << 20):
-                raise FormatError("tar extended header too large")
-            data = _read_exact(stream, size)
-            _read_exact(stream, -size % BLOCK)
+            if size > MAX_EXTENDED_HEADER:
+                raise _bad(f"extended header of {size} bytes (more than {MAX_EXTENDED_HEADER})")
+            data = _read_full(stream, size, "an extended header")
+            _read_full(stream, -size % BLOCK, "an extended header")
             if typeflag == b"x":
                 pax.update(_parse_pax(data))
+            elif typeflag == b"g":
+                _parse_pax(data)  # validated, not used (Go's kit never writes one)
             elif typeflag == b"L":
-                long_name = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-            elif typeflag == b"K":
-                long_link = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                long_name = _decode_name(data.split(b"\0", 1)[0], "GNU long name")
+            else:
+                long_link = _decode_name(data.split(b"\0", 1)[0], "GNU long link name")
+            pending = typeflag != b"g" or pending
             continue
-        name = block[0:100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        if block[257:262] == b"ustar":
-            prefix = block[345:500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        name = _decode_name(block[0:100].split(b"\0", 1)[0], "entry name")
+        if block[257:263] == b"ustar\0":  # POSIX ustar: the prefix field (GNU's holds times)
+            prefix = _decode_name(block[345:500].split(b"\0", 1)[0], "entry name prefix")
             if prefix:
                 name = prefix + "/" + name
-        linkname = block[157:257].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        linkname_raw = block[157:257].split(b"\0", 1)[0]
         if long_name is not None:
             name = long_name
-        if long_link is not None:
-            linkname = long_link
         name = pax.get("path", name)
-        linkname = pax.get("linkpath", linkname)
         if "size" in pax:
-            size = int(pax["size"])
-        pax, long_name, long_link = {}, None, None
+            text = pax["size"].encode()
+            if not _DECIMAL_RE.fullmatch(text) or int(text) > MAX_SIZE:
+                raise _bad(f"invalid PAX size {pax['size'][:40]!r} for {name[:200]!r}")
+            size = int(text)
+        if typeflag == b"\0" and name.endswith("/"):
+            typeflag = b"5"  # old tar: a "regular file" whose name ends in '/' is a directory
         kind = _TYPE_NAMES.get(typeflag)
-        if kind is None:
+        if kind is None or any(k.startswith("GNU.sparse.") for k in pax):
             raise IntegrityError(
-                f"unrecognized type in archive: {name} (type {typeflag!r})",
+                f"unrecognized type in archive: {name[:200]} (type {typeflag!r})",
                 hint="device files, FIFOs and sparse entries are refused for safety",
             )
-        entry = TarEntry(name=name, typeflag=kind, mode=_parse_number(block[100:108]), size=size, linkname=linkname)
+        _check_name(name, "entry name")
+        linkname = ""
+        if kind in ("symlink", "hardlink"):
+            linkname = long_link if long_link is not None else _decode_name(linkname_raw, "link target")
+            linkname = pax.get("linkpath", linkname)
+            _check_name(linkname, f"link target of {name[:200]!r}")
+        pax, long_name, long_link, pending = {}, None, None, False
+        if kind != "file":
+            size = 0  # header-only types carry no data, whatever the size field says (as in Go)
+        mode = _parse_number(block[100:108], "mode")
         reader = _EntryReader(stream, size)
-        yield entry, reader
+        yield TarEntry(name=name, typeflag=kind, mode=mode, size=size, linkname=linkname), reader
         reader.skip()
-        _read_exact(stream, -size % BLOCK)
+        _read_full(stream, -size % BLOCK, "the padding of a file")

@@ -5,16 +5,23 @@ its digest (and diffId, for compressed layers) is computed; only when the layer
 verifies are the files renamed into place. Paths are checked component by
 component: absolute names, ``..`` escapes, links leaving the target directory
 and device files are refused (spec §7 #14, #18; registries-and-users §3).
+Nothing is written through a symlink; a symlink may use ``..`` only across real
+directories (so no chain of links resolves outside the target); a hard link may
+only point to a file of the same layer; two entries for one path are refused.
+A successful unpack removes the ``.kit-partial-*`` files a killed one left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import posixpath
-from collections.abc import Sequence
+import stat
+import threading
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +31,7 @@ from kitops.errors import AlreadyExistsError, FormatError, IntegrityError, Usage
 from kitops.kitfile.validate import clean_path
 from kitops.modelkit.compression import decompression_errors, open_decompressed
 from kitops.modelkit.read import LayerBinding, ModelKit, bind_layers
-from kitops.modelkit.tar import iter_tar
+from kitops.modelkit.tar import iter_tar, parse_partial_name, partial_name
 from kitops.oci.reference import is_modelkit_reference
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
 from kitops.store.base import BLOB_BUFFER, ReadableStore, VerifyingReader
@@ -202,14 +209,39 @@ class _CountingReader:
         return n
 
 
+_WINDOWS = os.name == "nt"
+_OPEN_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+_KIND_NAMES = {"file": "file", "dir": "directory", "symlink": "symlink", "hardlink": "hard link"}
+_EXISTS_HINT = "use --overwrite to replace files, or --ignore-existing to keep them"
+_CONFLICT_HINT = "the layer holds two entries for one path: it was not made by kit pack, or is corrupt"
+_SYMLINK_HINT = "kit never writes through symlinks: remove the link, or unpack into another directory with -d"
+
+# Temporary files that extractions of this process are writing (full paths): the sweep of stale
+# ``.kit-partial-*`` files never touches them, whatever thread or unpack they belong to.
+_LIVE_PARTIALS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+_SEQ = itertools.count(1)
+
+
 def _safe_relative(name: str) -> str:
-    """Validate a tar entry name; return its cleaned relative form."""
+    """Validate a tar entry name; return its cleaned relative form ('/'-separated).
+
+    A backslash is an ordinary character of a POSIX file name and is kept as one (as Go's kit
+    does on Linux); on Windows, where it would silently become a separator, it is refused.
+    """
     if not name or "\0" in name:
         raise IntegrityError(f"illegal file path: {name!r}: empty or NUL in name")
-    norm = name.replace("\\", "/")
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+    if _WINDOWS and "\\" in name:
+        raise IntegrityError(
+            f"illegal file path: {name}: a backslash would become a directory separator on Windows",
+            hint="the ModelKit was packed on a system where '\\' is part of a file name; unpack it on Linux or macOS",
+        )
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise IntegrityError(f"illegal file path: {name}: absolute paths are not allowed")
-    cleaned = posixpath.normpath(norm)
+    cleaned = posixpath.normpath(name)
     if cleaned == ".." or cleaned.startswith("../"):
         raise IntegrityError(f"illegal file path: {name}: escapes the target directory")
     return cleaned
@@ -219,67 +251,231 @@ def _inside(root_real: str, path: str) -> bool:
     return path == root_real or path.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` may still be running (and writing its partial files)."""
+    if pid <= 0:
+        return False
+    if _WINDOWS:
+        return True  # no harmless probe there (os.kill terminates): leave such files alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):
+        return False
+    except OSError:
+        return True  # EPERM: alive, someone else's
+    return True
+
+
+def sweep_partials(directories: Iterable[str]) -> int:
+    """Remove ``.kit-partial-*`` files an interrupted unpack left in ``directories``.
+
+    Only regular files named exactly as the extractor names them, and only when their writer is
+    gone: not one this process is writing, not one of another live process. Returns the count.
+    """
+    me = os.getpid()
+    removed = 0
+    for directory in sorted(set(directories)):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            parsed = parse_partial_name(name)
+            if parsed is None:
+                continue
+            path = os.path.join(directory, name)
+            with _LIVE_LOCK:
+                if path in _LIVE_PARTIALS:
+                    continue
+            if parsed[0] != me and _pid_alive(parsed[0]):
+                continue
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+                os.unlink(path)
+            except OSError:
+                continue
+            removed += 1
+            log.info("Removed %s, left behind by an interrupted unpack", path)
+    return removed
+
+
 class _LayerExtraction:
-    """Extracts one layer into temporary names; ``commit`` renames them after verification."""
+    """Extracts one layer into temporary names; ``commit`` renames them after verification.
+
+    Nothing is ever written through a symlink: every directory on the way to an entry must be a
+    real directory (created here when missing), files are opened with ``O_NOFOLLOW | O_EXCL``.
+    A symlink may use ``..`` only across real directories, so that no chain of links can resolve
+    outside the target; a hard link may only point to a regular file written by this same layer.
+    """
 
     def __init__(self, root: Path, base: Path, *, overwrite: bool, ignore_existing: bool) -> None:
         self.root_real = os.path.realpath(root)
-        self.base = base
+        base_rel = os.path.relpath(os.path.abspath(base), os.path.abspath(root)).replace(os.sep, "/")
+        if base_rel == ".." or base_rel.startswith("../"):
+            raise IntegrityError(f"illegal layer path: {base} is outside the target directory {root}")
+        self.base_rel = base_rel
         self.overwrite = overwrite
         self.ignore_existing = ignore_existing
-        self.pending: list[tuple[str, str]] = []  # (tmp, final)
-        self.links: list[tuple[str, str, str]] = []  # (kind, target, final)
+        self.pending: list[tuple[str, str, bool]] = []  # (tmp, final, final existed)
+        self.links: list[tuple[str, str, str, str]] = []  # (kind, target text or source rel, final, entry)
         self.dir_modes: list[tuple[str, int]] = []
-        self.finals: set[str] = set()
+        self.entries: dict[str, str] = {}  # rel (to the root) -> kind, for every entry of this layer
+        self.implied: set[str] = set()  # directories this layer's entries need
+        self.real_dirs: set[str] = {"."}  # rels checked to be real directories, component by component
+        self.written: dict[str, tuple[str, int, int]] = {}  # file rel -> (final, st_dev, st_ino)
+        self.skipped_files: set[str] = set()
+        self.touched: set[str] = set()  # directories holding this layer's files and links
         self.files = 0
         self.skipped = 0
 
-    def _ensure_parent(self, final: str) -> None:
-        parent = os.path.dirname(final)
-        os.makedirs(parent, mode=0o755, exist_ok=True)
-        real_parent = os.path.realpath(parent)
-        if not _inside(self.root_real, real_parent):
-            raise IntegrityError(f"illegal file path: {final}: a symlink leads outside the target directory")
+    # -- paths ---------------------------------------------------------------------------------
 
-    def _target(self, name: str) -> tuple[str, str]:
+    def _rel(self, name: str) -> str:
         rel = _safe_relative(name)
-        final = os.path.join(str(self.base), rel) if rel != "." else str(self.base)
-        if not _inside(self.root_real, os.path.realpath(os.path.dirname(final)) if rel != "." else self.root_real):
-            # the lexical check passed, so only a symlink on the way can lead out
-            raise IntegrityError(f"illegal file path: {name}: a symlink leads outside the target directory")
-        return rel, final
+        if self.base_rel != ".":
+            rel = self.base_rel if rel == "." else f"{self.base_rel}/{rel}"
+        return rel
+
+    def _abs(self, rel: str) -> str:
+        return self.root_real if rel == "." else os.path.join(self.root_real, rel)
+
+    def _through_symlink(self, name: str, path: str) -> IntegrityError:
+        try:
+            shown = f"{path} -> {os.readlink(path)}"
+        except OSError:
+            shown = path
+        if not _inside(self.root_real, os.path.realpath(path)):
+            return IntegrityError(
+                f"illegal file path: {name}: a symlink leads outside the target directory ({shown})", hint=_SYMLINK_HINT
+            )
+        return IntegrityError(f"cannot unpack archive entry {name}: {shown} is a symlink on its way", hint=_SYMLINK_HINT)
+
+    def _ensure_dir(self, rel: str, name: str) -> bool:
+        """Make ``rel`` a real directory, creating missing components; True if its last one was created."""
+        if rel in self.real_dirs:
+            return False
+        parts = rel.split("/")
+        created = False
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if sub in self.real_dirs:
+                continue
+            kind = self.entries.get(sub)
+            if kind is not None and kind != "dir":
+                raise FormatError(
+                    f"archive entry {name} needs {sub} to be a directory, but the layer also has {sub} as a "
+                    f"{_KIND_NAMES[kind]}",
+                    hint=_CONFLICT_HINT,
+                )
+            self.implied.add(sub)
+            path = self._abs(sub)
+            created = False
+            try:
+                os.mkdir(path, 0o755)
+                created = True
+            except FileExistsError:
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    raise self._through_symlink(name, path) from None
+                if not stat.S_ISDIR(st.st_mode):
+                    raise AlreadyExistsError(
+                        f"cannot unpack archive entry {name}: {path} exists and is not a directory",
+                        hint="move it away, or unpack into another directory with -d",
+                    ) from None
+            self.real_dirs.add(sub)
+        return created
+
+    def _is_real_dir(self, rel: str) -> bool:
+        """``rel`` is a directory now, and so is every component on its way (no symlink)."""
+        parts = rel.split("/")
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if sub in self.real_dirs:
+                continue
+            if self.entries.get(sub, "dir") != "dir":
+                return False  # a file or link of this layer, not on disk yet
+            try:
+                if not stat.S_ISDIR(os.lstat(self._abs(sub)).st_mode):
+                    return False
+            except OSError:
+                return False
+            self.real_dirs.add(sub)
+        return True
+
+    def _claim(self, rel: str, name: str, kind: str) -> None:
+        """Refuse a second entry for one path in this layer (two directory entries are fine)."""
+        prior = self.entries.get(rel)
+        if prior is not None and not (prior == kind == "dir"):
+            raise FormatError(
+                f"archive entry {name} ({_KIND_NAMES[kind]}) conflicts with an earlier entry of the layer for the "
+                f"same path {self._abs(rel)} ({_KIND_NAMES[prior]})",
+                hint=_CONFLICT_HINT,
+            )
+        if kind != "dir" and rel in self.implied:
+            raise FormatError(
+                f"archive entry {name} is a {_KIND_NAMES[kind]}, but earlier entries of the layer use "
+                f"{self._abs(rel)} as a directory",
+                hint=_CONFLICT_HINT,
+            )
+        self.entries[rel] = kind
+
+    def _existing(self, final: str, name: str, kind: str) -> bool | None:
+        """Whether ``final`` exists and may be replaced; None when the entry is to be skipped."""
+        try:
+            st = os.lstat(final)
+        except FileNotFoundError:
+            return False
+        if self.ignore_existing:
+            log.debug("skipping existing file %s", final)
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            raise AlreadyExistsError(
+                f"cannot unpack archive entry {name} ({_KIND_NAMES[kind]}): {final} exists and is a directory",
+                hint="move it away, or unpack into another directory with -d",
+            )
+        if not self.overwrite:
+            raise AlreadyExistsError(f"path '{final}' already exists (archive entry {name})", hint=_EXISTS_HINT)
+        if kind == "file" and not stat.S_ISREG(st.st_mode):
+            raise AlreadyExistsError(f"path '{final}' already exists and is not a regular file (archive entry {name})")
+        return True
+
+    def _not_the_root(self, name: str, kind: str) -> None:
+        if _safe_relative(name) == "." or name.endswith("/"):
+            raise FormatError(
+                f"archive entry {name!r} is a {_KIND_NAMES[kind]} but its name is a directory's", hint=_CONFLICT_HINT
+            )
+
+    # -- entries -------------------------------------------------------------------------------
 
     def directory(self, name: str, mode: int) -> None:
-        rel, final = self._target(name)
-        if rel == ".":
+        rel = self._rel(name)
+        if rel == self.base_rel:
+            self._ensure_dir(rel, name)
             return
-        if os.path.lexists(final):
-            if not os.path.isdir(final) or os.path.islink(final):
-                raise AlreadyExistsError(f"path '{final}' already exists and is not a directory")
-            return
-        self._ensure_parent(final)
-        os.makedirs(final, mode=0o755, exist_ok=True)
-        self.dir_modes.append((final, mode & 0o777))
+        self._claim(rel, name, "dir")
+        if self._ensure_dir(rel, name):
+            self.dir_modes.append((self._abs(rel), mode & 0o777))
 
     def file(self, name: str, mode: int, reader: object, buf: memoryview) -> None:
-        _rel, final = self._target(name)
-        if os.path.lexists(final) or final in self.finals:
-            if self.ignore_existing:
-                log.debug("skipping existing file %s", final)
-                self.skipped += 1
-                return
-            if not self.overwrite:
-                raise AlreadyExistsError(
-                    f"path '{final}' already exists",
-                    hint="use --overwrite to replace files, or --ignore-existing to keep them",
-                )
-            if not os.path.isfile(final) or os.path.islink(final):
-                raise AlreadyExistsError(f"path '{final}' already exists and is not a regular file")
-        self._ensure_parent(final)
-        tmp = os.path.join(os.path.dirname(final), f".{os.path.basename(final)[:200]}.kit-partial-{os.getpid()}-{id(self)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        self.pending.append((tmp, final))
-        self.finals.add(final)
+        self._not_the_root(name, "file")
+        rel = self._rel(name)
+        self._claim(rel, name, "file")
+        self._ensure_dir(posixpath.dirname(rel) or ".", name)
+        final = self._abs(rel)
+        self.touched.add(os.path.dirname(final))
+        existed = self._existing(final, name, "file")
+        if existed is None:
+            self.skipped += 1
+            self.skipped_files.add(rel)
+            return
+        tmp = os.path.join(os.path.dirname(final), partial_name(os.path.basename(final), os.getpid(), next(_SEQ)))
+        with _LIVE_LOCK:
+            _LIVE_PARTIALS.add(tmp)
+        self.pending.append((tmp, final, existed))
+        fd = os.open(tmp, _OPEN_FLAGS, 0o600)
         with os.fdopen(fd, "wb", buffering=0) as out:
             while True:
                 n = reader.readinto(buf)  # type: ignore[attr-defined]
@@ -290,46 +486,125 @@ class _LayerExtraction:
                     w = out.write(view)
                     view = view[w:]
             os.fchmod(out.fileno(), mode & 0o777)  # setuid/setgid/sticky are dropped
+            st = os.fstat(out.fileno())
+        self.written[rel] = (final, st.st_dev, st.st_ino)
         self.files += 1
 
+    def _check_symlink(self, rel: str, name: str, linkname: str) -> None:
+        """The kernel resolves ``a/..`` through ``a``: when ``a`` is a symlink, ``..`` is not the lexical
+        parent. So ``..`` is allowed only after components that are real directories already, and
+        must not climb above the root; everything else is resolved by links checked the same way."""
+        if not linkname or "\0" in linkname:
+            raise IntegrityError(f"illegal link: {name} -> {linkname!r}: empty or NUL in target")
+        if linkname.startswith("/") or (_WINDOWS and ("\\" in linkname or linkname[1:2] == ":")):
+            raise IntegrityError(f"illegal link: {name} -> {linkname}: absolute link targets are not allowed")
+        parent = posixpath.dirname(rel)
+        stack = parent.split("/") if parent else []
+        checked = len(stack)  # stack[:checked] are real directories (the link's own directory)
+        for part in linkname.split("/"):
+            if part in ("", "."):
+                continue
+            if part != "..":
+                stack.append(part)
+                continue
+            if not stack:
+                raise IntegrityError(f"illegal link: {name} -> {linkname}: points outside the target directory")
+            if len(stack) > checked:
+                where = "/".join(stack)
+                if not self._is_real_dir(where):
+                    raise IntegrityError(
+                        f"illegal link: {name} -> {linkname}: '..' after {where}, which is not a directory "
+                        "(a symlink, or not there yet), could lead anywhere",
+                        hint="a symlink in a ModelKit may use '..' only across real directories",
+                    )
+            stack.pop()
+            checked = len(stack)
+
     def link(self, kind: str, name: str, linkname: str) -> None:
-        rel, final = self._target(name)
+        self._not_the_root(name, kind)
+        rel = self._rel(name)
+        self._claim(rel, name, kind)
+        self._ensure_dir(posixpath.dirname(rel) or ".", name)
+        final = self._abs(rel)
+        self.touched.add(os.path.dirname(final))
         if kind == "symlink":
-            if linkname.startswith("/"):
-                raise IntegrityError(f"illegal link: {name} -> {linkname}: absolute link targets are not allowed")
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), linkname))
+            self._check_symlink(rel, name, linkname)
+            source = linkname
         else:
-            resolved = _safe_relative(linkname)
-        if resolved == ".." or resolved.startswith("../"):
-            raise IntegrityError(f"illegal link: {name} -> {linkname}: points outside the target directory")
-        if os.path.lexists(final) and not self.overwrite:
-            if self.ignore_existing:
+            source = self._rel(linkname)
+            if source in self.skipped_files:
+                log.warning("skipping hard link %s: its target %s was kept as it was (--ignore-existing)", name, linkname)
                 self.skipped += 1
                 return
-            raise AlreadyExistsError(f"path '{final}' already exists")
-        target = linkname if kind == "symlink" else os.path.join(str(self.base), resolved)
-        self.links.append((kind, target, final))
+            if source not in self.written:
+                raise IntegrityError(
+                    f"illegal link: {name} -> {linkname}: a hard link may only point to a regular file "
+                    "extracted earlier from the same layer",
+                    hint="the ModelKit was not made by kit pack; do not trust it",
+                )
+        existed = self._existing(final, name, kind)
+        if existed is None:
+            self.skipped += 1
+            return
+        self.links.append((kind, source, final, name))
+
+    # -- outcome -------------------------------------------------------------------------------
 
     def commit(self) -> None:
-        for tmp, final in self.pending:
+        # Another layer may have written one of our paths meanwhile: check all before renaming any.
+        keep: list[tuple[str, str]] = []
+        dropped: set[str] = set()
+        for tmp, final, existed in self.pending:
+            if not existed and not self.overwrite and os.path.lexists(final):
+                if not self.ignore_existing:
+                    raise AlreadyExistsError(f"path '{final}' already exists", hint=_EXISTS_HINT)
+                self._drop(tmp)
+                dropped.add(final)
+                self.files -= 1
+                self.skipped += 1
+                continue
+            keep.append((tmp, final))
+        for tmp, final in keep:
             os.replace(tmp, final)
+            with _LIVE_LOCK:
+                _LIVE_PARTIALS.discard(tmp)
         self.pending.clear()
-        for kind, target, final in self.links:
-            self._ensure_parent(final)
-            with contextlib.suppress(FileNotFoundError):
-                if self.overwrite:
-                    os.unlink(final)
+        for kind, source, final, name in self.links:
+            if os.path.lexists(final):
+                if not self.overwrite:
+                    if self.ignore_existing:
+                        self.skipped += 1
+                        continue
+                    raise AlreadyExistsError(f"path '{final}' already exists (archive entry {name})", hint=_EXISTS_HINT)
+                if stat.S_ISDIR(os.lstat(final).st_mode):
+                    raise AlreadyExistsError(f"cannot unpack archive entry {name}: {final} exists and is a directory")
+                os.unlink(final)
             if kind == "symlink":
-                os.symlink(target, final)
-            else:
-                os.link(target, final)
+                os.symlink(source, final)
+                continue
+            src_final, dev, ino = self.written[source]
+            if src_final in dropped:  # kept as it was (--ignore-existing): not ours to link to
+                self.skipped += 1
+                continue
+            st = os.lstat(src_final)
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (dev, ino):
+                raise IntegrityError(f"cannot link {name}: {src_final} changed while the layer was unpacked")
+            try:
+                os.link(src_final, final, follow_symlinks=False)
+            except NotImplementedError:
+                os.link(src_final, final)
         for path, mode in reversed(self.dir_modes):
             os.chmod(path, mode | 0o700 if mode & 0o700 != 0o700 else mode)
 
+    def _drop(self, tmp: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        with _LIVE_LOCK:
+            _LIVE_PARTIALS.discard(tmp)
+
     def abort(self) -> None:
-        for tmp, _final in self.pending:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        for tmp, _final, _existed in self.pending:
+            self._drop(tmp)
         self.pending.clear()
 
 
@@ -392,6 +667,7 @@ def extract_layer(
         progress.end(key, exc)
         raise
     progress.end(key)
+    sweep_partials(job.touched)  # what a killed unpack left beside the files just written
     return job.files, job.skipped
 
 
