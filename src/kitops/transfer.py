@@ -17,7 +17,7 @@ from typing import BinaryIO
 from kitops.errors import Cancelled, FormatError
 from kitops.oci import mediatypes as mt
 from kitops.oci.digest import is_digest
-from kitops.oci.models import Descriptor, Index, Manifest
+from kitops.oci.models import MAX_INDEX_DEPTH, Descriptor, Index, Manifest
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
 from kitops.store.base import Interruptible, ReadableStore, Store, copy_stream, read_blob_bytes
 
@@ -59,22 +59,36 @@ def _copy_node(
     progress: Progress,
     cancel: Cancel | None,
     blob_filter: Callable[[Descriptor], bool] | None,
+    depth: int = 0,
+    done: set[str] | None = None,
 ) -> None:
+    """Copy ``desc`` and what it names; an index's children first. ``depth`` counts the indexes
+    above ``desc`` (bounded by MAX_INDEX_DEPTH), ``done`` the nodes already copied in this walk,
+    so an index listing one child many times, level after level, is not walked exponentially."""
+    done = set() if done is None else done
+    if desc.digest in done:
+        return
     data = read_blob_bytes(src, desc)
     if desc.media_type in (mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST):
+        if depth >= MAX_INDEX_DEPTH:
+            raise FormatError(
+                f"{desc.digest}: indexes nested deeper than {MAX_INDEX_DEPTH} levels",
+                hint="an index of indexes this deep is not a ModelKit; check the reference",
+            )
         for child in Index.from_bytes(data).manifests:
-            _copy_node(src, dst, child, concurrency, progress, cancel, blob_filter)
+            _copy_node(src, dst, child, concurrency, progress, cancel, blob_filter, depth + 1, done)
     else:
         try:
             manifest = Manifest.from_bytes(data)
         except FormatError as exc:
-            raise FormatError(f"{desc.digest} is not an image manifest: {exc}") from None
+            raise FormatError(f"{desc.digest} is not an image manifest: {exc}", hint=exc.hint) from None
         blobs = [manifest.config, *manifest.layers]
         if blob_filter is not None:
             blobs = [manifest.config] + [b for b in manifest.layers if blob_filter(b)]
         copy_blobs(src, dst, _unique(blobs), concurrency=concurrency, progress=progress, cancel=cancel)
     if not dst.exists(desc):
         dst.push(desc, io.BytesIO(data))
+    done.add(desc.digest)
 
 
 def _unique(descs: list[Descriptor]) -> list[Descriptor]:

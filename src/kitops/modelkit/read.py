@@ -8,7 +8,7 @@ from kitops.errors import FormatError, NotFoundError
 from kitops.kitfile.config import kitfile_from_config
 from kitops.kitfile.model import Kitfile
 from kitops.oci import mediatypes as mt
-from kitops.oci.models import Descriptor, Manifest
+from kitops.oci.models import Descriptor, Index, Manifest
 from kitops.store.base import ReadableStore, read_blob_bytes
 
 
@@ -45,7 +45,15 @@ def load_modelkit(store: ReadableStore, ref: str, *, display: str | None = None)
 
 
 def load_modelkit_at(store: ReadableStore, desc: Descriptor) -> ModelKit:
+    """The ModelKit whose manifest ``desc`` names. An index is not followed: its variants are
+    chosen by the caller (``-l``), so naming one here is an error that says what it is."""
     data = read_blob_bytes(store, desc)
+    if desc.media_type in (mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST):
+        count = len(Index.from_bytes(data).manifests)
+        raise FormatError(
+            f"reference exists but is not a modelkit (it is an index of {count} manifests)",
+            hint="name one of the manifests it lists, by digest ('kit inspect' shows them)",
+        )
     manifest = Manifest.from_bytes(data)
     if manifest.format != "kit":
         raise FormatError(

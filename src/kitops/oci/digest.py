@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from kitops.errors import UsageError
 
-_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+# go-digest's grammar. Always ``fullmatch``: Python's ``$`` also matches before a final newline.
+_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _HEX_LEN = {"sha256": 64, "sha512": 128}
+_MAX_DIGEST_LENGTH = len("sha512:") + 128
 
 
 @dataclass(frozen=True, order=True)
@@ -22,7 +24,8 @@ class Digest:
     @classmethod
     def parse(cls, text: str) -> Digest:
         if not is_digest(text):
-            raise UsageError(f"invalid digest {text!r}", hint="a digest looks like sha256:<64 hex characters>")
+            shown = repr(text[:80]) + ("..." if len(text) > 80 else "")
+            raise UsageError(f"invalid digest {shown}", hint="a digest looks like sha256:<64 hex characters>")
         algo, _, hexpart = text.partition(":")
         return cls(algo, hexpart)
 
@@ -39,7 +42,7 @@ class Digest:
 
 def is_digest(text: str) -> bool:
     """go-digest validation: known algorithms need lower-case hex of the right length."""
-    if not _DIGEST_RE.match(text):
+    if not isinstance(text, str) or len(text) > _MAX_DIGEST_LENGTH or not _DIGEST_RE.fullmatch(text):
         return False
     algo, _, hexpart = text.partition(":")
     want = _HEX_LEN.get(algo)

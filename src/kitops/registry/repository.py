@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -23,18 +23,21 @@ from kitops.errors import (
     FormatError,
     IntegrityError,
     NotFoundError,
+    RegistryError,
     RemoteNotFoundError,
     TransferError,
 )
 from kitops.oci import mediatypes as mt
 from kitops.oci.digest import is_digest
-from kitops.oci.models import MAX_MANIFEST_BYTES, Descriptor, Index, Manifest
-from kitops.registry.client import RegistryClient
+from kitops.oci.models import MAX_MANIFEST_BYTES, Descriptor, Index, Manifest, load_json
+from kitops.oci.reference import is_valid_tag
+from kitops.registry.client import MAX_BODY, RegistryClient
 from kitops.registry.upload import UploadOptions, upload_blob
 from kitops.store.base import VerifyingReader
 
 log = logging.getLogger(__name__)
 TAGS_PAGE = 1000
+MAX_TAG_PAGES = 1000  # pages of a tag list followed at most (a million tags at TAGS_PAGE a page)
 MANIFEST_ATTEMPTS = 4  # a manifest body cut off mid-way is fetched again, this many times in all
 
 
@@ -537,20 +540,63 @@ class RemoteRepository:
         return False
 
     def tags(self) -> list[str]:
-        """Every tag, following ``Link`` pagination."""
+        """Every tag, following ``Link`` pagination.
+
+        The body must be ``{"name": ..., "tags": [strings]}`` (``tags`` may be null). Pagination
+        stays on this registry's origin, never asks for the same page twice and stops after
+        ``MAX_TAG_PAGES`` pages: a registry whose ``Link`` points back at itself, cycles, or
+        leads on forever gets an error, not an endless loop.
+        """
         out: list[str] = []
-        path: str | None = f"/v2/{self.repository}/tags/list?n={TAGS_PAGE}"
-        while path:
+        # Pages are asked for by path: the client supplies scheme and host, so a loopback registry
+        # found to speak plain HTTP on the first request is asked in plain HTTP from then on.
+        path = f"/v2/{self.repository}/tags/list?n={TAGS_PAGE}"
+        seen: set[str] = set()
+        while True:
+            if path in seen:
+                raise RegistryError(
+                    f"{self.client.registry} repeats a page of the tag list of {self.repository} "
+                    f"(its Link header leads back to {_short_url(path)})",
+                    method="GET", url=_short_url(path), hint="the registry's tag pagination is broken; report it to its operator",
+                )
+            if len(seen) >= MAX_TAG_PAGES:
+                raise RegistryError(
+                    f"the tag list of {self.client.registry}/{self.repository} has more than {MAX_TAG_PAGES} pages",
+                    method="GET", url=_short_url(path),
+                    hint="the registry's tag pagination does not end; name a tag instead of listing them all",
+                )
+            seen.add(path)
             resp = self.client.request("GET", path, scope=self.pull_scope, expect=(200,), repo=self.repository)
-            try:
-                body = resp.json()
-            except ValueError:
-                raise FormatError("registry returned an invalid tag list") from None
-            out.extend(t for t in (body.get("tags") or []) if isinstance(t, str))
-            link = resp.headers.get("link", "")
-            m = re.search(r"<([^>]+)>\s*;\s*rel=\"?next\"?", link)
-            path = urljoin(self.client.url(path), m.group(1)) if m else None
-        return out
+            body = load_json(resp.content, f"tag list of {self.repository}", limit=MAX_BODY)
+            if not isinstance(body, dict):
+                raise FormatError(
+                    'registry returned an invalid tag list: not a JSON object {"name": ..., "tags": [...]}',
+                    hint="check that the address is an OCI registry (a proxy or a web page may have answered)",
+                )
+            tags = body.get("tags")
+            if tags is None:
+                tags = []
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise FormatError(
+                    "registry returned an invalid tag list: tags is not a list of strings",
+                    hint="check that the address is an OCI registry (a proxy or a web page may have answered)",
+                )
+            for t in tags:
+                if is_valid_tag(t):
+                    out.append(t)
+                else:  # no registry stores such a tag; never hand it to a terminal or a store
+                    log.warning("ignoring invalid tag %r in the tag list of %s", t[:200], self.repository)
+            m = re.search(r"<([^>]+)>\s*;\s*rel=\"?next\"?", resp.headers.get("link", ""))
+            if not m:
+                return out
+            nxt = urlsplit(urljoin(self.client.url(path), m.group(1)))
+            if _origin(nxt.geturl()) != _origin(self.client.base_url):
+                raise RegistryError(
+                    f"{self.client.registry} paginates its tag list to another host ({_short_url(nxt.geturl())})",
+                    method="GET", url=_short_url(path),
+                    hint="refused: a registry's Link header may only point at the registry itself",
+                )
+            path = nxt.path + (f"?{nxt.query}" if nxt.query else "")
 
     def delete(self, desc: Descriptor) -> None:
         resp = self.client.request(
@@ -567,17 +613,25 @@ class RemoteRepository:
 
 
 def _read_bounded(resp: httpx.Response, what: str, limit: int = MAX_MANIFEST_BYTES) -> bytes:
-    """A streamed metadata body (manifest, index) read whole but never past ``limit``; closes ``resp``."""
+    """A streamed metadata body (manifest, index) read whole but never past ``limit``; closes ``resp``.
+
+    The body is decoded (a proxy may gzip it) and counted as it arrives, so neither a lying
+    Content-Length nor a compression bomb gets past ``limit``."""
+    hint = "the registry sent more than any manifest or index holds; check the registry address"
     try:
-        length = int(resp.headers.get("content-length") or 0)
-        if length > limit:
-            raise IntegrityError(f"{what} is {length} bytes, over the {limit}-byte limit")
+        length = resp.headers.get("content-length", "")
+        if length.isascii() and length.isdigit() and int(length) > limit:  # junk: the count below decides
+            raise IntegrityError(f"{what} is {int(length)} bytes, over the {limit}-byte limit", hint=hint)
         chunks, total = [], 0
-        for chunk in _raw_chunks(resp):
-            total += len(chunk)
-            if total > limit:
-                raise IntegrityError(f"{what} is over the {limit}-byte limit")
-            chunks.append(chunk)
+        try:
+            for chunk in [resp.content] if resp.is_stream_consumed else resp.iter_bytes():
+                total += len(chunk)
+                if total > limit:
+                    raise IntegrityError(f"{what} is over the {limit}-byte limit", hint=hint)
+                chunks.append(chunk)
+        except httpx.DecodingError as exc:  # a Content-Encoding the body does not follow
+            raise FormatError(f"{what}: the registry sent a body that does not decode: {exc}",
+                              hint="check the registry, or a proxy in front of it") from None
     finally:
         resp.close()
     return b"".join(chunks)
@@ -593,7 +647,22 @@ def _parse_index(data: bytes, subject: str) -> Index:
     try:
         return Index.from_bytes(data)
     except FormatError as exc:
-        raise FormatError(f"referrers of {subject}: {exc}") from None
+        raise FormatError(f"referrers of {subject}: {exc}", hint=exc.hint) from None
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:  # a port that is not a number, or out of range
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _short_url(url: str) -> str:
+    return url if len(url) <= 200 else url[:200] + "..."
 
 
 class BlobLocations:
