@@ -129,6 +129,7 @@ def test_a_lease_left_by_a_killed_process_is_not_kept_forever(tmp_path: Path) ->
     _write_random(project / "w.bin", 512 * MiB, 5)
     (project / "Kitfile").write_text("manifestVersion: 1.0.0\nmodel:\n  path: w.bin\n")
     api.pack(project, tag="keep:v1", home=home)
+    (home / "cache" / "pack-digests.json").unlink()  # make the second pack read the file again
     log = tmp_path / "pack.log"
     with open(log, "wb") as err:
         proc = subprocess.Popen(_kit(home, "pack", str(project), "-t", "other:v1"), stdout=subprocess.DEVNULL, stderr=err)

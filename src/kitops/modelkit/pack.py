@@ -22,6 +22,7 @@ from kitops.kitfile.model import Kitfile, LayerInfo
 from kitops.kitfile.validate import validate
 from kitops.modelkit.compression import CompressingSink, check_compression
 from kitops.modelkit.layers import LayerSpec, check_layer_path, plan_layers, walk_layer
+from kitops.modelkit.packcache import CachedLayer, PackCache, layer_key
 from kitops.modelkit.references import resolve_parent_kitfile
 from kitops.modelkit.tar import GoTarWriter
 from kitops.oci import mediatypes as mt
@@ -76,12 +77,21 @@ def build_layer(
     progress: Progress = NULL_PROGRESS,
     cancel: Cancel | None = None,
     annotate: bool = True,
+    cache: PackCache | None = None,
 ) -> Descriptor:
     entries = list(walk_layer(context, spec.path, ignore))
     total = sum(e.size for e in entries)
     key = f"{spec.base_type}:{spec.path}"
-    progress.begin(key, f"packing {spec.base_type}", total)
     media_type = mt.layer_media_type(spec.base_type, compression)
+    identity = layer_key(entries, compression, media_type) if cache is not None else None
+    hit = cache.get(identity) if cache is not None else None
+    if hit is not None and hit.media_type == media_type and store.has_blob(hit.digest):  # has_blob leases it
+        assert cache is not None and identity is not None
+        cache.touch(identity)
+        spec.set_layer(LayerInfo(hit.digest, hit.diff_id))
+        log.info("Saved %s layer: %s (files unchanged since it was packed: not read again)", spec.base_type, hit.digest)
+        return _annotated(Descriptor(media_type, hit.digest, hit.size), spec, annotate)
+    progress.begin(key, f"packing {spec.base_type}", total)
     try:
         with store.blob_writer() as writer:
             hashing: _HashingSink | None = None
@@ -114,13 +124,19 @@ def build_layer(
     progress.end(key)
     diff_id = desc.digest if hashing is None else "sha256:" + hashing.hasher.hexdigest()
     spec.set_layer(LayerInfo(desc.digest, diff_id))
+    if cache is not None:
+        cache.put(identity, CachedLayer(desc.digest, diff_id, desc.size, media_type))
     log.info("Saved %s layer: %s", spec.base_type, desc.digest)
-    if annotate:
-        ann = {mt.ANNOTATION_FILEPATH: spec.clean}
-        if spec.subtype:
-            ann[mt.ANNOTATION_LAYER_SUBTYPE] = spec.subtype
-        desc = Descriptor(desc.media_type, desc.digest, desc.size, annotations=ann)
-    return desc
+    return _annotated(desc, spec, annotate)
+
+
+def _annotated(desc: Descriptor, spec: LayerSpec, annotate: bool) -> Descriptor:
+    if not annotate:
+        return desc
+    ann = {mt.ANNOTATION_FILEPATH: spec.clean}
+    if spec.subtype:
+        ann[mt.ANNOTATION_LAYER_SUBTYPE] = spec.subtype
+    return Descriptor(desc.media_type, desc.digest, desc.size, annotations=ann)
 
 
 def created_timestamp() -> str:
@@ -148,6 +164,7 @@ def pack(
     cancel: Cancel | None = None,
     max_workers: int | None = None,
     annotations: Mapping[str, str] | None = None,
+    cache: PackCache | None = None,
 ) -> PackResult:
     """Pack ``context_dir`` as described by ``kitfile`` and store it under ``refs`` (first is primary).
 
@@ -177,7 +194,7 @@ def pack(
         futures = [
             pool.submit(
                 build_layer, store, context, s, ignore, compression,
-                progress=progress, cancel=cancel, annotate=not legacy_manifest,
+                progress=progress, cancel=cancel, annotate=not legacy_manifest, cache=cache,
             )
             for s in specs
         ]
@@ -189,6 +206,8 @@ def pack(
             for f in futures:
                 f.cancel()
             raise
+    if cache is not None:
+        cache.save()
     config = store.put_bytes(mt.KIT_CONFIG, kitfile.to_config_bytes())
     log.info("Saved configuration: %s", config.digest)
     repo_key = refs[0].repo_key if refs else f"{DEFAULT_REGISTRY}/{DEFAULT_REPOSITORY}"
