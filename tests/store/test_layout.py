@@ -149,3 +149,29 @@ def test_a_symlink_planted_in_ingest_is_never_written_through(tmp_path: Path) ->
         store.ingest_resumable(desc, lambda offset: io.BytesIO(data[offset:]))
     assert victim.read_bytes() == b"precious"
     assert not store.has_blob(desc.digest)
+
+
+def test_gc_deletes_nothing_when_a_kept_manifest_cannot_be_read(tmp_path: Path) -> None:
+    """A stored manifest that does not parse has unknown references: collecting on that basis could
+    delete blobs it needs, so nothing is deleted (and nothing crashes, even on 100,000-deep JSON)."""
+    from kitops.store.layout import LocalStore
+
+    store = LocalStore(tmp_path / "storage")
+    layer = store.put_bytes("application/octet-stream", b"layer bytes")
+    config = store.put_bytes(mt.KIT_CONFIG, b"{}")
+    good = store.put_bytes(mt.OCI_MANIFEST, Manifest(config=config, layers=(layer,)).to_bytes())
+    store.repository("localhost/good").tag(good, "v1")
+    broken = store.put_bytes(mt.OCI_MANIFEST, b"[" * 100_000)
+    store.repository("localhost/broken").tag(broken, "v1")
+    orphan = store.put_bytes("application/octet-stream", b"nobody references me")
+    assert store.gc() == []
+    assert store.has_blob(layer.digest) and store.has_blob(orphan.digest)
+    store.repository("localhost/broken").delete(broken)  # the unreadable one goes: GC works again
+    assert orphan.digest in store.gc()
+    assert store.has_blob(layer.digest)
+
+
+def test_layer_media_types_are_matched_whole() -> None:
+    assert mt.parse_layer_media_type("application/vnd.kitops.modelkit.model.v1.tar") is not None
+    assert mt.parse_layer_media_type("application/vnd.kitops.modelkit.model.v1.tar\n") is None
+    assert mt.parse_layer_media_type("application/vnd.kitops.modelkit.modèl.v1.tar") is None

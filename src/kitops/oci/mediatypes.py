@@ -31,7 +31,7 @@ ANNOTATION_LAYER_SUBTYPE = "ml.kitops.modelkit.layer-subtype"
 LAYER_TYPES = ("model", "modelpart", "code", "dataset", "docs")
 COMPRESSIONS = ("none", "gzip", "gzip-fastest", "zstd")
 
-_LAYER_RE = re.compile(r"^application/vnd\.kitops\.modelkit\.(\w+)\.v1\.(tar|raw)(?:\+(\w+))?$")
+_LAYER_RE = re.compile(r"application/vnd\.kitops\.modelkit\.([a-z]+)\.v1\.(tar|raw)(?:\+([a-z]+))?", re.ASCII)
 
 
 def layer_media_type(base_type: str, compression: str = "none", layer_format: str = "tar") -> str:
@@ -46,7 +46,7 @@ def parse_layer_media_type(media_type: str) -> tuple[str, str, str] | None:
     Compression is ``none``, ``gzip`` or ``zstd`` (or the raw unknown suffix, which
     readers must reject rather than guess).
     """
-    m = _LAYER_RE.match(media_type)
+    m = _LAYER_RE.fullmatch(media_type)
     if not m:
         return None
     return m.group(1), m.group(2), m.group(3) or "none"

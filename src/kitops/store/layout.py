@@ -17,6 +17,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import stat
@@ -36,7 +37,9 @@ from kitops.store.base import BLOB_BUFFER, VerifyingReader, copy_stream, read_bl
 from kitops.store.filehash import FileVerifier, TrailingHasher
 from kitops.store.lease import Lease, leased_digests
 
-_REPO_FILE_RE = re.compile(r"^([-A-Za-z0-9_-]*={0,3})-index\.json$")
+_REPO_FILE_RE = re.compile(r"([-A-Za-z0-9_-]*={0,3})-index\.json")
+log = logging.getLogger(__name__)
+
 LOCK_NAME = ".kitops-python.lock"
 INLINE_HASH_LIMIT = 4 << 20  # blobs up to this size are hashed in the writing thread (no thread to start)
 # A download's buffer: a network read never brings more than about 1 MiB (the HTTP layer's read
@@ -441,7 +444,7 @@ class LocalStore:
             return []
         keys = []
         for name in os.listdir(self.root):
-            m = _REPO_FILE_RE.match(name)
+            m = _REPO_FILE_RE.fullmatch(name)
             if m:
                 try:
                     keys.append(decode_repo(m.group(1)))
@@ -469,8 +472,11 @@ class LocalStore:
                 mans.append(desc.plain())
                 self._write_root_index(mans)
 
-    def _referenced_blobs(self, manifests: list[Descriptor]) -> set[str]:
-        """Every digest reachable from ``manifests`` (configs, layers, index children)."""
+    def _referenced_blobs(self, manifests: list[Descriptor], *, sure: list[bool] | None = None) -> set[str]:
+        """Every digest reachable from ``manifests`` (configs, layers, index children).
+
+        A manifest or index that cannot be read leaves its references unknown: ``sure[0]`` is
+        then set to False, and a collection must not delete anything on that basis."""
         seen: set[str] = set()
         stack = list(manifests)
         while stack:
@@ -484,16 +490,15 @@ class LocalStore:
             try:
                 data = path.read_bytes() if path.stat().st_size < (4 << 20) else b""
                 obj: Any = json.loads(data) if data else None
-            except (OSError, ValueError):
-                continue
-            if not isinstance(obj, dict):
-                continue
-            if "manifests" in obj:
-                stack.extend(Index.from_bytes(data).manifests)
-            elif "config" in obj:
-                man = Manifest.from_bytes(data)
-                seen.add(man.config.digest)
-                seen.update(d.digest for d in man.layers)
+                if isinstance(obj, dict) and "manifests" in obj:
+                    stack.extend(Index.from_bytes(data).manifests)
+                elif isinstance(obj, dict) and "config" in obj:
+                    man = Manifest.from_bytes(data)
+                    seen.add(man.config.digest)
+                    seen.update(d.digest for d in man.layers)
+            except (OSError, ValueError, RecursionError, FormatError):
+                if sure is not None and desc.is_manifest:
+                    sure[0] = False
         return seen
 
     def delete_manifest(self, desc: Descriptor) -> list[str]:
@@ -509,8 +514,13 @@ class LocalStore:
                     if d.digest != desc.digest and all(r.digest != d.digest for r in remaining):
                         remaining.append(d.plain())
             self._write_root_index(remaining)
-            keep = self._referenced_blobs(remaining) | leased_digests(self.root)
+            sure = [True]
+            keep = self._referenced_blobs(remaining, sure=sure) | leased_digests(self.root)
             doomed = self._referenced_blobs([desc]) - keep
+            if not sure[0]:
+                log.warning("Some stored manifests cannot be read: no blobs were deleted (run 'kit remove --all' "
+                            "after fixing or removing them)")
+                doomed = set()
             removed = []
             for digest in sorted(doomed):
                 with contextlib.suppress(FileNotFoundError):
@@ -524,9 +534,12 @@ class LocalStore:
             manifests = []
             for key in self.repo_keys():
                 manifests.extend(self.repository(key).manifests())
-            keep = self._referenced_blobs(manifests) | leased_digests(self.root)
+            sure = [True]
+            keep = self._referenced_blobs(manifests, sure=sure) | leased_digests(self.root)
             removed = []
-            if self.blobs_dir.is_dir():
+            if not sure[0]:
+                log.warning("Some stored manifests cannot be read: garbage collection skipped")
+            elif self.blobs_dir.is_dir():
                 for name in os.listdir(self.blobs_dir):
                     digest = "sha256:" + name
                     if digest not in keep and is_digest(digest):
