@@ -479,3 +479,17 @@ def test_pack_follows_a_layer_path_symlinked_inside_the_context(tmp_path: Path) 
     assert layer_names(LocalStore(tmp_path / "h" / "storage"), res.manifest.layers[0].digest) == [
         "weights", "weights/model.bin"
     ]
+
+
+def test_pack_refuses_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    from tests.helpers import kit
+
+    project = tmp_path / "p"
+    (project / "d").mkdir(parents=True)
+    (project / "Kitfile").write_text("manifestVersion: 1.0.0\ncode:\n  - path: d\n")
+    with open(os.fsencode(project / "d") + b"/bad\xff.bin", "wb") as fh:
+        fh.write(b"x")
+    result = kit(tmp_path / "home", "pack", str(project), "-t", "nu:v1")
+    assert result.exit_code == 1
+    assert "file name d/bad\\xff.bin is not valid UTF-8" in result.output
+    assert "hint: rename the file" in result.output and "unexpected error" not in result.output

@@ -181,6 +181,7 @@ class _Walker:
         for name in names:
             child_rel = f"{rel}/{name}" if rel else name
             child = path / name
+            _check_utf8_name(child_rel)
             try:
                 lst = os.lstat(child)
             except FileNotFoundError:
@@ -212,6 +213,17 @@ class _Walker:
                 yield WalkEntry(child_rel, child, tar_mode(st.st_mode), st.st_size)
             else:
                 log.warning("skipping %s: not a regular file, directory or symlink", child_rel)
+
+
+def _check_utf8_name(rel: str) -> None:
+    """Tar names in a ModelKit are UTF-8 (PAX requires it; unpack refuses anything else): a file
+    whose name is not valid UTF-8 is refused here rather than packed into an unreadable layer."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+        raise KitfileError(f"file name {shown} is not valid UTF-8",
+                           hint="rename the file (or exclude it in .kitignore)") from None
 
 
 def walk_layer(context: Path, layer_path: str, ignore: LayerIgnore) -> Iterator[WalkEntry]:
