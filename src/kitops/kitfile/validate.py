@@ -3,7 +3,9 @@
 Stricter than the reference (spec §7 #11): paths are compared after cleaning
 (``./a`` and ``a`` collide), ``..`` escapes are refused by path components (so a
 name like ``a..b`` is fine), and missing paths are reported together with
-everything else.
+everything else. The config blob the Kitfile becomes is checked too: it must encode as
+Go's ``json.Marshal`` would (no ``.inf``/``.nan``, string map keys: the reference's pack fails
+on those) and stay within the metadata limit that readers of the ModelKit enforce.
 """
 
 from __future__ import annotations
@@ -14,9 +16,30 @@ from pathlib import Path
 
 from kitops.errors import KitfileError
 from kitops.kitfile.model import Kitfile
+from kitops.oci import gojson
+from kitops.oci.models import MAX_MANIFEST_BYTES
 
 _PART_TYPE_RE = re.compile(r"^\w[\w.-]*$")
 MAX_PART_TYPE = 64
+# The largest config blob: ``read_blob_bytes`` refuses a bigger one, so a ModelKit with it
+# could be packed but never listed, inspected or unpacked.
+MAX_CONFIG_BYTES = MAX_MANIFEST_BYTES
+# What pack adds to the config for each layer: ``,"digest":"sha256:<64 hex>","diffId":"sha256:<64 hex>"``.
+_LAYER_INFO_BYTES = len(',"digest":"sha256:' + "0" * 64 + '"') + len(',"diffId":"sha256:' + "0" * 64 + '"')
+
+
+def config_problems(kitfile: Kitfile) -> list[str]:
+    """Why ``kitfile`` cannot become a readable config blob (an empty list when it can)."""
+    try:
+        data = gojson.dump_bytes(kitfile.to_config_dict(with_layers=False))
+    except gojson.UnsupportedValueError as exc:
+        return [f"the Kitfile cannot be stored as a ModelKit config: {exc}"]
+    size = len(data) + _LAYER_INFO_BYTES * len(kitfile.layer_entries())
+    if size > MAX_CONFIG_BYTES:
+        return [
+            f"the Kitfile's config would be {size} bytes, over the {MAX_CONFIG_BYTES}-byte limit for ModelKit metadata"
+        ]
+    return []
 
 
 def clean_path(path: str) -> str:
@@ -29,6 +52,11 @@ def is_escaping(cleaned: str) -> bool:
 
 
 def find_problems(kitfile: Kitfile, context_dir: Path | None = None) -> list[str]:
+    """The reference's checks of paths and part types (sorted); see :func:`config_problems` too."""
+    return sorted(_path_problems(kitfile, context_dir))
+
+
+def _path_problems(kitfile: Kitfile, context_dir: Path | None) -> list[str]:
     problems: list[str] = []
     by_path: dict[str, list[str]] = {}
     for entry in kitfile.layer_entries():
@@ -57,14 +85,17 @@ def find_problems(kitfile: Kitfile, context_dir: Path | None = None) -> list[str
                     )
                 elif len(part.type) > MAX_PART_TYPE:
                     problems.append(f"modelpart {part.name} type is too long (must be fewer than 64 characters)")
-    return sorted(problems)
+    return problems
 
 
 def validate(kitfile: Kitfile, context_dir: Path | None = None) -> None:
-    problems = find_problems(kitfile, context_dir)
-    if problems:
+    """Every problem :func:`find_problems` and :func:`config_problems` find, before pack writes a blob."""
+    paths, config = _path_problems(kitfile, context_dir), config_problems(kitfile)
+    if paths or config:
         raise KitfileError(
             "errors while validating Kitfile",
-            problems=problems,
-            hint="fix the Kitfile paths listed above; paths are relative to the context directory",
+            problems=sorted(paths + config),
+            hint="fix the Kitfile paths listed above; paths are relative to the context directory" if not config else
+            "fix the problems listed above: parameters must be JSON values (no .inf or .nan, only string keys) "
+            f"and the Kitfile's config at most {MAX_CONFIG_BYTES} bytes",
         )

@@ -18,15 +18,29 @@ from decimal import Decimal
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
-__all__ = ["FlowList", "SortedMap", "YamlSyntaxError", "dump_yaml", "format_float_g", "load_yaml", "resolve_plain"]
+from kitops.oci.models import MAX_JSON_DEPTH
+
+__all__ = [
+    "MAX_ALIAS_EXPANSION", "MAX_YAML_ALIASES", "MAX_YAML_DEPTH", "FlowList", "SortedMap", "YamlSyntaxError",
+    "dump_yaml", "format_float_g", "is_null_node", "load_yaml", "load_yaml_document", "resolve_plain",
+]
 
 
 class YamlSyntaxError(Exception):
-    def __init__(self, message: str, line: int | None = None) -> None:
+    """A document yaml.v3 would not decode, or one over a limit (``hint`` says what to do)."""
+
+    def __init__(self, message: str, line: int | None = None, *, hint: str | None = None) -> None:
         super().__init__(f"line {line}: {message}" if line else message)
         self.message = message
         self.line = line
+        self.hint = hint
 
 
 class FlowList(list):  # type: ignore[type-arg]
@@ -39,14 +53,41 @@ class SortedMap(dict):  # type: ignore[type-arg]
 
 # ------------------------------------------------------------------------------------------------
 # Loading
+#
+# Hostile documents are refused before they cost time or memory, each with a YamlSyntaxError that
+# names the limit: a "billion laughs" (aliases that expand exponentially), an anchor that contains
+# itself, nesting deep enough to exhaust Python's recursion, tags for types that yaml.v3 does not
+# give (``!!set``, ``!!binary``, ``!!python/...``: never constructed) and keys that are not scalars.
+
+# Collections nested deeper than this are refused. The config blob nests exactly as the Kitfile
+# does and JSON read from a store is bounded by ``MAX_JSON_DEPTH``: a deeper Kitfile would pack into
+# a ModelKit that could not be read back. (yaml.v3's own bound is 10000; real Kitfiles nest < 10.)
+MAX_YAML_DEPTH = MAX_JSON_DEPTH
+# Alias uses (``*name``) in one document: real Kitfiles use a handful.
+MAX_YAML_ALIASES = 10_000
+# Nodes that alias expansion may add to a document: each ``*a`` adds every node under ``&a`` again.
+# A 545-byte "billion laughs" adds 10**9; real uses (a shared license, a merged block) add dozens.
+MAX_ALIAS_EXPANSION = 100_000
 
 _PLAIN_TAG = "tag:kitops,plain"
+_CORE = "tag:yaml.org,2002:"
+# The YAML 1.2 core schema (what yaml.v3 decodes into interface{}), with timestamps and merge keys.
+_TYPED_TAGS = ("int", "float", "bool", "null", "timestamp")
+_ALLOWED_TAGS = frozenset(
+    [_PLAIN_TAG, *(_CORE + t for t in ("str", "map", "seq", "merge", *_TYPED_TAGS))]
+)
+_LIMIT_HINT = "a Kitfile is a small, plain YAML document: write its values out rather than repeating anchors"
+_TAG_HINT = "remove the tag: a Kitfile uses only plain YAML values (!!str, !!int, !!float, !!bool, !!null, !!map, !!seq)"
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _TS_RE = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|[ \t]+)(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d+))?"
     r"(?:[ \t]*(Z|[-+]\d{1,2}(?::?\d{2})?))?)?$"
 )
 _INT64 = (-(1 << 63), (1 << 63) - 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Decimal digits of the largest uint64 (18446744073709551615): a longer decimal cannot be a Go
+# int (and Python refuses to parse more than 4300 digits: ValueError, not a YAML error).
+_MAX_DECIMAL_DIGITS = 20
 
 
 def _go_int(text: str) -> int | None:
@@ -65,6 +106,8 @@ def _go_int(text: str) -> int | None:
         value = int(lower[2:], 2)
     elif len(body) > 1 and body.startswith("0"):
         value = int(body, 8)  # Go base-0 parsing: a leading 0 means octal
+    elif len(body) > _MAX_DECIMAL_DIGITS:
+        return None
     else:
         value = int(body)
     if sign == "-":
@@ -98,7 +141,11 @@ def resolve_plain(text: str) -> Any:
             return as_int
         plain = text.replace("_", "")
         if _FLOAT_RE.match(plain):
-            return float(plain)
+            value = float(plain)
+            # strconv.ParseFloat fails with ErrRange past float64 (1e999999, a 5000-digit
+            # integer) and yaml.v3 then keeps the text as a string: so do we (not inf).
+            if not math.isinf(value):
+                return value
     return text
 
 
@@ -120,64 +167,280 @@ def _parse_timestamp(text: str) -> _dt.datetime | None:
         return None
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's parser with yaml.v3's (YAML 1.2 core) typing of plain scalars."""
+def is_null_node(node: yaml.Node) -> bool:
+    """A scalar node whose value is null, as :func:`load_yaml_document` composed it."""
+    if not isinstance(node, yaml.ScalarNode):
+        return False
+    if node.tag == _CORE + "null":
+        return True
+    return node.tag == _PLAIN_TAG and not node.style and node.value in ("", "~", "null", "Null", "NULL")
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _line(node_or_event: Any) -> int | None:
+    mark = getattr(node_or_event, "start_mark", None)
+    return mark.line + 1 if mark is not None else None
+
+
+def _libyaml_parser() -> Any:
+    """libyaml, which yaml.v3 was ported from: its scanner and parser, 6x faster than PyYAML's."""
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        return None
+    return CParser
+
+
+_CParser: Any = _libyaml_parser()
+
+
+class _Parsing(Composer, *((_CParser,) if _CParser is not None else (Reader, Scanner, Parser))):  # type: ignore[misc]
+    """Events from libyaml (else PyYAML), composed into nodes by PyYAML's composer (in Python,
+    so that ``_Loader.compose_node`` bounds it: libyaml's own composer recurses in C, unbounded)."""
+
+    def __init__(self, stream: str) -> None:
+        if _CParser is not None:
+            _CParser.__init__(self, stream)
+        else:  # pragma: no cover
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+        Composer.__init__(self)
+
+
+class _Loader(_Parsing, SafeConstructor, Resolver):
+    """yaml.v3's (YAML 1.2 core) typing of plain scalars, with bounds: nesting
+    (``MAX_YAML_DEPTH``), alias uses (``MAX_YAML_ALIASES``), no self-containing anchor."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self.depth = 0
+        self.aliases = 0
+        self.open_anchors: set[str] = set()
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
             return "tag:yaml.org,2002:merge" if value == "<<" else _PLAIN_TAG
         return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise YamlSyntaxError(f"document uses more than {MAX_YAML_ALIASES} aliases (MAX_YAML_ALIASES)",
+                                      _line(event), hint=_LIMIT_HINT)
+            if event.anchor in self.open_anchors:  # yaml.v3's words
+                raise YamlSyntaxError(f"anchor '{event.anchor}' value contains itself", _line(event),
+                                      hint="an alias cannot refer to the anchor it is inside of")
+            return super().compose_node(parent, index)
+        if not isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > MAX_YAML_DEPTH:
+            raise YamlSyntaxError(f"document is nested more than {MAX_YAML_DEPTH} levels deep (MAX_YAML_DEPTH)",
+                                  _line(event), hint="a Kitfile nests a few levels: flatten the parameters")
+        opened: str | None = None
+        if event.anchor is not None and event.anchor not in self.open_anchors:
+            opened = str(event.anchor)
+            self.open_anchors.add(opened)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+            if opened is not None:
+                self.open_anchors.discard(opened)
+
 
 def _construct_plain(loader: _Loader, node: yaml.ScalarNode) -> Any:
     return resolve_plain(str(node.value))
 
 
+def _value_tag(value: Any) -> str:
+    if value is None:
+        return "!!null"
+    if isinstance(value, bool):
+        return "!!bool"
+    if isinstance(value, int):
+        return "!!int"
+    if isinstance(value, float):
+        return "!!float"
+    if isinstance(value, _dt.datetime):
+        return "!!timestamp"
+    return "!!str"
+
+
+def _construct_tagged(loader: _Loader, node: yaml.Node) -> Any:
+    """A scalar with an explicit core tag (``!!int 3``), decoded as yaml.v3 ``resolve`` does: its
+    text resolves as if plain and must give that type (an int is also a float)."""
+    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]  # refuses a collection
+    want = "!!" + node.tag[len(_CORE):]
+    value = resolve_plain(text)
+    got = _value_tag(value)
+    if want == "!!float" and got == "!!int":
+        return float(value)
+    if got == want:
+        return value
+    raise YamlSyntaxError(f"cannot decode {got} `{_shown(text)}` as a {want}", _line(node),
+                          hint="remove the tag, or write a value of that type")
+
+
 _Loader.add_constructor(_PLAIN_TAG, _construct_plain)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_plain)
+_Loader.add_constructor(_CORE + "merge", _construct_plain)  # ``<<`` anywhere but as a key: the string
+for _tag in _TYPED_TAGS:
+    _Loader.add_constructor(_CORE + _tag, _construct_tagged)
 
 
-def _check_and_collect(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
-                       loader: _Loader) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                _check_and_collect(value_node, path, lines, loader)
+def _check_graph(root: yaml.Node) -> None:
+    """Refuse what composing allowed but yaml.v3 does not decode (other tags, keys that are not
+    scalars, duplicate keys), and aliases that expand the document by more than
+    ``MAX_ALIAS_EXPANSION`` nodes. Each node is visited once, without recursion: the expanded size
+    of every node is computed from its children's (an alias is a shared node)."""
+    size: dict[int, int] = {}  # expanded size by node id; 0 while the node's children are visited
+    distinct = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            size[key] = 1 + sum(size[id(c)] for c in _children(node))
+            if size[key] - distinct > MAX_ALIAS_EXPANSION:
+                raise YamlSyntaxError(
+                    f"aliases expand the document by more than {MAX_ALIAS_EXPANSION} nodes (MAX_ALIAS_EXPANSION)",
+                    _line(node), hint=_LIMIT_HINT,
+                )
+            continue
+        if key in size:
+            continue
+        distinct += 1
+        _check_node(node)
+        if isinstance(node, yaml.ScalarNode):
+            size[key] = 1
+            continue
+        size[key] = 0
+        stack.append((node, True))
+        for child in _children(node):
+            child_key = id(child)
+            if child_key in size:
                 continue
-            key = loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
-            line = key_node.start_mark.line + 1
+            if isinstance(child, yaml.ScalarNode):  # most nodes: checked here, never stacked
+                if child.tag not in _ALLOWED_TAGS:
+                    _check_node(child)
+                size[child_key] = 1
+                distinct += 1
+            else:
+                stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+_KINDS = {yaml.MappingNode: "mapping", yaml.SequenceNode: "list", yaml.ScalarNode: "value"}
+
+
+def _check_node(node: yaml.Node) -> None:
+    if node.tag not in _ALLOWED_TAGS:
+        raise YamlSyntaxError(f"unsupported tag {_shown(_short_tag(node.tag))}", _line(node), hint=_TAG_HINT)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key_node, _value in node.value:
+        line = _line(key_node) or 0
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise YamlSyntaxError(f"a {_KINDS.get(type(key_node), 'node')} cannot be a mapping key", line,
+                                  hint="a mapping key is a single value, such as a name")
+        if key_node.tag == _CORE + "merge":
+            continue
+        # yaml.v3 compares keys as written (kind and text), before typing them: "1" and 1 are
+        # the same key, 1 and 0x1 are not
+        text = str(key_node.value)
+        if text in seen:
+            raise YamlSyntaxError(f'mapping key "{_shown(text)}" already defined at line {seen[text]}', line,
+                                  hint="remove or rename one of the two keys")
+        seen[text] = line
+
+
+def _collect_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], loader: _Loader) -> None:
+    """The line of every mapping key by its path (the graph is checked: bounded and acyclic)."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.tag == _CORE + "merge":
+                _collect_lines(value_node, path, lines, loader)
+                continue
+            key = loader.construct_object(key_node, deep=True)
             if isinstance(key, (str, int, float, bool)) or key is None:
-                if key in seen and key != "<<":
-                    raise YamlSyntaxError(f'mapping key "{key}" already defined at line {seen[key]}', line)
-                seen[key] = line
-                lines[path + (key,)] = line
-            _check_and_collect(value_node, path + (key,), lines, loader)
+                lines[path + (key,)] = key_node.start_mark.line + 1
+            _collect_lines(value_node, path + (key,), lines, loader)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _check_and_collect(item, path + (i,), lines, loader)
+            _collect_lines(item, path + (i,), lines, loader)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str) -> YamlSyntaxError:
+    """The reader's "control characters are not allowed ... position 39" as a line and a code point."""
+    char = exc.character if isinstance(exc.character, int) else 0
+    pos = text.find(chr(char))  # the reader's position counts bytes (libyaml) or characters
+    line = text.count("\n", 0, pos) + 1 if pos >= 0 else None
+    return YamlSyntaxError(f"control character U+{char:04X} is not allowed in YAML", line,
+                           hint="a Kitfile is UTF-8 text: remove the control characters (or binary content)")
 
 
 def load_yaml(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse the first YAML document; return (value, line of every mapping key by its path)."""
-    loader = _Loader(text)
+    """Parse the first YAML document; return (value, line of every mapping key by its path).
+
+    Every failure is a :class:`YamlSyntaxError` (with a line when there is one), never a
+    RecursionError or ValueError: see the limits above.
+    """
+    value, _node, lines = load_yaml_document(text)
+    return value, lines
+
+
+def load_yaml_document(text: str) -> tuple[Any, yaml.Node, dict[tuple[Any, ...], int]]:
+    """:func:`load_yaml`, with the document's checked node graph (merge keys flattened)."""
+    bad = _SURROGATE.search(text)
+    if bad:  # only a str from Python code can hold one; libyaml fails to encode it
+        raise YamlSyntaxError(f"lone surrogate U+{ord(bad.group()):04X} is not a character",
+                              text.count("\n", 0, bad.start()) + 1, hint="a Kitfile is UTF-8 text")
+    try:
+        loader = _Loader(text)  # PyYAML's reader checks for control characters here
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text) from None
     try:
         if not loader.check_node():
             raise YamlSyntaxError("EOF")
         node = loader.get_node()
         if node is None:
             raise YamlSyntaxError("EOF")
+        _check_graph(node)
         lines: dict[tuple[Any, ...], int] = {}
-        _check_and_collect(node, (), lines, loader)
+        _collect_lines(node, (), lines, loader)
         value = loader.construct_document(node)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YamlSyntaxError(str(exc.problem or exc.context or "invalid YAML"), mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(str(exc)) from None
+    except RecursionError:  # not reachable within MAX_YAML_DEPTH; a last guard
+        raise YamlSyntaxError("document is nested too deeply", hint="flatten the parameters") from None
     finally:
         loader.dispose()
-    return value, lines
+    return value, node, lines
 
 
 # ------------------------------------------------------------------------------------------------
@@ -432,7 +695,10 @@ class _Emitter:
                 return "\0LITERAL"  # handled by the caller (needs indentation)
             return _double_quoted(s)
         resolved = resolve_plain(s) if s else None
-        can_plain = isinstance(resolved, str) and resolved == s and s not in _OLD_BOOLS and not _BASE60.match(s)
+        # yaml.v3 quotes what would not read back as this string: "1", "true", its YAML 1.1
+        # bools and base-60 numbers, and "<<" (the merge key)
+        can_plain = (isinstance(resolved, str) and resolved == s and s not in _OLD_BOOLS and s != "<<"
+                     and not _BASE60.match(s))
         if not s:
             can_plain = False
         if "\n" in s:
