@@ -50,11 +50,21 @@ def local_store(home: Home = None) -> LocalStore:
 
 
 def find_kitfile(context_dir: str | os.PathLike[str]) -> Path:
+    """The context's Kitfile (``Kitfile``, ``kitfile`` or ``.kitfile``, in that order).
+
+    A name that is there but is neither a file nor a directory (a FIFO, a link to ``/dev/zero``)
+    is refused rather than read: reading it could block or never end.
+    """
+    from kitops.errors import KitfileError
+
     context = Path(context_dir)
     for name in KITFILE_NAMES:
         candidate = context / name
         if candidate.is_file():
             return candidate
+        if candidate.exists() and not candidate.is_dir():
+            raise KitfileError(f"{candidate} is not a regular file",
+                               hint="make the Kitfile a plain file, or name one with -f")
     raise NotFoundError(
         f"No Kitfile found in {context.absolute()}. Consider using the -f flag to specify its path",
         hint=f"create one with: kit init {context_dir}",
@@ -63,12 +73,12 @@ def find_kitfile(context_dir: str | os.PathLike[str]) -> Path:
 
 def load_kitfile(path: str | os.PathLike[str] | None = None, *, text: str | None = None) -> Kitfile:
     """Load and strictly parse a Kitfile from ``path`` or from ``text``."""
-    from kitops.kitfile.load import load_kitfile_text
+    from kitops.kitfile.load import load_kitfile_text, read_kitfile
 
     if text is None:
         if path is None:
             raise UsageError("load_kitfile needs a path or text")
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_kitfile(path)  # bounded (the path may be /dev/zero), UTF-8 or UTF-16 with a BOM
     return load_kitfile_text(text, source=str(path) if path else "<stdin>")
 
 
@@ -97,6 +107,7 @@ def pack(
     ``annotations`` are extra manifest annotations (e.g. provenance of an import).
     """
     from kitops.modelkit.pack import pack as _pack
+    from kitops.modelkit.packcache import PackCache
 
     if isinstance(kitfile, Kitfile):
         kf = kitfile
@@ -126,6 +137,7 @@ def pack(
             progress=progress,
             cancel=cancel,
             annotations=annotations,
+            cache=PackCache(cache_dir(kitops_home(home))),
         )
 
 

@@ -64,6 +64,11 @@ def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
         sys.exit(report(exc, debug=ctx.debug, context=context, file=ctx.streams.stderr, usage_hint=usage))
 
 
+def shown(text: str) -> str:
+    """A command-line value as it may be echoed: control characters never reach the terminal raw."""
+    return text if text.isprintable() else ascii(text)
+
+
 def network_options(fn: F) -> F:
     """The network flags of the commands that talk to registries (spec §4.0)."""
     decorators = [
@@ -376,7 +381,9 @@ def pack(directory: str, kitfile: str | None, tag: str | None, compression: str,
         if kitfile == "-":
             if ctx.streams.inp.isatty():
                 raise UsageError("No input file specified and no data piped", hint="pipe a Kitfile: cat Kitfile | kit pack . -f -")
-            text, path = ctx.streams.inp.read(), None
+            from kitops.kitfile.load import read_kitfile_stream
+
+            text, path = read_kitfile_stream(ctx.streams.inp), None  # at most the Kitfile limit + 1 byte
         with ctx.progress() as progress:
             result = api.pack(
                 directory, kitfile=path, kitfile_text=text, tag=tag, compression=compression,
@@ -751,7 +758,7 @@ def push(source: str, destination: str | None, **net: Any) -> None:
     ctx = _obj()
 
     def body(cancel: Cancel) -> None:
-        log.info("Pushing %s%s", source, f" to {destination}" if destination else "")
+        log.info("Pushing %s%s", shown(source), f" to {shown(destination)}" if destination else "")
         with ctx.progress() as progress:
             result = api.push(source, destination, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel)
         ctx.echo(f"Pushed {result.descriptor.digest}")
@@ -772,7 +779,7 @@ def pull(modelkit: str, **net: Any) -> None:
     ctx = _obj()
 
     def body(cancel: Cancel) -> None:
-        log.info("Pulling %s", modelkit)
+        log.info("Pulling %s", shown(modelkit))
         with ctx.progress() as progress:
             result = api.pull(modelkit, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel)
         ctx.echo(f"Pulled {result.descriptor.digest}")
