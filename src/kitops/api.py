@@ -415,7 +415,7 @@ def filter_kitfile_yaml(kitfile: Kitfile, path: str) -> str:
 
     if "[" in path:
         raise UsageError("invalid filter: array access using '[]' is not currently supported")
-    if not re.match(r"^\.?[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$", path):
+    if not re.fullmatch(r"\.?[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*", path):
         raise UsageError(f"invalid filter: invalid filter: {path}")
     node: Any = kitfile.to_yaml_value()
     for key in path.lstrip(".").split("."):

@@ -79,7 +79,7 @@ def _path_problems(kitfile: Kitfile, context_dir: Path | None) -> list[str]:
     if kitfile.model is not None:
         for part in kitfile.model.parts:
             if part.type:
-                if not _PART_TYPE_RE.match(part.type):
+                if not _PART_TYPE_RE.fullmatch(part.type):
                     problems.append(
                         f"modelpart {part.name} has invalid type (must be alphanumeric with dots, dashes, and underscores)"
                     )

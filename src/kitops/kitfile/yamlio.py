@@ -93,7 +93,7 @@ _MAX_DECIMAL_DIGITS = 20
 def _go_int(text: str) -> int | None:
     """strconv.ParseInt(s, 0, 64) / ParseUint after removing '_' (what yaml.v3 does)."""
     s = text.replace("_", "")
-    m = re.match(r"^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$", s)
+    m = re.fullmatch(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)", s)
     if not m:
         return None
     sign, body = m.groups()
@@ -140,7 +140,7 @@ def resolve_plain(text: str) -> Any:
         if as_int is not None:
             return as_int
         plain = text.replace("_", "")
-        if _FLOAT_RE.match(plain):
+        if _FLOAT_RE.fullmatch(plain):
             value = float(plain)
             # strconv.ParseFloat fails with ErrRange past float64 (1e999999, a 5000-digit
             # integer) and yaml.v3 then keeps the text as a string: so do we (not inf).
@@ -596,7 +596,7 @@ def _float_text(f: float) -> str:
     floats, and Kitfiles unpacked by kit from the same config stay byte-identical.
     """
     text = format_float_g(f)
-    return text + ".0" if _INT_TEXT.match(text) else text
+    return text + ".0" if _INT_TEXT.fullmatch(text) else text
 
 
 def format_float_g(f: float) -> str:
@@ -698,7 +698,7 @@ class _Emitter:
         # yaml.v3 quotes what would not read back as this string: "1", "true", its YAML 1.1
         # bools and base-60 numbers, and "<<" (the merge key)
         can_plain = (isinstance(resolved, str) and resolved == s and s not in _OLD_BOOLS and s != "<<"
-                     and not _BASE60.match(s))
+                     and not _BASE60.fullmatch(s))
         if not s:
             can_plain = False
         if "\n" in s:
