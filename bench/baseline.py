@@ -1,5 +1,10 @@
-"""Plain one-pass stdlib baselines for bench/run.py: tarfile + sha256 + write, the reverse, and a
-registry pull (urllib GET + sha256 + write per blob, one after another)."""
+"""Plain one-pass stdlib baselines for bench/run.py (only with ``--stdlib``): tarfile + sha256 +
+write per layer, the reverse, and a registry pull (urllib GET + sha256 + write per blob).
+
+    baseline.py pack PROJECT OUTDIR PATH...     one tar per PATH (as kit packs a layer per entry)
+    baseline.py unpack TARGET DIGEST=BLOB...    hash and extract each blob in one pass, check it
+    baseline.py pull BASE_URL OUTDIR DIGEST...  GET, hash and write each blob in one pass, check it
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ import tarfile
 import urllib.request
 
 BUF = 1 << 20
-LAYERS = ["model/weights.bin", "model/shards", "data/train.csv", "src", "README.md"]
 
 
 class HashingWriter:
@@ -23,10 +27,10 @@ class HashingWriter:
         return self.fh.write(b)  # type: ignore[attr-defined, no-any-return]
 
 
-def pack(project: str, outdir: str) -> None:
+def pack(project: str, outdir: str, *paths: str) -> None:
     os.makedirs(outdir, exist_ok=True)
     tarfile.RECORDSIZE = BUF
-    for i, layer in enumerate(LAYERS):
+    for i, layer in enumerate(paths):
         with open(os.path.join(outdir, f"layer{i}.tar"), "wb") as fh:
             hw = HashingWriter(fh)
             with tarfile.open(fileobj=hw, mode="w|", bufsize=BUF) as tf:  # type: ignore[call-overload]
@@ -45,17 +49,19 @@ class HashingReader:
         return b
 
 
-def unpack(outdir: str, target: str) -> None:
+def unpack(target: str, *blobs: str) -> None:
     os.makedirs(target, exist_ok=True)
-    for i in range(len(LAYERS)):
-        with open(os.path.join(outdir, f"layer{i}.tar"), "rb") as fh:
+    for spec in blobs:
+        digest, path = spec.split("=", 1)
+        with open(path, "rb") as fh:
             hr = HashingReader(fh)
             with tarfile.open(fileobj=hr, mode="r|", bufsize=BUF) as tf:  # type: ignore[call-overload]
                 kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
                 tf.extractall(target, **kwargs)
             while hr.read(BUF):
                 pass
-        print(i, "sha256:" + hr.h.hexdigest())
+        if "sha256:" + hr.h.hexdigest() != digest:
+            raise SystemExit(f"digest mismatch for {path}")
 
 
 def pull(base_url: str, outdir: str, *digests: str) -> None:
@@ -75,7 +81,4 @@ def pull(base_url: str, outdir: str, *digests: str) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "pull":
-        pull(sys.argv[2], sys.argv[3], *sys.argv[4:])
-    else:
-        {"pack": pack, "unpack": unpack}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    {"pack": pack, "unpack": unpack, "pull": pull}[sys.argv[1]](*sys.argv[2:])

@@ -1,10 +1,11 @@
-"""Benchmark kitops against plain baselines on a generated multi-GB model.
+"""Time kit pack / unpack / push / pull / remote-unpack against native yardsticks (GNU tar,
+sha256sum, curl) and, with --compare-ref, against an earlier commit of kitops, in one invocation.
 
-Each step runs as its own process; wall time comes from the clock and peak RSS
-from that very process's rusage (os.wait4), so figures are per step, not summed.
-Baselines run first in each pair, so both sides see a warm page cache.
+Every run is its own process; wall time comes from the clock and peak RSS from that process tree's
+rusage (os.wait4 in bench/measure.py). Implementations alternate order round by round; the
+median of the rounds is reported. See bench/README.md.
 
-    .venv/bin/python bench/run.py --size-gb 2
+    .venv/bin/python bench/run.py --size-gb 2 --rounds 5 --scenario all --compare-ref HEAD~3
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import argparse
 import json
 import os
 import platform
+import random
+import shlex
 import shutil
 import signal
 import socket
@@ -22,12 +25,42 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
 PY = sys.executable
-KIT = [str(Path(PY).with_name("kit"))] if Path(PY).with_name("kit").exists() else [PY, "-m", "kitops.cli.main"]
-KITFILE = """manifestVersion: 1.0.0
+STEPS = ("pack", "unpack", "push", "pull", "remote-unpack")
+SCENARIOS = ("big", "small-files")
+TAG = "v1"
+MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+# how both kits are started: what the `kit` console script does, with the kitops package taken
+# from PYTHONPATH (a snapshot of this working tree, or the --compare-ref worktree)
+KIT_MAIN = "import sys; from kitops.cli.main import main; sys.argv[0] = 'kit'; sys.exit(main())"
+# read back, after a page-cache drop, the code a kit run imports (all of kitops and its
+# dependencies), so no run pays for reading .pyc files from the VM disk
+WARM_CODE = """
+import importlib, pkgutil, kitops
+for m in pkgutil.walk_packages(kitops.__path__, "kitops."):
+    try:
+        importlib.import_module(m.name)
+    except Exception:
+        pass
+for name in ("httpx", "httpcore._sync.http11", "click", "yaml"):
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+"""
+WARM_TOOLS = ("tar --version; sha256sum --version; openssl version; tee --version; cat --version; curl --version; "
+              "mkdir --version")
+# the yardsticks' hashing command: prints "HEX ..." for a file argument or stdin. Debian's GNU
+# sha256sum is not built with OpenSSL (no SHA-NI: ~200 MB/s here against ~1 GB/s for OpenSSL,
+# which Python's hashlib uses), so --hasher openssl gives the faster native yardstick.
+HASHERS = {"sha256sum": "sha256sum", "openssl": "openssl dgst -sha256 -r"}
+
+BIG_KITFILE = """manifestVersion: 1.0.0
 package:
   name: bench
 model:
@@ -44,9 +77,27 @@ code:
 docs:
   - path: README.md
 """
+BIG_PATHS = ["model/weights.bin", "model/shards", "data/train.csv", "src", "README.md"]
+SMALL_KITFILE = """manifestVersion: 1.0.0
+package:
+  name: bench-small-files
+datasets:
+  - name: records
+    path: data
+code:
+  - path: src
+"""
+SMALL_PATHS = ["src", "data"]
+SMALL_FILES = 20_000
 
 
-def generate(project: Path, size: int) -> None:
+# ---------------------------------------------------------------------------------------------
+# projects
+
+
+def generate_big(project: Path, size: int) -> None:
+    """One big weights file = 70 %, 8 safetensors shards = 20 %, a CSV = 10 %, 500 small
+    source files, a README."""
     marker = project / ".generated"
     if marker.exists() and marker.read_text() == str(size):
         return
@@ -79,34 +130,300 @@ def generate(project: Path, size: int) -> None:
     for i in range(500):
         (project / "src" / f"module_{i:03d}.py").write_text(f"def f{i}(x):\n    return x * {i}\n" * 20)
     (project / "README.md").write_text("# bench\n")
-    (project / "Kitfile").write_text(KITFILE)
+    (project / "Kitfile").write_text(BIG_KITFILE)
     marker.write_text(str(size))
 
 
-def tree_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and f.name != ".generated")
+def generate_small(project: Path) -> None:
+    """20,000 files of 1-64 KiB (uniform, seeded), half under src/ (the code layer), half under
+    data/ (one dataset directory), 100 files per directory, three levels deep."""
+    marker = project / ".generated"
+    tag = f"small-files {SMALL_FILES} v1"
+    if marker.exists() and marker.read_text() == tag:
+        return
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    rng = random.Random(SMALL_FILES)
+    block = os.urandom(256 << 10)
+    half = SMALL_FILES // 2
+    for top, ext, count in (("src", ".py", half), ("data", ".bin", SMALL_FILES - half)):
+        for i in range(count):
+            d = project / top / f"pkg_{i // 1000:02d}" / f"sub_{i // 100 % 10:02d}"
+            if i % 100 == 0:
+                d.mkdir(parents=True, exist_ok=True)
+            size = rng.randint(1 << 10, 64 << 10)
+            off = rng.randrange(0, len(block) - size)
+            (d / f"file_{i % 100:03d}{ext}").write_bytes(block[off : off + size])
+    (project / "Kitfile").write_text(SMALL_KITFILE)
+    marker.write_text(tag)
 
 
-# what a pull of each client imports, read back into the page cache after a drop
-WARM_IMPORTS = ("import hashlib, urllib.request, kitops.cli.main, kitops.api, kitops.registry.remote, kitops.transfer, "
-                "kitops.modelkit.read, kitops.modelkit.references, httpcore._sync.http11")
+def layer_files(project: Path, paths: list[str]) -> dict[str, int]:
+    """Relative path -> size of every file the Kitfile's layers hold."""
+    files: dict[str, int] = {}
+    for rel in paths:
+        top = project / rel
+        if top.is_file():
+            files[rel] = top.stat().st_size
+            continue
+        for dirpath, _dirs, names in os.walk(top):
+            for name in names:
+                p = Path(dirpath, name)
+                files[str(p.relative_to(project))] = p.stat().st_size
+    return files
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds and peak RSS (MiB) of ``cmd``, measured by bench/measure.py as its parent.
+def tree_problem(out: Path, expected: dict[str, int]) -> str | None:
+    """None when ``out`` holds exactly the expected files with their sizes (a Kitfile aside)."""
+    got = layer_files(out, sorted({p.split("/")[0] for p in expected}))
+    if got == expected:
+        return None
+    missing = sorted(set(expected) - set(got))
+    wrong = sorted(p for p in set(expected) & set(got) if expected[p] != got[p])
+    extra = sorted(set(got) - set(expected))
+    return f"{len(missing)} missing {missing[:3]}, {len(wrong)} wrong size {wrong[:3]}, {len(extra)} extra {extra[:3]}"
 
-    Dirty pages of earlier steps are flushed first (outside the clock): otherwise their
-    write-back lands in whichever step runs next and the figures swing by 2x.
-    """
+
+# ---------------------------------------------------------------------------------------------
+# measuring
+
+
+def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds of ``cmd``, measured by bench/measure.py as its parent.
+
+    ru_maxrss of a shell pipeline is that of its largest process (the kernel folds reaped
+    children's peak into their parent's). Dirty pages of earlier runs are flushed first
+    (outside the clock): otherwise their write-back lands in whichever run is next."""
     os.sync()
-    proc = subprocess.run([PY, str(ROOT / "bench" / "measure.py"), *cmd], env=env, capture_output=True, check=False)
+    proc = subprocess.run([PY, str(BENCH / "measure.py"), *cmd], env=env, cwd=cwd, capture_output=True, check=False)
     try:
         result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
         result = {"rc": proc.returncode}
     if result.get("rc") != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr.decode(errors='replace')[-2000:]}")
-    return float(result["seconds"]), result["maxrss_kib"] / 1024, 0
+        raise RuntimeError(f"{shlex.join(cmd)} failed (rc {result.get('rc')}):\n"
+                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
+    return float(result["seconds"]), result["maxrss_kib"] / 1024, float(result["cpu_s"])
+
+
+def drop_page_cache() -> bool:
+    """Write back dirty pages and drop the clean page cache; False when not allowed (not root)."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as fh:
+            fh.write("1\n")
+    except OSError:
+        return False
+    return True
+
+
+def cpu_counters(server: int | None) -> tuple[float, float, float]:
+    """CPU seconds so far (all cores): stolen by the hypervisor, busy in processes and kernel threads
+    on this machine (user, nice, system: not irq/softirq, where loopback networking is accounted),
+    and used by the registry process ``server``; 0 where not reported."""
+    tick = os.sysconf("SC_CLK_TCK")
+    steal = busy = srv = 0.0
+    try:
+        with open("/proc/stat") as fh:
+            f = [int(x) for x in fh.readline().split()[1:9]]
+        steal, busy = f[7] / tick, (f[0] + f[1] + f[2]) / tick
+    except (OSError, IndexError, ValueError):
+        pass
+    if server is not None:
+        try:
+            with open(f"/proc/{server}/stat") as fh:
+                stat = fh.read().rsplit(")", 1)[1].split()
+            srv = (int(stat[11]) + int(stat[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return steal, busy, srv
+
+
+def read_back(paths: list[Path]) -> None:
+    buf = bytearray(1 << 20)
+    for path in paths:
+        with open(path, "rb", buffering=0) as fh:
+            while fh.readinto(buf):
+                pass
+
+
+def files_under(*tops: Path) -> list[Path]:
+    out: list[Path] = []
+    for top in tops:
+        if top.is_file():
+            out.append(top)
+        for dirpath, _dirs, names in os.walk(top):
+            out.extend(Path(dirpath, n) for n in names)
+    return out
+
+
+def ram_dir(choice: str, work: Path, name: str, need: float) -> Path:
+    """Where the network steps' data lives (the registry's storage, pulls' outputs). On this kind
+    of VM the disk's write-back swings a 2 GB write by 2x from run to run, which drowns the
+    clients' own cost; a RAM disk, the same for every implementation, measures the transfer
+    itself. ``auto``: /dev/shm when it has ``need`` bytes free."""
+    if choice != "auto":
+        return Path(choice) / name
+    shm = Path("/dev/shm")
+    if shm.is_dir() and shutil.disk_usage(shm).free > need:
+        return shm / name
+    return work / name
+
+
+def rm(*paths: Path) -> None:
+    for p in paths:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# implementations
+
+
+@dataclass
+class Kit:
+    """One build of kitops: this working tree ("ours", snapshotted at start) or --compare-ref."""
+
+    key: str
+    label: str
+    src: Path  # the directory holding the kitops package
+
+    def cmd(self, *args: str) -> list[str]:
+        return [PY, "-c", KIT_MAIN, "--progress", "none", *args]
+
+    def env(self, home: Path) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(self.src), "KITOPS_HOME": str(home)}
+
+
+@dataclass
+class Impl:
+    key: str  # "ours", "ref", "Y1", "Y2", "stdlib"
+    label: str
+    make: Callable[[int], list[str]]  # round -> command; may write a script (outside the clock)
+    env: dict[str, str]
+    outputs: list[Path] = field(default_factory=list)  # removed before and after each run
+    tree: Path | None = None  # checked against the project after the first round
+    before: Callable[[], None] | None = None  # outside the clock, before each run
+
+
+def script(path: Path, text: str) -> list[str]:
+    path.write_text(text)
+    return ["bash", str(path)]
+
+
+@dataclass
+class ModelKit:
+    """The ModelKit every unpack, push and pull works on: packed once by ours, outside the clock."""
+
+    home: Path
+    ref: str  # local name
+    manifest: Path
+    manifest_digest: str
+    config: tuple[str, Path]
+    layers: list[tuple[str, Path]]
+
+    @property
+    def blobs(self) -> list[tuple[str, Path]]:
+        return [self.config, *self.layers]
+
+    @property
+    def blob_bytes(self) -> int:
+        return self.manifest.stat().st_size + sum(p.stat().st_size for _d, p in self.blobs)
+
+    @property
+    def layer_bytes(self) -> int:
+        return sum(p.stat().st_size for _d, p in self.layers)
+
+
+def inspect_modelkit(kit: Kit, home: Path, ref: str, cwd: Path) -> ModelKit:
+    out = subprocess.run(kit.cmd("inspect", ref), env=kit.env(home), cwd=cwd, capture_output=True,
+                         text=True, check=True).stdout
+    info = json.loads(out)
+    blob_dir = home / "storage" / "blobs" / "sha256"
+
+    def blob(digest: str) -> tuple[str, Path]:
+        return digest, blob_dir / digest.split(":", 1)[1]
+
+    manifest = info["manifest"]
+    return ModelKit(home, ref, blob(info["digest"])[1], info["digest"], blob(manifest["config"]["digest"]),
+                    [blob(layer["digest"]) for layer in manifest["layers"]])
+
+
+def curl_push_script(mk: ModelKit, host: str, repo: str) -> str:
+    """Monolithic upload of each blob (POST for a location, PUT with the body), then the manifest."""
+    lines = ["set -e"]
+    for digest, path in mk.blobs:
+        lines.append(
+            f'loc=$(curl -s -X POST -D - -o /dev/null http://{host}/v2/{repo}/blobs/uploads/ | tr -d "\\r" | '
+            f"awk -F': ' 'tolower($1)==\"location\"{{print $2}}')"
+        )
+        lines.append('case "$loc" in http*) ;; *) loc="http://' + host + '$loc";; esac')
+        lines.append(f'curl -sf -X PUT -H "Content-Type: application/octet-stream" -T {path} '
+                     f'"$loc&digest={digest}" -o /dev/null')
+    lines.append(f'curl -sf -X PUT -H "Content-Type: {MANIFEST_TYPE}" --data-binary @{mk.manifest} '
+                 f"http://{host}/v2/{repo}/manifests/{TAG} -o /dev/null")
+    return "\n".join(lines) + "\n"
+
+
+def manifest_get(host: str, repo: str, dest: str) -> str:
+    return f"curl -sf -H 'Accept: {MANIFEST_TYPE}' http://{host}/v2/{repo}/manifests/{TAG} -o {dest}"
+
+
+def curl_pull_script(mk: ModelKit, host: str, repo: str, out: Path, hasher: str | None) -> str:
+    lines = ["set -eo pipefail", f"mkdir -p {out}", manifest_get(host, repo, str(out / "manifest.json"))]
+    for digest, _p in mk.blobs:
+        hexd = digest.split(":", 1)[1]
+        url = f"http://{host}/v2/{repo}/blobs/{digest}"
+        if hasher:
+            lines.append(f"h=$(curl -sf {url} | tee {out / hexd} | {hasher}); [ \"${{h%% *}}\" = {hexd} ]")
+        else:
+            lines.append(f"curl -sf {url} -o {out / hexd}")
+    return "\n".join(lines) + "\n"
+
+
+def curl_unpack_script(mk: ModelKit, host: str, repo: str, out: Path, hasher: str) -> str:
+    """GET each layer once, into tar -x and (through tee and fd 3) into sha256sum; tar stops at
+    the end-of-archive blocks, so cat drains the rest for the hash."""
+    lines = ["set -eo pipefail", f"mkdir -p {out}", manifest_get(host, repo, "/dev/null")]
+    for digest, _p in mk.layers:
+        hexd = digest.split(":", 1)[1]
+        lines.append(f"h=$( {{ curl -sf http://{host}/v2/{repo}/blobs/{digest} | tee /dev/fd/3 | "
+                     f"{{ tar -xf - -C {out} && cat >/dev/null; }}; }} 3>&1 >/dev/null | {hasher} ); "
+                     f"[ \"${{h%% *}}\" = {hexd} ]")
+    return "\n".join(lines) + "\n"
+
+
+def tar_unpack_script(mk: ModelKit, out: Path, hasher: str | None) -> str:
+    """Every layer blob hashed (and checked) first, then each extracted: nothing is extracted from
+    a blob that does not match its digest."""
+    lines = ["set -e", f"mkdir -p {out}"]
+    if hasher:
+        lines.extend(f"h=$({hasher} {p}); [ \"${{h%% *}}\" = {d.split(':', 1)[1]} ]" for d, p in mk.layers)
+    lines.extend(f"tar -xf {p} -C {out}" for _d, p in mk.layers)
+    return "\n".join(lines) + "\n"
+
+
+def tar_pack_script(project: Path, paths: list[str], out: Path, hasher: str) -> str:
+    return (f"set -o pipefail\nmkdir -p {out}\n"
+            f"tar -cf - -C {project} {' '.join(paths)} | tee {out / 'layer.tar'} | {hasher}\n")
+
+
+# placeholders: the legend under each table shows the yardstick scripts' lines for one blob
+SAMPLE = ModelKit(Path("HOME"), "REF", Path("MANIFEST"), "sha256:MHEX", ("sha256:CHEX", Path("CONFIG")),
+                  [("sha256:HEX", Path("BLOB"))])
+ONE_BLOB = ModelKit(Path("HOME"), "REF", Path("MANIFEST"), "sha256:MHEX", ("sha256:HEX", Path("BLOB")), [])
+
+
+def sample(text: str) -> str:
+    """The lines of a yardstick script that do the work, without set/mkdir, joined by '; '."""
+    keep = [ln for ln in text.splitlines() if not ln.startswith(("set ", "mkdir "))]
+    return "; ".join(keep)
+
+
+# ---------------------------------------------------------------------------------------------
+# registry
 
 
 def start_registry(work: Path, storage: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -123,251 +440,412 @@ def start_registry(work: Path, storage: Path) -> tuple[subprocess.Popen[bytes], 
             return proc, f"127.0.0.1:{port}"
         except OSError:
             time.sleep(0.1)
+    proc.kill()
+    proc.wait()
     raise RuntimeError("registry did not start")
 
 
-def curl_push_script(blobs: list[tuple[str, Path]], host: str, repo: str) -> str:
-    lines = ["set -e"]
-    for digest, path in blobs:
-        lines.append(
-            f'loc=$(curl -s -X POST -D - -o /dev/null http://{host}/v2/{repo}/blobs/uploads/ | tr -d "\\r" | '
-            f"awk -F': ' 'tolower($1)==\"location\"{{print $2}}')"
-        )
-        lines.append('case "$loc" in http*) ;; *) loc="http://' + host + '$loc";; esac')
-        lines.append(f'curl -sf -X PUT -H "Content-Type: application/octet-stream" -T {path} '
-                     f'"$loc&digest={digest}" -o /dev/null')
-    return "\n".join(lines)
+# ---------------------------------------------------------------------------------------------
+# rounds and report
 
 
-def ram_dir(choice: str, work: Path, name: str, need: float) -> Path:
-    """Where a network step's data lives (the pulls' output, the registry's storage). On this kind
-    of VM the disk's write-back swings a 2 GB write by 2x from run to run (the pull baseline alone
-    ranged 183-545 MB/s), which drowns the clients' own cost; a RAM disk, the same for baseline
-    and kitops, measures the transfer itself. ``auto``: /dev/shm when it has ``need`` bytes free."""
-    if choice != "auto":
-        return Path(choice)
-    shm = Path("/dev/shm")
-    if shm.is_dir() and shutil.disk_usage(shm).free > need:
-        return shm / name
-    return work / name
+class Runner:
+    def __init__(self, work: Path, rounds: int, kits: list[Kit]) -> None:
+        self.work = work
+        self.rounds = rounds
+        self.kits = kits
+        self.root = os.geteuid() == 0
+        self.server: int | None = None  # the registry's pid while one runs
+
+    def settle(self, warm: list[Path]) -> None:
+        """Before every measured run (root only): drop the clean page cache, then read back the
+        run's inputs and the code of every implementation, so each run starts from the same
+        memory state: inputs and code cached, nothing else (no earlier run's output)."""
+        if not drop_page_cache():
+            return
+        read_back(warm)
+        for kit in self.kits:
+            subprocess.run([PY, "-c", WARM_CODE], env=kit.env(self.work / "warm-home"), cwd=self.work,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["bash", "-c", WARM_TOOLS], check=True, stdout=subprocess.DEVNULL)
+
+    def step(self, name: str, nbytes: int, impls: list[Impl], warm: list[Path],
+             expected: dict[str, int] | None = None) -> dict[str, object]:
+        res: dict[str, dict[str, object]] = {
+            i.key: {"label": i.label, "seconds_each": [], "peak_rss_MiB_each": [], "steal_s_each": [],
+                    "cpu_s_each": [], "registry_cpu_s_each": [], "others_cpu_s_each": [],
+                    "position_each": [], "error": None, "tree_problem": None} for i in impls}
+        for r in range(self.rounds):
+            order = impls if r % 2 == 0 else impls[::-1]
+            for pos, impl in enumerate(order):
+                row = res[impl.key]
+                if row["error"]:
+                    continue
+                rm(*impl.outputs)
+                if impl.before is not None:
+                    impl.before()
+                cmd = impl.make(r)
+                self.settle(warm)
+                before = cpu_counters(self.server)
+                try:
+                    secs, rss, own = measure(cmd, impl.env, self.work)
+                except RuntimeError as exc:
+                    row["error"] = str(exc)
+                    print(f"  {name:13} {impl.label:40} FAILED: {str(exc).strip().splitlines()[-1][:200]}", flush=True)
+                    rm(*impl.outputs)
+                    continue
+                after = cpu_counters(self.server)
+                steal = round(after[0] - before[0], 2)
+                server = round(after[2] - before[2], 2)
+                # CPU that neither this run nor the registry used: other work on the machine
+                # (another test suite, kernel write-back); large values mean a contaminated figure
+                others = round(max(0.0, after[1] - before[1] - own - server), 2)
+                row["cpu_s_each"].append(round(own, 2))  # type: ignore[attr-defined]
+                row["registry_cpu_s_each"].append(server)  # type: ignore[attr-defined]
+                row["others_cpu_s_each"].append(others)  # type: ignore[attr-defined]
+                row["seconds_each"].append(round(secs, 3))  # type: ignore[attr-defined]
+                row["peak_rss_MiB_each"].append(round(rss, 1))  # type: ignore[attr-defined]
+                row["steal_s_each"].append(steal)  # type: ignore[attr-defined]
+                row["position_each"].append(pos)  # type: ignore[attr-defined]
+                if r == 0 and expected is not None and impl.tree is not None:
+                    row["tree_problem"] = tree_problem(impl.tree, expected)
+                    if row["tree_problem"]:
+                        print(f"  {name:13} {impl.label:40} OUTPUT DIFFERS: {row['tree_problem']}", flush=True)
+                rm(*impl.outputs)
+                print(f"  {name:13} round {r + 1} {impl.label:40} {secs:8.2f}s {nbytes / secs / 1e6:9.1f} MB/s "
+                      f"{rss:7.1f} MiB  cpu {own:5.2f}s  registry {server:5.2f}s  others {others:5.2f}s  steal {steal}s", flush=True)
+        for row in res.values():
+            times: list[float] = row["seconds_each"]  # type: ignore[assignment]
+            if times and not row["error"]:
+                med = statistics.median(times)
+                row["median_s"] = round(med, 3)
+                row["MBps"] = round(nbytes / med / 1e6, 1)
+                row["MBps_each"] = [round(nbytes / t / 1e6, 1) for t in times]
+                row["peak_rss_MiB"] = max(row["peak_rss_MiB_each"])  # type: ignore[type-var]
+        # speed ratios: the other's seconds / this one's (>1 = this one faster), medians and per round
+        for key in ("ours", "ref"):
+            mine = res.get(key)
+            if not mine or "median_s" not in mine:
+                continue
+            ratios: dict[str, object] = {}
+            for other, row in res.items():
+                if other in (key, "ours") or "median_s" not in row:
+                    continue
+                ratios[other] = round(float(row["median_s"]) / float(mine["median_s"]), 2)  # type: ignore[arg-type]
+                ratios[other + "_each"] = [round(o / m, 2) for o, m in zip(row["seconds_each"], mine["seconds_each"], strict=False)]  # type: ignore[call-overload]
+            mine["speed_ratio_vs"] = ratios
+        return {"bytes": nbytes, "impls": res}
 
 
-def drop_page_cache() -> bool:
-    """Write back dirty pages and drop the clean page cache; False when not allowed (not root)."""
-    os.sync()
+def fmt_ratio(x: object) -> str:
+    return "" if x is None else f"{x:.2f}"
+
+
+def table(scenario: str, desc: str, steps: dict[str, dict[str, object]], legend: dict[str, dict[str, str]],
+          have_ref: bool) -> str:
+    ykeys = [k for k in ("Y1", "Y2", "stdlib") if any(k in s["impls"] for s in steps.values())]  # type: ignore[operator]
+    cols = ["step", "impl", "median s", "MB/s", "peak RSS MiB", *(f"vs {k}" for k in ykeys)]
+    if have_ref:
+        cols.append("vs ref")
+    cols.append("others' CPU s")
+    lines = [f"### {scenario}: {desc}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for step, data in steps.items():
+        impls: dict[str, dict[str, object]] = data["impls"]  # type: ignore[assignment]
+        for key, row in impls.items():
+            name = row["label"] if key in ("ours", "ref") else f"{key}: {row['label']}"
+            if "median_s" not in row:
+                cells = [step, str(name), "FAILED" if row["error"] else "-", "", ""]
+            else:
+                cells = [step, str(name), f"{row['median_s']:.2f}", f"{row['MBps']:.1f}", f"{row['peak_rss_MiB']:.1f}"]
+            ratios: dict[str, object] = row.get("speed_ratio_vs", {})  # type: ignore[assignment]
+            cells.extend(fmt_ratio(ratios.get(k)) for k in ykeys)
+            if have_ref:
+                cells.append(fmt_ratio(ratios.get("ref")) if key == "ours" else "")
+            others: list[float] = row["others_cpu_s_each"]  # type: ignore[assignment]
+            cells.append(f"{max(others):.2f}" if others else "")
+            if row.get("tree_problem"):
+                cells[1] += " (OUTPUT DIFFERS)"
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines.append("")
+    for step, keys in legend.items():
+        lines.append(f"- {step}: " + "; ".join(f"{k} = {v}" for k, v in keys.items()))
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# setup
+
+
+def git(*args: str) -> str:
+    # GIT_OPTIONAL_LOCKS=0: no opportunistic index refresh; this harness never writes the index
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    return subprocess.run(["git", "-C", str(ROOT), *args], env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def compile_tree(src: Path) -> None:
+    # What `pip install` does for a wheel: byte-compile the package. Under PYTHONDONTWRITEBYTECODE
+    # (set on this workplace's machines) every run would otherwise recompile every kitops module.
+    subprocess.run([PY, "-m", "compileall", "-q", str(src)], check=True, stdout=subprocess.DEVNULL)
+
+
+def add_worktree(ref: str) -> tuple[Path, str]:
+    sha = git("rev-parse", "--verify", f"{ref}^{{commit}}")
+    path = Path(f"/tmp/kitbench-ref-{sha[:12]}")
+    if path.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True, check=False)
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], capture_output=True, check=False)
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), sha], capture_output=True, check=True)
+    return path, sha
+
+
+def remove_worktree(path: Path) -> None:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True, check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def setup_run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
+    """A kit command outside the clock (the shared ModelKit's pack and push); quiet unless it fails."""
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{shlex.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+
+
+def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list[Kit]) -> tuple[dict[str, object], str]:
+    work = runner.work
+    ours = kits[0]
+    hasher = HASHERS[args.hasher]
+    steps = [s for s in STEPS if s in args.steps.split(",")]
+    if name == "big":
+        project, paths = work / "project-big", BIG_PATHS
+        gen = f"run.generate_big(run.Path({str(project)!r}), {int(args.size_gb * 1e9)})"
+    else:
+        project, paths = work / "project-small-files", SMALL_PATHS
+        gen = f"run.generate_small(run.Path({str(project)!r}))"
+    print(f"\n== scenario {name}: generating {project} (reused when present) ...", flush=True)
+    # in a child: the generator's buffers stay out of this process
+    subprocess.run([PY, "-c", f"import sys; sys.path.insert(0, {str(BENCH)!r}); import run; {gen}"], check=True)
+    expected = layer_files(project, paths)
+    nbytes = sum(expected.values())
+    desc = f"{nbytes / 1e9:.2f} GB in {len(expected)} files, layers {', '.join(paths)}"
+    print(f"   {desc}", flush=True)
+    free = shutil.disk_usage(work).free
+    if free < 3.2 * nbytes:
+        raise SystemExit(f"need about {3.2 * nbytes / 1e9:.1f} GB free in {work}, have {free / 1e9:.1f} GB")
+    sw = work / name  # this scenario's homes, outputs and scripts
+    rm(sw)
+    scripts = sw / "scripts"
+    scripts.mkdir(parents=True)
+    out = sw / "out"
+    legend: dict[str, dict[str, str]] = {}
+    results: dict[str, dict[str, object]] = {}
+    info: dict[str, object] = {"project": str(project), "bytes": nbytes, "files": len(expected), "steps": results}
+    env = {**os.environ}
+
+    def done() -> tuple[dict[str, object], str]:
+        return info, table(name, desc, results, legend, len(kits) > 1)
+
+    if "pack" in steps:
+        # each kit into a fresh home, tar into a fresh directory
+        impls = [Impl(k.key, k.label, (lambda r, k=k: k.cmd("pack", str(project), "-t", f"bench/{name}:{TAG}")),
+                      k.env(out / f"pack-{k.key}"), [out / f"pack-{k.key}"]) for k in kits]
+        impls.append(Impl("Y1", f"tar -cf - | tee layer.tar | {args.hasher}",
+                          lambda r: script(scripts / "pack-Y1.sh", tar_pack_script(project, paths, out / "pack-Y1", hasher)),
+                          env, [out / "pack-Y1"]))
+        if args.stdlib:
+            impls.append(Impl("stdlib", "stdlib tarfile+sha256 per layer",
+                              lambda r: [PY, str(BENCH / "baseline.py"), "pack", str(project), str(out / "pack-stdlib"), *paths],
+                              env, [out / "pack-stdlib"]))
+        legend["pack"] = {"Y1": f"`{sample(tar_pack_script(Path('PROJECT'), paths, Path('OUT'), hasher))}` (pipefail)"}
+        results["pack"] = runner.step("pack", nbytes, impls, files_under(project))
+    if not set(steps) - {"pack"}:
+        return done()
+
+    # the ModelKit the other steps use: packed once by ours, outside the clock
+    src_home = sw / "src-home"
+    setup_run(ours.cmd("pack", str(project), "-t", f"bench/{name}:{TAG}"), ours.env(src_home), work)
+    mk = inspect_modelkit(ours, src_home, f"bench/{name}:{TAG}", work)
+    info.update(blob_bytes=mk.blob_bytes, layer_bytes=mk.layer_bytes, layers=len(mk.layers))
+
+    if "unpack" in steps:
+        impls = [Impl(k.key, k.label, (lambda r, k=k: k.cmd("unpack", mk.ref, "-d", str(out / f"unpack-{k.key}"))),
+                      k.env(src_home), [out / f"unpack-{k.key}"], out / f"unpack-{k.key}") for k in kits]
+        impls.append(Impl("Y1", f"{args.hasher} + tar -xf per layer",
+                          lambda r: script(scripts / "unpack-Y1.sh", tar_unpack_script(mk, out / "unpack-Y1", hasher)),
+                          env, [out / "unpack-Y1"], out / "unpack-Y1"))
+        impls.append(Impl("Y2", "tar -xf per layer (no hashing)",
+                          lambda r: script(scripts / "unpack-Y2.sh", tar_unpack_script(mk, out / "unpack-Y2", None)),
+                          env, [out / "unpack-Y2"], out / "unpack-Y2"))
+        if args.stdlib:
+            impls.append(Impl("stdlib", "stdlib tarfile+sha256 per layer",
+                              lambda r: [PY, str(BENCH / "baseline.py"), "unpack", str(out / "unpack-stdlib"),
+                                         *(f"{d}={p}" for d, p in mk.layers)],
+                              env, [out / "unpack-stdlib"], out / "unpack-stdlib"))
+        legend["unpack"] = {"Y1": f"`{sample(tar_unpack_script(SAMPLE, Path('OUT'), hasher))}` "
+                                  "(every layer blob hashed and checked, then every one extracted)",
+                            "Y2": f"`{sample(tar_unpack_script(SAMPLE, Path('OUT'), None))}`"}
+        results["unpack"] = runner.step("unpack", nbytes, impls, [p for _d, p in mk.layers], expected)
+    rm(out)
+
+    if not set(steps) & {"push", "pull", "remote-unpack"}:
+        return done()
+    if shutil.which("docker-registry") is None or shutil.which("curl") is None:
+        print("  push/pull/remote-unpack skipped: needs docker-registry and curl")
+        return done()
+    registry_dir = ram_dir(args.registry_dir, sw, f"kitbench-{name}-registry", 3 * mk.blob_bytes)
+    pulls = ram_dir(args.pull_dir, sw, f"kitbench-{name}-pull", 2.5 * mk.blob_bytes)
+    info.update(registry_dir=str(registry_dir), pull_dir=str(pulls))
+    rm(registry_dir, pulls)
+    reg, host = start_registry(sw, registry_dir)
+    runner.server = reg.pid
+    print(f"   registry stores in {registry_dir}; pulls and remote unpacks write to {pulls}", flush=True)
+    repo = f"bench/{name}"
     try:
-        with open("/proc/sys/vm/drop_caches", "w") as fh:
-            fh.write("1\n")
-    except OSError:
-        return False
-    return True
+        # what pull and remote-unpack read: pushed once by ours, outside the clock
+        setup_run(ours.cmd("push", mk.ref, f"{host}/{repo}:{TAG}"), ours.env(src_home), work)
+        # the registry's storage is read back after a drop only when it is on disk
+        reg_warm = [] if str(registry_dir).startswith("/dev/shm/") else files_under(registry_dir)
 
+        if "push" in steps:
+            def forget_locations() -> None:
+                # no remembered blob locations (cross-repository mounts): every byte is sent
+                rm(src_home / "cache" / "blob-locations.json")
 
-def cpu_steal() -> float:
-    """Seconds of CPU time the hypervisor gave to others so far (all cores; 0 where not reported)."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = fh.readline().split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+            # a fresh repository for every run
+            impls = [Impl(k.key, k.label, (lambda r, k=k: k.cmd("push", mk.ref, f"{host}/push/{k.key}-{r}:{TAG}")),
+                          k.env(src_home), before=forget_locations) for k in kits]
+            impls.append(Impl("Y1", "curl POST+PUT per blob, PUT manifest",
+                              lambda r: script(scripts / f"push-Y1-{r}.sh", curl_push_script(mk, host, f"push/y1-{r}")),
+                              env))
+            legend["push"] = {"Y1": f"`{sample(curl_push_script(ONE_BLOB, 'HOST', 'REPO'))}` "
+                                    "(the first three commands for the config and every layer, then the manifest's PUT)"}
+            results["push"] = runner.step("push", mk.blob_bytes, impls, [mk.manifest, *(p for _d, p in mk.blobs)])
 
+        if "pull" in steps:
+            impls = [Impl(k.key, k.label, (lambda r, k=k: k.cmd("pull", f"{host}/{repo}:{TAG}")),
+                          k.env(pulls / f"pull-{k.key}"), [pulls / f"pull-{k.key}"]) for k in kits]
+            impls.append(Impl("Y1", f"curl | tee FILE | {args.hasher} per blob",
+                              lambda r: script(scripts / "pull-Y1.sh",
+                                               curl_pull_script(mk, host, repo, pulls / "pull-Y1", hasher)),
+                              env, [pulls / "pull-Y1"]))
+            impls.append(Impl("Y2", "curl -o FILE per blob (no hashing)",
+                              lambda r: script(scripts / "pull-Y2.sh",
+                                               curl_pull_script(mk, host, repo, pulls / "pull-Y2", None)),
+                              env, [pulls / "pull-Y2"]))
+            if args.stdlib:
+                impls.append(Impl("stdlib", "stdlib urllib+sha256 per blob",
+                                  lambda r: [PY, str(BENCH / "baseline.py"), "pull", f"http://{host}/v2/{repo}",
+                                             str(pulls / "pull-stdlib"), *(d for d, _p in mk.blobs)],
+                                  env, [pulls / "pull-stdlib"]))
+            legend["pull"] = {"Y1": f"`{sample(curl_pull_script(ONE_BLOB, 'HOST', 'REPO', Path('OUT'), hasher))}` "
+                                    "(pipefail; the manifest, then the config and every layer)",
+                              "Y2": f"`{sample(curl_pull_script(ONE_BLOB, 'HOST', 'REPO', Path('OUT'), None))}` "
+                                    "(the manifest, then the config and every layer)"}
+            results["pull"] = runner.step("pull", mk.blob_bytes, impls, reg_warm)
 
-def settle_page_cache(warm: list[Path]) -> str:
-    """Before the network steps: drop the clean page cache (when allowed: root) and read back
-    the push sources, so both clients start from the same memory state.
-
-    After pack and unpack this VM holds 15+ GB of page cache, and writing fresh pages then
-    cost up to 5x more system time (the baseline pull swung 199-516 MB/s from round to round;
-    ~600-700 MB/s, and steady, after a drop). Shared memory (the registry's and the pulls'
-    directories on /dev/shm) is not dropped."""
-    note = ("page cache dropped before the network steps and each pull" if drop_page_cache()
-            else "page cache left as it is (dropping it needs root)")
-    for path in warm:
-        with open(path, "rb") as fh:
-            while fh.read(1 << 20):
-                pass
-    return note
-
-
-def rounds(record: Callable[..., dict[str, object]], step: str, nbytes: int, env: dict[str, str],
-           impls: list[tuple[str, Callable[[int], list[str]]]], count: int,
-           before: Callable[[], object] | None = None) -> None:
-    """Run baseline and kitops alternately ``count`` times (network steps write GBs, and page-cache
-    write-back makes single runs noisy); record each one's median time and its largest peak RSS.
-
-    Odd rounds run the pair in the other order, so neither side always inherits the state the
-    other left. ``before`` runs ahead of every run, outside the clock. The CPU time stolen by the
-    hypervisor during each run is kept next to its figure: on a shared VM it explains outliers."""
-    times: dict[str, list[float]] = {name: [] for name, _ in impls}
-    steals: dict[str, list[float]] = {name: [] for name, _ in impls}
-    peaks: dict[str, float] = {name: 0.0 for name, _ in impls}
-    for i in range(count):
-        for name, make in impls if i % 2 == 0 else impls[::-1]:
-            cmd = make(i)
-            if before is not None:
-                before()
-            stolen = cpu_steal()
-            secs, rss, _ = measure(cmd, env)
-            steals[name].append(round(cpu_steal() - stolen, 2))
-            times[name].append(secs)
-            peaks[name] = max(peaks[name], rss)
-    base: dict[str, object] | None = None
-    for name, _ in impls:
-        row = record(step, name, statistics.median(times[name]), peaks[name], base, nbytes)
-        row["MBps_each"] = [round(nbytes / t / 1e6, 1) for t in times[name]]
-        row["steal_s_each"] = steals[name]
-        base = base or row
-    if base is not None and len(impls) == 2:
-        other = impls[1][0]
-        per_round = [round(b / k, 2) for b, k in zip(times[impls[0][0]], times[other], strict=True)]
-        print(f"  {step:7} per-round ratios {per_round}; CPU steal per run (s): "
-              f"{steals[impls[0][0]]} / {steals[other]}", flush=True)
+        if "remote-unpack" in steps:
+            # a fresh home and directory every run: nothing of the ModelKit is local
+            impls = [Impl(k.key, k.label,
+                          (lambda r, k=k: k.cmd("unpack", f"{host}/{repo}:{TAG}", "-d", str(pulls / f"ru-{k.key}"))),
+                          k.env(pulls / f"ru-home-{k.key}"), [pulls / f"ru-{k.key}", pulls / f"ru-home-{k.key}"],
+                          pulls / f"ru-{k.key}") for k in kits]
+            impls.append(Impl("Y1", f"curl | tee >({args.hasher}) | tar -x per layer",
+                              lambda r: script(scripts / "remote-unpack-Y1.sh",
+                                               curl_unpack_script(mk, host, repo, pulls / "ru-Y1", hasher)),
+                              env, [pulls / "ru-Y1"], pulls / "ru-Y1"))
+            legend["remote-unpack"] = {
+                "Y1": f"`{sample(curl_unpack_script(SAMPLE, 'HOST', 'REPO', Path('OUT'), hasher))}` "
+                      "(pipefail; the manifest, then every layer)"}
+            results["remote-unpack"] = runner.step("remote-unpack", nbytes, impls, reg_warm, expected)
+    finally:
+        runner.server = None
+        reg.send_signal(signal.SIGTERM)
+        try:
+            reg.wait(10)
+        except subprocess.TimeoutExpired:
+            reg.kill()
+            reg.wait()
+        if not args.keep:
+            rm(registry_dir, pulls)
+    return done()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size-gb", type=float, default=2.0)
+    ap.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
+    ap.add_argument("--size-gb", type=float, default=2.0, help="size of the big scenario's project")
+    ap.add_argument("--rounds", type=int, default=5, help="runs of every implementation per step (median reported)")
+    ap.add_argument("--compare-ref", metavar="REF", help="also time this commit of kitops (built in a git worktree)")
+    ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument("--stdlib", action="store_true", help="also time the stdlib baselines (bench/baseline.py)")
+    ap.add_argument("--hasher", choices=sorted(HASHERS), default="sha256sum",
+                    help="the yardsticks' hashing command (default: GNU sha256sum)")
     ap.add_argument("--workdir", default="/tmp/kitbench")
-    ap.add_argument("--steps", default="pack,unpack,push,pull")
     ap.add_argument("--pull-dir", default="auto",
-                    help="where pulls write (default: /dev/shm when it has room, else --workdir)")
+                    help="parent of the pulls' and remote unpacks' outputs (default: /dev/shm when it has room)")
     ap.add_argument("--registry-dir", default="auto",
-                    help="the registry's storage (default: /dev/shm when it has room, else --workdir)")
-    ap.add_argument("--rounds", type=int, default=5, help="runs of each push/pull implementation (median reported)")
-    ap.add_argument("--keep", action="store_true", help="keep outputs (the generated project is always kept)")
+                    help="parent of the registry's storage (default: /dev/shm when it has room)")
+    ap.add_argument("--keep", action="store_true", help="keep homes and outputs (the generated projects are always kept)")
     args = ap.parse_args()
-    work = Path(args.workdir)
+    unknown = set(args.steps.split(",")) - set(STEPS)
+    if unknown:
+        ap.error(f"unknown steps {sorted(unknown)}; choose from {','.join(STEPS)}")
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    work = Path(args.workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    size = int(args.size_gb * 1e9)
-    free = shutil.disk_usage(work).free
-    if free < 4.5 * size:
-        raise SystemExit(f"need about {4.5 * size / 1e9:.1f} GB free in {work}, have {free / 1e9:.1f} GB")
-    project = work / "project"
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}")
-    print(f"generating {args.size_gb} GB project in {project} (reused when present) ...", flush=True)
-    subprocess.run([PY, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import run; "
-                    f"run.generate(run.Path({str(project)!r}), {size})"], check=True)
-    nbytes = tree_bytes(project)
-    steps = args.steps.split(",")
-    home = work / "home"
-    # room for the registry's copy and a pull's next to it
-    registry_dir = ram_dir(args.registry_dir, work, "kitbench-registry", 4 * nbytes)
-    for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home", work / "base-pull",
-              work / "registry", registry_dir):  # a kept registry would make the first push a no-op
-        shutil.rmtree(d, ignore_errors=True)
-    env = {**os.environ, "KITOPS_HOME": str(home)}
-    rows: list[dict[str, object]] = []
 
-    def record(step: str, impl: str, secs: float, rss: float, base: dict[str, object] | None, n: int = nbytes) -> dict[str, object]:
-        row: dict[str, object] = {"step": step, "impl": impl, "bytes": n, "seconds": round(secs, 2),
-                                  "MBps": round(n / secs / 1e6, 1), "peak_rss_MiB": round(rss, 1)}
-        if base is not None:
-            row["ratio"] = round(float(row["MBps"]) / float(base["MBps"]), 2)  # type: ignore[arg-type]
-        rows.append(row)
-        print(f"  {step:7} {impl:24} {row['seconds']:>8}s {row['MBps']:>9} MB/s {row['peak_rss_MiB']:>8} MiB"
-              + (f"   x{row['ratio']} vs baseline" if "ratio" in row else ""), flush=True)
-        return row
-
-    kit = [*KIT, "--progress", "none"]
-    # What `pip install` does for a wheel: byte-compile the package. An editable install under
-    # PYTHONDONTWRITEBYTECODE (set on this workplace's machines) otherwise recompiled every
-    # kitops module on each run, about 0.1 s of every timed command; the stdlib the
-    # baselines import is compiled already.
-    import kitops
-
-    subprocess.run([PY, "-m", "compileall", "-q", str(Path(kitops.__file__).parent)], check=True,
-                   stdout=subprocess.DEVNULL)
-    if "pack" in steps or "unpack" in steps or "push" in steps or "pull" in steps:
-        secs, rss, _ = measure([PY, str(ROOT / "bench" / "baseline.py"), "pack", str(project), str(work / "base-out")], env)
-        base = record("pack", "stdlib tarfile+sha256", secs, rss, None)
-        secs, rss, _ = measure([*kit, "pack", str(project), "-t", "bench/model:v1"], env)
-        record("pack", "kitops (none)", secs, rss, base)
-        secs, rss, _ = measure([*kit, "pack", str(project), "-t", "bench/model:zstd", "--compression", "zstd"], env)
-        record("pack", "kitops (zstd)", secs, rss, base)
-    if "unpack" in steps:
-        secs, rss, _ = measure([PY, str(ROOT / "bench" / "baseline.py"), "unpack", str(work / "base-out"), str(work / "base-unpack")], env)
-        base = record("unpack", "stdlib tarfile+sha256", secs, rss, None)
-        secs, rss, _ = measure([*kit, "unpack", "bench/model:v1", "-d", str(work / "kit-unpack")], env)
-        record("unpack", "kitops", secs, rss, base)
-    if "push" in steps or "pull" in steps:
-        if shutil.which("docker-registry") is None or shutil.which("curl") is None:
-            print("  push/pull skipped: needs docker-registry and curl")
-        else:
-            reg, host = start_registry(work, registry_dir)
-            try:
-                listing = subprocess.run([PY, "-c", (
-                    "import sys; from kitops.store.layout import LocalStore; s=LocalStore(__import__('pathlib').Path(sys.argv[1]));"
-                    "m=s.read_manifest(s.repository('localhost/bench/model').resolve('v1'));"
-                    "[print(d.digest, s.blob_path(d.digest)) for d in (m.config, *m.layers)]"), str(home / "storage")],
-                    capture_output=True, text=True, check=True).stdout
-                blobs = [(line.split()[0], Path(line.split()[1])) for line in listing.splitlines()]
-                total = sum(p.stat().st_size for _d, p in blobs)
-                pulls = ram_dir(args.pull_dir, work, "kitbench-pull", 2.5 * total)
-                print(f"  pull outputs go to {pulls}, the registry stores in {registry_dir}; "
-                      f"{settle_page_cache([p for _d, p in blobs])}", flush=True)
-                pull_env = {**env, "KITOPS_HOME": str(pulls / "pull-home")}
-                get = work / "curl-pull.sh"
-                curl_out = pulls / "curl-pull"  # where the other pulls write, not the VM disk
-                get.write_text(f"set -e\nmkdir -p {curl_out}\n" + "\n".join(
-                    f"curl -sf http://{host}/v2/bench/model/blobs/{d} -o {curl_out / 'blob'}-{i}" for i, (d, _p) in enumerate(blobs)))
-
-                def curl_push(i: int) -> list[str]:
-                    script = work / f"curl-push-{i}.sh"
-                    script.write_text(curl_push_script(blobs, host, f"curl/model{i}"))
-                    return ["bash", str(script)]
-
-                def kit_push(i: int) -> list[str]:
-                    # a fresh repository each round, and no remembered locations: every byte is sent
-                    (home / "cache" / "blob-locations.json").unlink(missing_ok=True)
-                    return [*kit, "push", "bench/model:v1", f"{host}/bench/model{'' if i == 0 else i}:v1"]
-
-                def clear_pulls() -> None:
-                    # both outputs, before every pull: a previous round's 2 GB left in RAM made the
-                    # next round's fresh pages slower and the figures noisier, for either client
-                    for d in (pulls / "pull-home", pulls / "base-pull"):
-                        shutil.rmtree(d, ignore_errors=True)
-
-                def base_pull(i: int) -> list[str]:
-                    clear_pulls()
-                    return [PY, str(ROOT / "bench" / "baseline.py"), "pull", f"http://{host}/v2/bench/model",
-                            str(pulls / "base-pull"), *(d for d, _p in blobs)]
-
-                def kit_pull(i: int) -> list[str]:
-                    clear_pulls()
-                    return [*kit, "pull", f"{host}/bench/model:v1"]
-
-                # push always runs here: pull reads what it sent
-                rounds(record, "push", total, env, [("curl (monolithic PUT)", curl_push), ("kitops", kit_push)], args.rounds)
-                if "pull" in steps:
-                    drop_page_cache()
-                    secs, rss, _ = measure(["bash", str(get)], env)
-                    shutil.rmtree(curl_out, ignore_errors=True)
-                    record("pull", "curl (GET, no hashing)", secs, rss, None, total)
-
-                    def settle_before_pull() -> None:
-                        # each pull starts from a dropped page cache (when root): a cache left by the
-                        # push rounds made either client's fresh-page writes swing 2x from run to run.
-                        # Both clients' code is read back in, as for every other step: a cold start
-                        # read ~300 .pyc files of kitops and its dependencies from the VM disk
-                        # (+0.1 s) against the baseline's few stdlib modules, which is not transfer.
-                        if drop_page_cache():
-                            subprocess.run([PY, "-c", WARM_IMPORTS], check=True)
-
-                    rounds(record, "pull", total, pull_env, [("stdlib urllib+sha256", base_pull), ("kitops", kit_pull)],
-                           args.rounds, before=settle_before_pull)
-                clear_pulls()
-            finally:
-                reg.send_signal(signal.SIGTERM)
-                reg.wait(10)
-    (work / "results.json").write_text(json.dumps(rows, indent=2))
-    print(f"results: {work / 'results.json'}")
-    if not args.keep:
-        for d in (home, work / "base-out", work / "kit-unpack", work / "base-unpack", work / "pull-home",
-                  work / "base-pull", work / "registry", registry_dir):
-            shutil.rmtree(d, ignore_errors=True)
-        for f in work.glob("curl-push-*.sh"):
-            f.unlink()
+    # ours: a snapshot of this working tree, so edits made during the run do not leak into it
+    ours_src = work / "ours-src"
+    rm(ours_src)
+    shutil.copytree(ROOT / "src" / "kitops", ours_src / "kitops", ignore=shutil.ignore_patterns("__pycache__"))
+    compile_tree(ours_src)
+    head = git("rev-parse", "HEAD")
+    dirty = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--", "src"],
+                           env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}, check=False).returncode != 0
+    kits = [Kit("ours", f"ours ({head[:7]}{'+dirty' if dirty else ''})", ours_src)]
+    worktree: Path | None = None
+    meta: dict[str, object] = {
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "arch": platform.machine(),
+                    "kernel": platform.release()},
+        "ours": {"head": head, "dirty_src": dirty, "snapshot": str(ours_src)},
+        "rounds": args.rounds,
+        "hasher": HASHERS[args.hasher],
+        "page_cache": "dropped before every run, inputs and code read back" if os.geteuid() == 0
+        else "not dropped (needs root)",
+    }
+    try:
+        if args.compare_ref:
+            worktree, sha = add_worktree(args.compare_ref)
+            compile_tree(worktree / "src")
+            kits.append(Kit("ref", f"ref ({args.compare_ref} = {sha[:7]})", worktree / "src"))
+            meta["ref"] = {"ref": args.compare_ref, "commit": sha, "worktree": str(worktree)}
+        print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}; "
+              f"{meta['page_cache']}; kits: {', '.join(k.label for k in kits)}", flush=True)
+        runner = Runner(work, args.rounds, kits)
+        scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+        out: dict[str, object] = {}
+        tables: list[str] = []
+        for name in scenarios:
+            data, text = run_scenario(name, args, runner, kits)
+            out[name] = data
+            tables.append(text)
+            if not args.keep:
+                rm(work / name)
+        meta["scenarios"] = out
+        (work / "results.json").write_text(json.dumps(meta, indent=2))
+        report = "\n".join(tables)
+        (work / "results.md").write_text(report)
+        print("\nspeed ratios: the other's median seconds / this row's (>1 = this row is faster); others' CPU s: the\n"
+          "most CPU time, over the rounds, that neither the run nor the registry used (other load: noise)\n")
+        print(report)
+        print(f"results: {work / 'results.json'}, {work / 'results.md'}")
+    finally:
+        if worktree is not None:
+            remove_worktree(worktree)
+        rm(work / "warm-home")
+        if not args.keep:
+            rm(ours_src)
 
 
 if __name__ == "__main__":
