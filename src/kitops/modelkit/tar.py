@@ -363,10 +363,11 @@ _ZERO_BLOCK = b"\0" * BLOCK
 def _checksum_ok(block: bytes) -> bool:
     stored = _parse_number(block[148:156], "checksum")
     unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
-    signed = sum((b - 256 if b > 127 else b) for b in block[:148]) + 256 + sum(
-        (b - 256 if b > 127 else b) for b in block[156:]
-    )
-    return stored in (unsigned, signed)
+    if stored == unsigned:  # the usual case, summed in C
+        return True
+    # old writers summed signed chars: every byte over 127 counts 256 less
+    high = sum(1 for b in block[:148] if b > 127) + sum(1 for b in block[156:] if b > 127)
+    return stored == unsigned - 256 * high
 
 
 def iter_tar(stream: BinaryIO) -> Iterator[tuple[TarEntry, _EntryReader]]:

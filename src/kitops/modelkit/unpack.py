@@ -476,17 +476,16 @@ class _LayerExtraction:
             _LIVE_PARTIALS.add(tmp)
         self.pending.append((tmp, final, existed))
         fd = os.open(tmp, _OPEN_FLAGS, 0o600)
-        with os.fdopen(fd, "wb", buffering=0) as out:
-            while True:
-                n = reader.readinto(buf)  # type: ignore[attr-defined]
-                if not n:
-                    break
+        try:
+            readinto = reader.readinto  # type: ignore[attr-defined]
+            while n := readinto(buf):
                 view = buf[:n]
                 while view:
-                    w = out.write(view)
-                    view = view[w:]
-            os.fchmod(out.fileno(), mode & 0o777)  # setuid/setgid/sticky are dropped
-            st = os.fstat(out.fileno())
+                    view = view[os.write(fd, view):]
+            os.fchmod(fd, mode & 0o777)  # setuid/setgid/sticky are dropped
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         self.written[rel] = (final, st.st_dev, st.st_ino)
         self.files += 1
 

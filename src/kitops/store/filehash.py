@@ -20,7 +20,7 @@ from typing import Any
 
 from kitops.errors import IntegrityError
 
-HASH_CHUNK = 4 << 20  # large reads: the hash and pread release the GIL on them
+HASH_CHUNK = 1 << 20  # reads large enough that the hash and pread release the GIL; small enough to keep RSS flat
 _MIN_STEP = 256 << 10  # wait for at least this much new data before waking the hasher
 
 
