@@ -200,7 +200,8 @@ def test_progress_none_after_the_subcommand_turns_progress_off(tmp_path: Path) -
         return res.stderr
 
     assert pack("--progress", "plain", after=True) != ""  # plain progress lines (stderr is no TTY)
-    assert pack(after=True) != ""  # plain is the default
+    assert pack("--progress", "plain", after=False) != ""
+    assert pack(after=True) == ""  # the default (plain) says nothing above --log-level info
     assert pack("--progress", "none", after=True) == ""
     assert pack("--progress", "none", after=False) == ""
     traced = pack("-vvv", after=True)  # -vvv: trace logs, and no progress lines among them
@@ -358,3 +359,15 @@ def test_in_process_run_reports_the_same_exit_codes(work: Path) -> None:
         kit_functions._run(["kit", "remove"])
     assert info.value.returncode == 2 and "modelkit is required" in info.value.message
     assert kit_functions._run(["kit", "list", "-v"]).returncode == 0
+
+
+@pytest.mark.parametrize("level", ["error", "warn"])
+def test_log_level_above_info_also_silences_plain_progress(level: str, tmp_path: Path) -> None:
+    """Without a terminal, progress is plain lines on stderr: a script asking for errors only must
+    get an empty stderr from a successful pack, whatever the --progress default."""
+    proj = _pack_project(tmp_path)
+    res = invoke("--config", str(tmp_path / "home"), "pack", str(proj), "-t", "demo:v1", "--log-level", level)
+    assert res.exit_code == 0, res.output
+    assert res.stderr == ""
+    quiet_info = invoke("--config", str(tmp_path / "home2"), "pack", str(proj), "-t", "demo:v1")
+    assert "packing" in quiet_info.stderr  # at info level the lines are still there

@@ -32,6 +32,7 @@ class Ctx:
     progress_mode: str
     debug: bool
     streams: Streams = field(default_factory=Streams)
+    quiet: bool = False  # --log-level warn/error without --progress: no plain progress lines either
 
     def echo(self, message: str, nl: bool = True) -> None:
         """A result line, on this run's stdout."""
@@ -45,6 +46,8 @@ class Ctx:
         elif self.streams.err.isatty():
             with RichProgress(fancy=self.progress_mode == "fancy", stream=self.streams.stderr) as bars:
                 yield bars
+        elif self.quiet:  # plain lines are log-like: a script asking for errors only gets errors only
+            yield None
         else:
             with PlainProgress(self.streams.stderr) as lines:
                 yield lines
@@ -222,6 +225,7 @@ class Settings:
     progress_mode: str = "plain"
     verbose: int = 0
     debug: bool = False
+    progress_given: bool = False  # --progress on the command line (else the default, quiet above info)
 
     @classmethod
     def merge(cls, given: Sequence[Mapping[str, Any]]) -> Settings:
@@ -233,7 +237,7 @@ class Settings:
                            and v is not None})
             verbose += options.get("verbose") or 0
             debug = debug or bool(options.get("debug"))
-        return cls(**values, verbose=verbose, debug=debug)
+        return cls(**values, verbose=verbose, debug=debug, progress_given="progress_mode" in values)
 
     @property
     def level_name(self) -> str:
@@ -265,7 +269,7 @@ def _begin(ctx: click.Context) -> None:
         streams.logging(level)
     else:
         setup_logging(level)
-    ctx.obj = Ctx(settings.config, settings.progress, settings.debug, streams)
+    ctx.obj = Ctx(settings.config, settings.progress, settings.debug, streams, quiet=level > logging.INFO and not settings.progress_given)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("Settings: storage %s, log level %s, progress %s, tracebacks %s", _storage(settings.config),
                   settings.level_name, settings.progress, "on" if settings.debug else "off")
