@@ -943,38 +943,8 @@ def version() -> None:
 
 
 def main() -> None:
-    """The ``kit`` console script: run the command, then leave without tearing the interpreter down."""
-    try:
-        cli(prog_name="kit")
-    except SystemExit as exc:
-        if isinstance(exc.code, int | None):
-            _exit_now(exc.code or 0)
-        raise
-
-
-def _exit_now(code: int) -> None:
-    """End the process once the command is over, skipping the interpreter's teardown.
-
-    Freeing every object of ~300 loaded modules took 35-55 ms of each ``kit`` run on the
-    reference VM, longer than a small pull's transfer. ``atexit`` handlers still run (logging's
-    flush, ``weakref.finalize`` clean-ups, coverage's data file) and both streams are flushed;
-    when a flush fails or a non-daemon thread is still running, the normal exit path is kept
-    (it reports and joins as Python always does)."""
-    import atexit
-    import threading
-
-    if any(t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate()):
-        return
-    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
-    if run_exit_functions is None:  # pragma: no cover - not CPython
-        return
-    run_exit_functions()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return
-    os._exit(code)
+    """The ``kit`` console script."""
+    cli(prog_name="kit")
 
 
 if __name__ == "__main__":

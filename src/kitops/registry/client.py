@@ -47,23 +47,6 @@ CredentialLookup = Callable[[str], Credential | None]
 _LOOPBACK_PLAIN: dict[str, bool] = {}
 
 
-def _widen_http11_reads() -> None:
-    """Let httpcore read up to 1 MiB per socket call instead of 64 KiB.
-
-    Blob downloads are parsed by h11 in Python, once per socket read; at 64 KiB a
-    read the parser, not the network, capped a loopback pull near 230 MB/s. The
-    attribute is a class-level constant in httpcore 1.x; larger reads change no
-    semantics (``recv`` returns what has arrived), so other httpx users are unaffected.
-    """
-    try:
-        from httpcore._sync import http11
-    except ImportError:  # pragma: no cover - another httpcore layout: keep its default
-        return
-    if getattr(http11.HTTP11Connection, "READ_NUM_BYTES", 0) < CHUNK:
-        http11.HTTP11Connection.READ_NUM_BYTES = CHUNK
-
-
-_widen_http11_reads()
 
 
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -305,7 +288,7 @@ class RegistryClient:
             if resp.status_code != 200:
                 raise_for_response(resp, method="GET", url=redact_url(realm), host=self.registry,
                                    body=read_error_body(resp))
-            _read_small(resp, "GET", redact_url(realm))  # a token answer is small; a huge one is refused
+            resp = _read_small(resp, "GET", redact_url(realm))  # a token answer is small; a huge one is refused
         finally:
             resp.close()
         try:
@@ -420,7 +403,7 @@ class RegistryClient:
                                    body=error_body)
             if not stream:
                 try:
-                    _read_small(resp, method, redact_url(url))
+                    resp = _read_small(resp, method, redact_url(url))
                 finally:
                     resp.close()
             return resp
@@ -447,31 +430,34 @@ class RegistryClient:
 MAX_BODY = 16 << 20  # a response read whole (JSON, a tag page, an error) is never larger than this
 
 
-def _read_small(resp: httpx.Response, method: str, url: str) -> None:
-    """Read a body that callers use whole (``resp.content``), refusing one that is too big: blobs
+def _read_small(resp: httpx.Response, method: str, url: str) -> httpx.Response:
+    """The answer with its body read (``.content`` works), refusing one that is too big: blobs
     are always streamed, so a large body here is a broken or hostile registry."""
     if resp.is_stream_consumed:  # buffered already (a mock transport's response)
-        return
+        return resp
     if not _may_have_body(method, resp.status_code):
         # A HEAD's Content-Length is the size of the blob it describes (hundreds of MiB for a
         # layer), not of a body; 1xx/204/304 carry none either. h11 frames these as empty.
         resp.read()
-        return
+        return resp
     length = resp.headers.get("content-length")
     if length is not None and length.isdigit():
         if int(length) > MAX_BODY:
             raise TransferError(f"{method} {url}: the registry sent a {int(length)}-byte answer, over the "
                                 f"{MAX_BODY}-byte limit for metadata", hint="check the registry address")
         resp.read()  # HTTP/1.1 framing stops at Content-Length
-        return
+        return resp
     chunks, total = [], 0
-    for chunk in resp.iter_raw():
+    for chunk in resp.iter_bytes():  # no length given: count as it comes
         total += len(chunk)
         if total > MAX_BODY:
             raise TransferError(f"{method} {url}: the registry's answer is over the {MAX_BODY}-byte limit for "
                                 "metadata", hint="check the registry address")
         chunks.append(chunk)
-    resp._content = b"".join(chunks)  # what resp.read() sets (httpx has no public setter): .content works
+    # httpx has no public way to hand a response a body read in pieces: answer a new one with it
+    framing = ("content-encoding", "content-length", "transfer-encoding")
+    headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in framing]
+    return httpx.Response(resp.status_code, headers=headers, content=b"".join(chunks), request=resp.request)
 
 
 def _may_have_body(method: str, status: int) -> bool:
