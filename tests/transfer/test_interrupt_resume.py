@@ -372,23 +372,31 @@ def _ranges(requests: list[SeenRequest], digest: str, size: int) -> list[tuple[i
     return out
 
 
+def _stalling_pull(
+    registry: Registry, proxy: GateProxy, home: Path, tmp_path: Path, repo_name: str, digest: str
+) -> tuple[Path, str, list[str], Path, Callable[[], int]]:
+    """big:v1 on the registry, the relay stalling the layer's body after 24 MiB, and a pull of it
+    into a fresh home: (home, reference, command, log, size of the largest partial download)."""
+    api.push("big:v1", f"{registry.host}/{repo_name}:v1", home=home)
+    proxy.reset(lambda r: Hold(response=24 * MiB) if r.method == "GET" and digest in r.target else None)
+    fresh = tmp_path / "fresh"
+    ingest = fresh / "storage" / "ingest"
+    ref = f"{proxy.host}/{repo_name}:v1"
+
+    def partial_size() -> int:
+        sizes = [p.stat().st_size for p in ingest.iterdir()] if ingest.is_dir() else []
+        return max(sizes, default=0)
+
+    return fresh, ref, kit_cmd(fresh, "pull", ref), tmp_path / "pull-1.log", partial_size
+
+
 def test_killed_pull_resumes_from_the_partial_file(
     plain_registry: Registry, proxy: GateProxy, bigkit: PackResult, home: Path, tmp_path: Path, repo_name: str,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
     layer = bigkit.manifest.layers[0]
     hexpart = layer.digest.split(":", 1)[1]
-    api.push("big:v1", f"{plain_registry.host}/{repo_name}:v1", home=home)
-    proxy.reset(lambda r: Hold(response=24 * MiB) if r.method == "GET" and layer.digest in r.target else None)
-    fresh = tmp_path / "fresh"
-    ingest = fresh / "storage" / "ingest"
-    ref = f"{proxy.host}/{repo_name}:v1"
-    cmd = kit_cmd(fresh, "pull", ref)
-    log = tmp_path / "pull-1.log"
-
-    def partial_size() -> int:
-        sizes = [p.stat().st_size for p in ingest.iterdir()] if ingest.is_dir() else []
-        return max(sizes, default=0)
+    fresh, ref, cmd, log, partial_size = _stalling_pull(plain_registry, proxy, home, tmp_path, repo_name, layer.digest)
 
     proc = start(processes, cmd, log)
     wait_for(lambda: proxy.held.is_set() and partial_size() >= 8 * MiB, proc, log, "partial file of 8 MiB")
@@ -406,7 +414,7 @@ def test_killed_pull_resumes_from_the_partial_file(
     assert re.search(rf"GET \S+/blobs/{layer.digest} -> 206", stderr), stderr[-3000:]
 
     assert sha256_file(LocalStore(fresh / "storage").blob_path(layer.digest)) == hexpart
-    assert not [p for p in ingest.iterdir() if hexpart in p.name]  # the partial became the blob
+    assert not [p for p in (fresh / "storage" / "ingest").iterdir() if hexpart in p.name]  # the partial became the blob
     out = tmp_path / "out"
     api.unpack(ref, target_dir=out, home=fresh)
     assert filecmp.cmp(out / "weights.bin", tmp_path / "ctx" / "weights.bin", shallow=False)
@@ -422,17 +430,7 @@ def test_ctrl_c_on_a_stalled_pull_stops_at_once_and_keeps_the_partial(
 
     layer = bigkit.manifest.layers[0]
     hexpart = layer.digest.split(":", 1)[1]
-    api.push("big:v1", f"{plain_registry.host}/{repo_name}:v1", home=home)
-    proxy.reset(lambda r: Hold(response=24 * MiB) if r.method == "GET" and layer.digest in r.target else None)
-    fresh = tmp_path / "fresh"
-    ingest = fresh / "storage" / "ingest"
-    ref = f"{proxy.host}/{repo_name}:v1"
-    cmd = kit_cmd(fresh, "pull", ref)
-    log = tmp_path / "pull-1.log"
-
-    def partial_size() -> int:
-        sizes = [p.stat().st_size for p in ingest.iterdir()] if ingest.is_dir() else []
-        return max(sizes, default=0)
+    fresh, _ref, cmd, log, partial_size = _stalling_pull(plain_registry, proxy, home, tmp_path, repo_name, layer.digest)
 
     proc = start(processes, cmd, log)
     wait_for(lambda: proxy.held.is_set() and partial_size() >= 16 * MiB, proc, log, "a stalled partial file")

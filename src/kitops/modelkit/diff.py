@@ -212,26 +212,23 @@ def _diff_values(key: str, a: Any, b: Any, out: list[Change]) -> None:
     if isinstance(a, list) and isinstance(b, list) and key in _ENTRY_LISTS:
         keys_a, keys_b = _entry_keys(a), _entry_keys(b)
         if keys_a is not None and keys_b is not None:  # entries matched by path
-            items_a, items_b = dict(zip(keys_a, a, strict=True)), dict(zip(keys_b, b, strict=True))
-            for path in [*keys_a, *(p for p in keys_b if p not in items_a)]:
-                sub = f"{key}[{path}]"
-                if path not in items_b:
-                    out.append(Change("removed", sub, old=items_a[path], short_digests=True))
-                elif path not in items_a:
-                    out.append(Change("added", sub, new=items_b[path], short_digests=True))
-                else:
-                    _diff_values(sub, items_a[path], items_b[path], out)
-            return
-        for i in range(max(len(a), len(b))):  # otherwise by position
-            sub = f"{key}[{i}]"
-            if i >= len(b):
-                out.append(Change("removed", sub, old=a[i], short_digests=True))
-            elif i >= len(a):
-                out.append(Change("added", sub, new=b[i], short_digests=True))
-            else:
-                _diff_values(sub, a[i], b[i], out)
+            _diff_keyed(key, dict(zip(keys_a, a, strict=True)), dict(zip(keys_b, b, strict=True)), out)
+        else:  # otherwise by position
+            _diff_keyed(key, dict(enumerate(a)), dict(enumerate(b)), out)
         return
     out.append(Change("changed", key, a, b, short_digests=True))
+
+
+def _diff_keyed(key: str, items_a: Mapping[Any, Any], items_b: Mapping[Any, Any], out: list[Change]) -> None:
+    """Entries of a list, matched by their key (a path, or a position): A's order, then B's new ones."""
+    for k in [*items_a, *(k for k in items_b if k not in items_a)]:
+        sub = f"{key}[{k}]"
+        if k not in items_b:
+            out.append(Change("removed", sub, old=items_a[k], short_digests=True))
+        elif k not in items_a:
+            out.append(Change("added", sub, new=items_b[k], short_digests=True))
+        else:
+            _diff_values(sub, items_a[k], items_b[k], out)
 
 
 def kitfile_changes(config_a: Mapping[str, Any], config_b: Mapping[str, Any]) -> list[Change]:
