@@ -19,7 +19,15 @@ from kitops.oci import mediatypes as mt
 from kitops.oci.digest import is_digest
 from kitops.oci.models import MAX_INDEX_DEPTH, Descriptor, Index, Manifest
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
-from kitops.store.base import Interruptible, ReadableStore, Store, copy_stream, read_blob_bytes
+from kitops.store.base import (
+    Interruptible,
+    ReadableStore,
+    ResumableSink,
+    SeekableSource,
+    Store,
+    copy_stream,
+    read_blob_bytes,
+)
 
 DEFAULT_CONCURRENCY = 5
 
@@ -117,12 +125,13 @@ def copy_blobs(
         return
     stop = cancel or Cancel()
     tally = _Tally()
+    # capabilities, asked once per copy: both ends seekable -> the destination may retry and resume
+    resumable = isinstance(dst, ResumableSink) and isinstance(src, SeekableSource)
+    keeps_partial = isinstance(dst, ResumableSink) and dst.keeps_partial_blobs
 
     def one(desc: Descriptor) -> None:
         stop.check()
         progress.begin(desc.digest, "copying", desc.size)
-        push_from = getattr(dst, "push_from", None)
-        open_at = getattr(src, "open_at", None)
 
         def on_bytes(n: int) -> None:
             tally.add(desc.digest, n)
@@ -137,13 +146,14 @@ def copy_blobs(
 
         def open_from(offset: int) -> BinaryIO:
             stop.check()  # also after a dropped or interrupted connection: never re-open once cancelled
-            return interruptible(open_at(desc, offset))  # type: ignore[misc]
+            assert isinstance(src, SeekableSource)
+            return interruptible(src.open_at(desc, offset))
 
         handles: list[int] = []
         try:
-            if push_from is not None and open_at is not None and not desc.is_manifest:
-                # Both ends can seek: the destination may retry, resume and re-authenticate freely.
-                push_from(desc, open_from, on_bytes=on_bytes)
+            if resumable and not desc.is_manifest:
+                assert isinstance(dst, ResumableSink)
+                dst.push_from(desc, open_from, on_bytes=on_bytes)
             else:
                 with src.fetch(desc) as stream:
                     reader = _ProgressReader(interruptible(stream), desc.digest, progress, stop, tally)
@@ -166,8 +176,7 @@ def copy_blobs(
     except BaseException:  # Ctrl-C arrives in this (the main) thread: stop the workers now
         _stop_workers(stop, futures)
         pool.shutdown(wait=False, cancel_futures=True)  # a worker still blocked must not hold up the stop
-        keeps = getattr(dst, "keeps_partial_blobs", False)
-        raise Cancelled(kept_bytes=tally.kept(keeps)) from None
+        raise Cancelled(kept_bytes=tally.kept(keeps_partial)) from None
     with pool:
         failed = [f for f in done if f.exception() is not None]
         if failed:
@@ -177,7 +186,7 @@ def copy_blobs(
             wait(pending)
             real = [f.exception() for f in failed if not isinstance(f.exception(), Cancelled)]
             if not real:
-                raise Cancelled(kept_bytes=tally.kept(getattr(dst, "keeps_partial_blobs", False)))
+                raise Cancelled(kept_bytes=tally.kept(keeps_partial))
             raise real[0]  # type: ignore[misc]
 
 

@@ -296,6 +296,10 @@ class _ResponseStream:
 class RemoteRepository:
     """``<registry>/<repository>`` over the distribution API."""
 
+    # An interrupted upload is not counted as kept: only chunked sessions can be continued, and
+    # only while the registry keeps them.
+    keeps_partial_blobs = False
+
     def __init__(
         self,
         client: RegistryClient,

@@ -42,6 +42,27 @@ class Store(ReadableStore, Protocol):
 
 
 @runtime_checkable
+class SeekableSource(Protocol):
+    """A store that can produce a blob's bytes from any offset (unverified: the receiver verifies
+    the whole), so the destination may retry, resume and re-authenticate freely."""
+
+    def open_at(self, desc: Descriptor, offset: int) -> BinaryIO: ...
+
+
+@runtime_checkable
+class ResumableSink(Protocol):
+    """A store that takes a blob from a re-openable source (``opener(offset)``) and can resume it.
+
+    ``keeps_partial_blobs``: an interrupted copy leaves its verified prefix for the next run."""
+
+    keeps_partial_blobs: bool
+
+    def push_from(
+        self, desc: Descriptor, opener: Callable[[int], BinaryIO], *, on_bytes: Callable[[int], None] | None = None
+    ) -> None: ...
+
+
+@runtime_checkable
 class Interruptible(Protocol):
     """A stream whose blocked read another thread can end at once (a network body: its socket is
     shut down). Cancelling a transfer calls it so a stalled connection does not delay the stop."""
