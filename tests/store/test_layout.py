@@ -1,4 +1,4 @@
-"""The on-disk layout shared with the Go CLI (spec §3.2), locking and garbage collection."""
+"""The on-disk layout shared with the Go CLI, locking and garbage collection."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_concurrent_processes_never_lose_tags(tmp_path: Path) -> None:
 
 
 def test_go_made_store_fixture_is_readable(tmp_path: Path) -> None:
-    """A store written by hand exactly as spec §3.2 describes the Go CLI's is read by ours."""
+    """A store written by hand exactly as the Go CLI lays one out is read by ours."""
     root = tmp_path / "storage"
     (root / "blobs" / "sha256").mkdir(parents=True)
     layer = b"hello\n"

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kitops.fsutil import atomic_write
 from kitops.modelkit.layers import WalkEntry
 from kitops.oci.digest import is_digest
 
@@ -119,9 +120,7 @@ class PackCache:
             merged = dict(newest[-MAX_ENTRIES:])
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs a re-read next time
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._path.with_name(f".{CACHE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps({"layers": merged}, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, self._path)
+            atomic_write(self._path, json.dumps({"layers": merged}, separators=(",", ":")).encode("utf-8"))
 
 
 def _used(item: object) -> int:

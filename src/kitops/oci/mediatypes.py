@@ -6,7 +6,6 @@ import re
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_ARTIFACT_MANIFEST = "application/vnd.oci.artifact.manifest.v1+json"
@@ -17,18 +16,14 @@ MANIFEST_ACCEPT = ", ".join(
 
 KIT_CONFIG = "application/vnd.kitops.modelkit.config.v1+json"
 KIT_MANIFEST_ARTIFACT = "application/vnd.kitops.modelkit.manifest.v1+json"
-KIT_INDEX_ARTIFACT = "application/vnd.kitops.modelkit.index.v1+json"
 MODELPACK_CONFIG = "application/vnd.cncf.model.config.v1+json"
 MODELPACK_MANIFEST_ARTIFACT = "application/vnd.cncf.model.manifest.v1+json"
 
 ANNOTATION_CLI_VERSION = "ml.kitops.modelkit.cli-version"
 ANNOTATION_CREATED = "org.opencontainers.image.created"
 ANNOTATION_FILEPATH = "org.cncf.model.filepath"
-ANNOTATION_FILE_METADATA = "org.cncf.model.file.metadata+json"
 ANNOTATION_LAYER_SUBTYPE = "ml.kitops.modelkit.layer-subtype"
 
-# Layer base types in the order they appear in a manifest.
-LAYER_TYPES = ("model", "modelpart", "code", "dataset", "docs")
 COMPRESSIONS = ("none", "gzip", "gzip-fastest", "zstd")
 
 _LAYER_RE = re.compile(r"application/vnd\.kitops\.modelkit\.([a-z]+)\.v1\.(tar|raw)(?:\+([a-z]+))?", re.ASCII)

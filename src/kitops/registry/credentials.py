@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from kitops.errors import KitError, UsageError
+from kitops.fsutil import atomic_write, locked
 from kitops.registry.auth import Credential
-from kitops.store.layout import atomic_write
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 
@@ -116,13 +116,7 @@ class CredentialStore:
     def _locked(self) -> Iterator[None]:
         with _path_lock(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with open(self.path.parent / LOCK_NAME, "ab") as fh:  # closing it releases the flock
-                try:
-                    import fcntl
-
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-                except ImportError:  # pragma: no cover - Windows: in-process lock only
-                    pass
+            with locked(self.path.parent / LOCK_NAME):
                 yield
 
     def _load(self) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from urllib.parse import urljoin
 import httpx
 
 from kitops.errors import IntegrityError, RegistryError, TransferError, UsageError
+from kitops.fsutil import atomic_write
 from kitops.oci.models import Descriptor
 from kitops.registry.client import Body, RegistryClient
 
@@ -254,10 +254,7 @@ def _resume(client: RegistryClient, repo: str, state: Path | None) -> tuple[_Ses
 
 def _save_state(state: Path, location: str, offset: int) -> None:
     state.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"location": location, "offset": offset}))
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, state)
+    atomic_write(state, json.dumps({"location": location, "offset": offset}).encode(), mode=0o600)
 
 
 def _check_echo(resp: httpx.Response, desc: Descriptor) -> None:

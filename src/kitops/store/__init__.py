@@ -2,10 +2,8 @@
 
 from kitops.store.base import (
     BLOB_BUFFER,
-    Deleter,
     ReadableStore,
     Store,
-    TagLister,
     VerifyingReader,
     copy_stream,
     read_blob_bytes,
@@ -13,10 +11,8 @@ from kitops.store.base import (
 
 __all__ = [
     "BLOB_BUFFER",
-    "Deleter",
     "ReadableStore",
     "Store",
-    "TagLister",
     "VerifyingReader",
     "copy_stream",
     "read_blob_bytes",

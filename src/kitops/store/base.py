@@ -1,14 +1,16 @@
-"""The store protocol and the one verified streaming loop.
+"""The store protocols (and the optional capabilities the copy engine asks for once per copy),
+the verified reader and the one streaming loop.
 
-Every byte that enters a store passes through :class:`VerifyingReader` or
-:func:`copy_stream`, which check the size and digest the descriptor promises; a
-mismatch raises :class:`~kitops.errors.IntegrityError` before anything is
-committed under its final name.
+What ``fetch`` returns is a :class:`VerifyingReader`; what the local store takes in goes through
+:class:`kitops.store.ingest.BlobWriter` (raw ``open_at`` bytes are checked there, by the
+receiver). Both check the size and digest the descriptor promises, and a mismatch raises
+:class:`~kitops.errors.IntegrityError` before anything is committed under its final name.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -71,13 +73,34 @@ class Interruptible(Protocol):
 
 
 @runtime_checkable
-class TagLister(Protocol):
-    def tags(self) -> list[str]: ...
+class BufferLender(Protocol):
+    """A stream that can hand out its own buffer (a network body's received bytes) instead of
+    copying into the caller's: :meth:`readview` returns the next piece, empty at the end, valid
+    until the next call."""
+
+    def readview(self) -> memoryview: ...
 
 
 @runtime_checkable
-class Deleter(Protocol):
-    def delete(self, desc: Descriptor) -> None: ...
+class FileSender(Protocol):
+    """A stream backed by a file that can copy its next bytes into another file inside the kernel
+    (``sendfile``): no trip through a user-space buffer, and the stream advances as if read.
+    :meth:`send_to` returns the count copied (at most ``count``; 0 at the end), and raises
+    ``OSError`` where the kernel cannot do it for this pair (the caller then copies through a buffer)."""
+
+    def send_to(self, out_fd: int, count: int) -> int: ...
+
+
+@runtime_checkable
+class FileReceiver(Protocol):
+    """A sink backed by a file that can take bytes from another file inside the kernel; see
+    :class:`FileSender`. :meth:`receive_from` copies up to ``count`` bytes from ``in_fd``'s
+    current position and returns the count (0: ``in_fd`` is at its end)."""
+
+    def receive_from(self, in_fd: int, count: int) -> int: ...
+
+
+KERNEL_COPY = sys.platform.startswith("linux")  # file-to-file sendfile: Linux only (macOS: sockets only)
 
 
 class VerifyingReader:

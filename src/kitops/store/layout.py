@@ -1,4 +1,4 @@
-"""The local store: the very on-disk layout the Go ``kit`` CLI uses (spec §3.2).
+"""The local store: the very on-disk layout the Go ``kit`` CLI uses.
 
 ``$KITOPS_HOME/storage`` is one OCI image layout shared by every repository
 (``blobs/sha256/<hex>``, ``index.json`` listing every manifest by digest) plus, per
@@ -15,37 +15,32 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import re
-import stat
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from kitops.errors import ConnectionDropped, FormatError, IntegrityError, NotFoundError
+from kitops import fsutil
+from kitops.errors import FormatError, IntegrityError, NotFoundError
+from kitops.fsutil import atomic_write
 from kitops.oci import gojson
 from kitops.oci import mediatypes as mt
 from kitops.oci.digest import is_digest
 from kitops.oci.models import Descriptor, Index, Manifest
 from kitops.oci.reference import validate_tag
 from kitops.store.base import BLOB_BUFFER, VerifyingReader, copy_stream, read_blob_bytes
-from kitops.store.filehash import FileVerifier, TrailingHasher
+from kitops.store.filehash import FileVerifier
+from kitops.store.ingest import INLINE_HASH_LIMIT, MAX_DROPS, BlobWriter, receive
 from kitops.store.lease import Lease, leased_digests
 
 _REPO_FILE_RE = re.compile(r"([-A-Za-z0-9_-]*={0,3})-index\.json")
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".kitops-python.lock"
-INLINE_HASH_LIMIT = 4 << 20  # blobs up to this size are hashed in the writing thread (no thread to start)
-# A download's buffer: a network read never brings more than about 1 MiB (the HTTP layer's read
-# size), so a larger one would only add resident memory per parallel blob.
-DOWNLOAD_BUFFER = 1 << 20
-MAX_DROPS = 5  # connection drops in a row without progress before a download gives up
 
 
 def encode_repo(repo_key: str) -> str:
@@ -54,118 +49,6 @@ def encode_repo(repo_key: str) -> str:
 
 def decode_repo(encoded: str) -> str:
     return base64.urlsafe_b64decode(encoded.encode()).decode()
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _open_ingest(path: Path) -> int:
-    """Open (or create) a partial download; a symlink or anything but a regular file planted at
-    that name is refused, never written through."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o600)
-    except OSError:
-        if path.is_symlink():
-            raise IntegrityError(f"refusing to write through a symlink at {path}",
-                                 hint="something replaced a partial download with a link: remove it and re-run") from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise IntegrityError(f"{path} is not a regular file", hint="remove it and re-run")
-    os.set_blocking(fd, True)
-    return fd
-
-
-class BlobWriter:
-    """A blob being written into ``storage/ingest``; ``commit`` verifies and renames it into place.
-
-    Small blobs are hashed as they are written. Past :data:`INLINE_HASH_LIMIT` the hash moves to
-    a :class:`TrailingHasher` thread that reads the file behind the writer, so hashing (user
-    time) and the writes (system time) run on both cores instead of adding up.
-    """
-
-    def __init__(self, store: LocalStore) -> None:
-        self._store = store
-        store.ingest_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="kitops_")
-        self.path = Path(name)
-        self._fh = os.fdopen(fd, "wb", buffering=0)
-        self._hasher = hashlib.sha256()
-        self._trailing: TrailingHasher | None = None
-        self._digest: str | None = None
-        self.size = 0
-        self._closed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._trailing is None:
-            if self.size + len(data) <= INLINE_HASH_LIMIT:
-                self._hasher.update(data)
-            else:  # from here on the hash follows the file in a thread of its own
-                self._trailing = TrailingHasher(self.path, start=self.size, hasher=self._hasher)
-        view = memoryview(data)
-        while view:
-            n = self._fh.write(view)
-            if n is None:  # pragma: no cover - non-blocking only
-                continue
-            view = view[n:]
-        self.size += len(data)
-        if self._trailing is not None:
-            self._trailing.advance(self.size)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    @property
-    def digest(self) -> str:
-        """The digest of everything written (waits for the hashing thread)."""
-        if self._digest is None:
-            hexdigest = self._trailing.hexdigest(self.size) if self._trailing else self._hasher.hexdigest()
-            self._trailing = None
-            self._digest = "sha256:" + hexdigest
-        return self._digest
-
-    def commit(self, media_type: str, expected: Descriptor | None = None) -> Descriptor:
-        """Check against ``expected`` (when given), then move into ``blobs/``."""
-        self._fh.close()
-        self._closed = True
-        digest = self.digest
-        if expected is not None and (expected.digest != digest or expected.size != self.size):
-            self.discard()
-            raise IntegrityError(
-                f"content does not match descriptor: expected {expected.digest} ({expected.size} bytes), "
-                f"got {digest} ({self.size} bytes)"
-            )
-        self._store._place_blob(self.path, digest)
-        return Descriptor(media_type, digest, self.size)
-
-    def discard(self) -> None:
-        if self._trailing is not None:
-            self._trailing.abandon()
-            self._trailing = None
-        if not self._closed:
-            self._fh.close()
-            self._closed = True
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-    def __enter__(self) -> BlobWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is not None or not self._closed:
-            self.discard()
 
 
 class _ParallelVerifyingReader(VerifyingReader):
@@ -181,6 +64,17 @@ class _ParallelVerifyingReader(VerifyingReader):
         self._read += len(data)
         if self._read > self._desc.size:
             raise IntegrityError(f"{self._what} {self._desc.digest} is larger than its descriptor's size {self._desc.size}")
+
+    def send_to(self, out_fd: int, count: int) -> int:
+        """Copy the next bytes into ``out_fd`` inside the kernel: the verifier hashes the file on
+        its own, so the caller never needs to see them (unpack of an uncompressed layer)."""
+        n = os.sendfile(out_fd, self._raw.fileno(), None, count)
+        self._read += n
+        if self._read > self._desc.size:
+            raise IntegrityError(f"{self._what} {self._desc.digest} is larger than its descriptor's size {self._desc.size}")
+        if not n:
+            self._finish()
+        return n
 
     def _finish(self) -> None:
         if self._done:
@@ -211,7 +105,6 @@ class LocalStore:
         self.root = Path(root)
         self._rlock = threading.RLock()
         self._depth = 0
-        self._lock_fh: BinaryIO | None = None
         self._lease: Lease | None = None
 
     # -- layout -------------------------------------------------------------------------------
@@ -279,31 +172,27 @@ class LocalStore:
     # -- locking ------------------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Exclusive across threads (RLock) and processes (flock on a lock file)."""
+        """Exclusive across threads (RLock) and processes (a lock on a lock file); re-entrant."""
         with self._rlock:
-            if self._depth == 0:
-                self.ensure_layout()
-                fh = open(self.root / LOCK_NAME, "ab")  # noqa: SIM115 - held across the block
+            if self._depth:  # this thread holds the file lock already
+                self._depth += 1
                 try:
-                    import fcntl
-
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-                except ImportError:  # pragma: no cover - Windows: in-process lock only
-                    pass
-                self._lock_fh = fh
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0 and self._lock_fh is not None:
-                    self._lock_fh.close()  # closing releases the flock
-                    self._lock_fh = None
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.ensure_layout()
+            with fsutil.locked(self.root / LOCK_NAME):
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
 
     # -- blobs --------------------------------------------------------------------------------
     def blob_writer(self) -> BlobWriter:
         self.ensure_layout()
-        return BlobWriter(self)
+        return BlobWriter.temporary(self.ingest_dir, self._place_blob)
 
     def open_blob(self, desc: Descriptor) -> VerifyingReader:
         """A verified reader of a stored blob. A large one is verified by a second thread hashing
@@ -337,84 +226,27 @@ class LocalStore:
     ) -> None:
         """Download ``desc`` into ``ingest/<hex>``, continuing a partial file left by a crash.
 
-        The kept prefix is re-hashed first; a corrupt partial is discarded and the
-        download restarted once, so it never blocks later pulls (spec §7 #24). An
-        exclusive lock on the ingest file keeps two processes from writing it at once.
+        The kept prefix is hashed again and checked with the rest; a partial that turns out
+        corrupt is discarded and the download restarted once, so it never blocks later pulls.
+        A failed or interrupted download keeps what it wrote for the next run to continue.
         """
         if self.has_blob(desc.digest):
             return
         self.ensure_layout()
         self.ingest_dir.mkdir(parents=True, exist_ok=True)
-        algo, _, hexpart = desc.digest.partition(":")
-        path = self.ingest_dir / hexpart
-        for attempt in range(2):
-            fd = _open_ingest(path)
-            with os.fdopen(fd, "r+b", buffering=0) as fh:
-                try:
-                    import fcntl
-
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-                except ImportError:  # pragma: no cover
-                    pass
+        path = self.ingest_dir / desc.digest.partition(":")[2]
+        for _attempt in range(2):
+            with BlobWriter.continuing(path, desc, self._place_blob) as writer:
                 if self.has_blob(desc.digest):  # another process finished it while we waited
                     return
-                hasher = hashlib.new(algo)
-                have = 0
-                buf = bytearray(DOWNLOAD_BUFFER)
-                while True:
-                    n = fh.readinto(buf)
-                    if not n:
-                        break
-                    hasher.update(memoryview(buf)[:n])
-                    have += n
-                if have > desc.size:
-                    fh.truncate(0)
-                    fh.seek(0)
-                    hasher, have = hashlib.new(algo), 0
-                drops = 0
-                # Hashed in this thread: a download shares the cores with the registry and the other
-                # blobs in flight, and a hashing thread would read every byte back (measured: pull at
-                # 0.84-0.96x with one). Pack and unpack, which have no peer, hash on a thread.
-                while have < desc.size:
-                    started = have
-                    src = opener(have)
-                    try:
-                        # a source that lends its own buffers (a registry body) is hashed and
-                        # written without a copy into ours
-                        readview: Callable[[], memoryview] | None = getattr(src, "readview", None)
-                        view = memoryview(buf)
-                        while have < desc.size:
-                            if readview is not None:
-                                piece = readview()
-                                n = len(piece)
-                            else:
-                                n = src.readinto(view)  # type: ignore[attr-defined]
-                                piece = view[:n]
-                            if not n:
-                                break
-                            hasher.update(piece)
-                            fh.write(piece)
-                            have += n
-                            if on_bytes is not None:
-                                on_bytes(n)
-                        break
-                    except ConnectionDropped:
-                        # what arrived is hashed and written: ask for the rest; give up after
-                        # MAX_DROPS drops in a row that brought nothing new
-                        drops = 0 if have > started else drops + 1
-                        if drops >= MAX_DROPS:
-                            raise
-                    finally:
-                        src.close()
-                got = hasher.hexdigest()
-                if have == desc.size and got == hexpart:
-                    self._place_blob(path, desc.digest)
+                receive(writer, desc, opener, on_bytes)
+                if writer.matches(desc):
+                    writer.commit(desc.media_type)
                     return
-                path.unlink(missing_ok=True)
-            if have != desc.size:
-                raise IntegrityError(f"blob {desc.digest}: got {have} bytes, expected {desc.size}", hint="re-run to resume")
-            if attempt == 0:
-                continue
+                writer.discard()
+            if writer.size != desc.size:
+                raise IntegrityError(f"blob {desc.digest}: got {writer.size} bytes, expected {desc.size}",
+                                     hint="re-run to resume")
         raise IntegrityError(
             f"downloaded content does not match its digest {desc.digest}",
             hint="the registry serves corrupt data for this blob",
@@ -693,4 +525,14 @@ class LocalRepository:
                 self.store.delete_manifest(desc)
 
 
-__all__ = ["BLOB_BUFFER", "BlobWriter", "LocalRepository", "LocalStore", "atomic_write", "decode_repo", "encode_repo"]
+# atomic_write and MAX_DROPS are re-exported: callers outside the store import them from here.
+__all__ = [
+    "BLOB_BUFFER",
+    "MAX_DROPS",
+    "BlobWriter",
+    "LocalRepository",
+    "LocalStore",
+    "atomic_write",
+    "decode_repo",
+    "encode_repo",
+]

@@ -19,22 +19,10 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
+from kitops import fsutil
 from kitops.oci.digest import is_digest
 
 LEASES_DIR = ".kitops-leases"
-
-
-def _try_lock(fh: BinaryIO, *, blocking: bool) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: leases are advisory only
-        return True
-    flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
-    try:
-        fcntl.flock(fh.fileno(), flags)
-    except BlockingIOError:
-        return False
-    return True
 
 
 class Lease:
@@ -45,7 +33,7 @@ class Lease:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{os.getpid()}-{uuid.uuid4().hex}.lease"
         self._fh: BinaryIO = open(self.path, "ab")  # noqa: SIM115 - held for the lease's life
-        _try_lock(self._fh, blocking=True)
+        fsutil.lock(self._fh)
         self._digests: set[str] = set()
 
     def add(self, digest: str) -> None:
@@ -79,7 +67,7 @@ def leased_digests(storage_root: Path) -> set[str]:
         except OSError:
             continue
         with fh:
-            if _try_lock(fh, blocking=False):  # nobody holds it: the owner is gone
+            if fsutil.lock(fh, blocking=False):  # nobody holds it: the owner is gone
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                 continue
