@@ -1,7 +1,7 @@
 """Reading a ModelKit config blob (the Kitfile as JSON, with layer digests) back into a Kitfile.
 
 Lenient like the reference: unknown keys are ignored, because configs written by
-newer tools must stay readable.
+newer tools must stay readable; a value of the wrong shape reads as empty.
 """
 
 from __future__ import annotations
@@ -10,17 +10,9 @@ import json
 from typing import Any
 
 from kitops.errors import FormatError
-from kitops.kitfile.model import (
-    CodeEntry,
-    DatasetEntry,
-    DocsEntry,
-    Kitfile,
-    LayerInfo,
-    Model,
-    ModelPart,
-    Package,
-    PromptEntry,
-)
+from kitops.kitfile import fields as kf
+from kitops.kitfile.fields import Kind
+from kitops.kitfile.model import Kitfile, LayerInfo
 
 
 def _s(obj: dict[str, Any], key: str) -> str:
@@ -38,7 +30,31 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def kitfile_from_config(data: bytes | dict[str, Any]) -> Kitfile:
+def _section(cls: type, obj: dict[str, Any]) -> Any:
+    """An instance of section class ``cls`` from its JSON object, field by declared field."""
+    kwargs: dict[str, Any] = {}
+    for spec in kf.kitfile_fields(cls):
+        raw = obj.get(spec.key)
+        if spec.kind is Kind.TEXT:
+            kwargs[spec.attr] = _s(obj, spec.key)
+        elif spec.kind is Kind.TEXTS:
+            kwargs[spec.attr] = [str(a) for a in raw] if isinstance(raw, list) else []
+        elif spec.kind is Kind.VALUE:
+            kwargs[spec.attr] = raw
+            if spec.presence:
+                kwargs[spec.presence] = spec.key in obj
+        elif spec.kind is Kind.SECTION:
+            if isinstance(raw, dict) or not spec.optional:
+                kwargs[spec.attr] = _section(spec.nested, raw if isinstance(raw, dict) else {})
+        else:
+            kwargs[spec.attr] = [_section(spec.nested, d) for d in _dicts(raw)]
+    if kf.carries_layer(cls):
+        kwargs["layer"] = _layer(obj)
+    return cls(**kwargs)
+
+
+def kitfile_from_config(data: bytes | dict[str, Any], *, into: type[Kitfile] = Kitfile) -> Kitfile:
+    """The Kitfile a config blob holds; ``into`` is the class built (a subclass may declare more fields)."""
     if isinstance(data, (bytes, bytearray)):
         try:
             obj = json.loads(data)
@@ -48,45 +64,6 @@ def kitfile_from_config(data: bytes | dict[str, Any]) -> Kitfile:
         obj = data
     if not isinstance(obj, dict):
         raise FormatError("config is not a JSON object")
-    pkg = obj.get("package") if isinstance(obj.get("package"), dict) else {}
-    assert isinstance(pkg, dict)
-    authors = pkg.get("authors")
-    kf = Kitfile(
-        manifest_version=_s(obj, "manifestVersion"),
-        package=Package(
-            name=_s(pkg, "name"),
-            version=_s(pkg, "version"),
-            description=_s(pkg, "description"),
-            license=_s(pkg, "license"),
-            authors=[str(a) for a in authors] if isinstance(authors, list) else [],
-        ),
-    )
-    m = obj.get("model")
-    if isinstance(m, dict):
-        kf.model = Model(
-            name=_s(m, "name"),
-            path=_s(m, "path"),
-            license=_s(m, "license"),
-            framework=_s(m, "framework"),
-            format=_s(m, "format"),
-            version=_s(m, "version"),
-            description=_s(m, "description"),
-            parts=[
-                ModelPart(_s(p, "name"), _s(p, "path"), _s(p, "license"), _s(p, "type"), _layer(p))
-                for p in _dicts(m.get("parts"))
-            ],
-            parameters=m.get("parameters"),
-            has_parameters="parameters" in m,
-            layer=_layer(m),
-        )
-    kf.code = [CodeEntry(_s(c, "path"), _s(c, "description"), _s(c, "license"), _layer(c)) for c in _dicts(obj.get("code"))]
-    kf.datasets = [
-        DatasetEntry(
-            _s(d, "name"), _s(d, "path"), _s(d, "description"), _s(d, "license"),
-            d.get("parameters"), "parameters" in d, _layer(d),
-        )
-        for d in _dicts(obj.get("datasets"))
-    ]
-    kf.docs = [DocsEntry(_s(d, "path"), _s(d, "description"), _layer(d)) for d in _dicts(obj.get("docs"))]
-    kf.prompts = [PromptEntry(_s(p, "path"), _s(p, "description"), _layer(p)) for p in _dicts(obj.get("prompts"))]
-    return kf
+    kitfile = _section(into, obj)
+    assert isinstance(kitfile, Kitfile)
+    return kitfile

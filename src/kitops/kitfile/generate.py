@@ -1,9 +1,9 @@
-"""``kit init``: a Kitfile from what a directory holds (the reference heuristics, spec §4.12).
+"""``kit init``: a Kitfile from what a directory holds (the reference's heuristics).
 
 Same output as the Go generator (``kitops: pkg/lib/kitfile/generate/generate.go``, v1.7) for
 the same directory: files before subdirectories, no ``name`` on datasets, the reference's
 1.5x-average rule with integer sizes, metadata of a model directory counted as model files,
-``package`` only when a name, description or author is given. Improvements (spec §7 #13):
+``package`` only when a name, description or author is given. Improvements:
 
 * files are also recognised by their first bytes when the extension says nothing (GGUF,
   safetensors, ONNX, pickle/torch zip, parquet);
@@ -214,7 +214,7 @@ def _rank(name: str) -> int:
 
 
 def generate_kitfile(directory: str | os.PathLike[str], *, name: str = "", description: str = "", author: str = "") -> Kitfile:
-    """The Kitfile ``kit init`` writes for ``directory`` (the reference's heuristics, spec §4.12).
+    """The Kitfile ``kit init`` writes for ``directory`` (the reference's heuristics).
 
     The package section holds the name, description and author given (none is derived from the
     directory, as upstream); it is written only when one of them is set.

@@ -16,7 +16,8 @@ reader, so a ``.kitignore`` must mean the same thing here, including the odd cor
   its parent directories; the last pattern that applies wins and ``!`` re-includes.
 
 :class:`LayerIgnore` adds the packer's "another layer owns this path" rule with
-path-component containment, fixing the reference's string-prefix test (spec §7 #1/#2).
+path-component containment, where the reference compared string prefixes (so a layer that nests
+``data`` also lost ``data2/``).
 """
 
 from __future__ import annotations

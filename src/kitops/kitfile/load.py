@@ -10,22 +10,14 @@ from __future__ import annotations
 import codecs
 import difflib
 import os
-from collections.abc import Callable
 from typing import IO, Any
 
 import yaml
 
 from kitops.errors import KitfileError
-from kitops.kitfile.model import (
-    CodeEntry,
-    DatasetEntry,
-    DocsEntry,
-    Kitfile,
-    Model,
-    ModelPart,
-    Package,
-    PromptEntry,
-)
+from kitops.kitfile import fields as kf
+from kitops.kitfile.fields import Kind
+from kitops.kitfile.model import Kitfile
 from kitops.kitfile.yamlio import YamlSyntaxError, is_null_node, load_yaml_document
 from kitops.oci.models import MAX_MANIFEST_BYTES
 
@@ -35,32 +27,7 @@ MAX_KITFILE_BYTES = MAX_MANIFEST_BYTES
 _NL = b"\n"
 _ENCODING_HINT = "save the Kitfile as UTF-8 text (UTF-16 with a byte-order mark is read too)"
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-
-# Field name -> kind. Kinds: "str", "strlist", "any", or (factory, schema) for nested structs,
-# or ("list", factory, schema) for lists of structs.
-Schema = dict[str, Any]
-PART: Schema = {"name": "str", "path": "str", "license": "str", "type": "str"}
-PACKAGE: Schema = {"name": "str", "version": "str", "description": "str", "license": "str", "authors": "strlist"}
-MODEL: Schema = {
-    "name": "str", "path": "str", "license": "str", "framework": "str", "format": "str", "version": "str",
-    "description": "str", "parts": ("list", ModelPart, PART), "parameters": "any",
-}
-CODE: Schema = {"path": "str", "description": "str", "license": "str"}
-DATASET: Schema = {"name": "str", "path": "str", "description": "str", "license": "str", "parameters": "any"}
-DOCS: Schema = {"path": "str", "description": "str"}
-PROMPT: Schema = {"path": "str", "description": "str"}
-KITFILE: Schema = {
-    "manifestVersion": "str",
-    "package": (Package, PACKAGE),
-    "model": (Model, MODEL),
-    "code": ("list", CodeEntry, CODE),
-    "datasets": ("list", DatasetEntry, DATASET),
-    "docs": ("list", DocsEntry, DOCS),
-    "prompts": ("list", PromptEntry, PROMPT),
-}
-_ATTR = {"manifestVersion": "manifest_version"}
 _KIND_NAMES = {"tag:yaml.org,2002:seq": "a list", "tag:yaml.org,2002:map": "a mapping"}
-
 
 class _Walker:
     def __init__(self, typed: Any) -> None:
@@ -84,47 +51,44 @@ class _Walker:
         self.problem(node, f"{where} must be a single value, not {_describe(node)}")
         return ""
 
-    def struct(self, node: yaml.Node, factory: Callable[[], Any], schema: Schema, where: str, path: tuple[Any, ...]) -> Any:
-        obj = factory()
+    def struct(self, node: yaml.Node, cls: type, where: str, path: tuple[Any, ...]) -> Any:
+        """An instance of section class ``cls`` from ``node``; each problem is recorded, not raised."""
+        obj = cls()
         if is_null_node(node):
             return obj
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, f"{where} must be a mapping, not {_describe(node)}")
             return obj
+        specs = {spec.key: spec for spec in kf.kitfile_fields(cls)}
         for key_node, value_node in node.value:
             key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
-            if key not in schema:
-                guess = difflib.get_close_matches(str(key), list(schema), n=1)
-                hint = f" (did you mean '{guess[0]}'?)" if guess else f" (known: {', '.join(schema)})"
+            spec = specs.get(key)
+            if spec is None:
+                guess = difflib.get_close_matches(str(key), list(specs), n=1)
+                hint = f" (did you mean '{guess[0]}'?)" if guess else f" (known: {', '.join(specs)})"
                 self.problem(key_node, f"unknown field '{key}' in {where}{hint}")
                 continue
-            kind = schema[key]
-            attr = _ATTR.get(key, key)
             sub = f"{where}.{key}" if where != "Kitfile" else key
-            if kind == "str":
-                setattr(obj, attr, self.scalar(value_node, sub))
-            elif kind == "strlist":
-                if isinstance(value_node, yaml.SequenceNode):
-                    setattr(obj, attr, [self.scalar(v, f"{sub}[{i}]") for i, v in enumerate(value_node.value)])
-                elif not is_null_node(value_node):
-                    self.problem(value_node, f"{sub} must be a list, not {_describe(value_node)}")
-            elif kind == "any":
-                value = self.typed_at((*path, key))
-                setattr(obj, attr, value)
-                obj.has_parameters = True
-            elif kind[0] == "list":
-                _l, item_factory, item_schema = kind
-                items = []
-                if isinstance(value_node, yaml.SequenceNode):
-                    for i, item in enumerate(value_node.value):
-                        items.append(self.struct(item, item_factory, item_schema, f"{sub}[{i}]", (*path, key, i)))
-                elif not is_null_node(value_node):
-                    self.problem(value_node, f"{sub} must be a list, not {_describe(value_node)}")
-                setattr(obj, attr, items)
-            else:
-                struct_factory, struct_schema = kind
-                setattr(obj, attr, self.struct(value_node, struct_factory, struct_schema, sub, (*path, key)))
+            setattr(obj, spec.attr, self.field(spec, value_node, sub, (*path, key)))
+            if spec.presence:
+                setattr(obj, spec.presence, True)
         return obj
+
+    def field(self, spec: kf.FieldSpec, node: yaml.Node, where: str, path: tuple[Any, ...]) -> Any:
+        """The value of one declared field."""
+        if spec.kind is Kind.TEXT:
+            return self.scalar(node, where)
+        if spec.kind is Kind.VALUE:
+            return self.typed_at(path)
+        if spec.kind is Kind.SECTION:
+            return self.struct(node, spec.nested, where, path)
+        if isinstance(node, yaml.SequenceNode):
+            if spec.kind is Kind.TEXTS:
+                return [self.scalar(v, f"{where}[{i}]") for i, v in enumerate(node.value)]
+            return [self.struct(item, spec.nested, f"{where}[{i}]", (*path, i)) for i, item in enumerate(node.value)]
+        if not is_null_node(node):
+            self.problem(node, f"{where} must be a list, not {_describe(node)}")
+        return []
 
 
 def _describe(node: yaml.Node) -> str:
@@ -195,8 +159,11 @@ def _check_text_size(text: str, source: str) -> None:
             raise _too_large(source, size)
 
 
-def load_kitfile_text(text: str, *, source: str = "Kitfile") -> Kitfile:
-    """Parse a Kitfile strictly; raise KitfileError listing every problem with its line."""
+def load_kitfile_text(text: str, *, source: str = "Kitfile", into: type[Kitfile] = Kitfile) -> Kitfile:
+    """Parse a Kitfile strictly; raise KitfileError listing every problem with its line.
+
+    ``into`` is the class built: a subclass may declare more fields.
+    """
     _check_text_size(text, source)
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -209,7 +176,7 @@ def load_kitfile_text(text: str, *, source: str = "Kitfile") -> Kitfile:
             f"{source} is not valid YAML: {exc}", hint=exc.hint or "check indentation and quoting at that line"
         ) from None
     walker = _Walker(_typed)
-    kitfile = walker.struct(node, Kitfile, KITFILE, "Kitfile", ())
+    kitfile = walker.struct(node, into, "Kitfile", ())
     if walker.problems:
         raise KitfileError(
             f"{source} has {len(walker.problems)} problem{'s' if len(walker.problems) > 1 else ''}",

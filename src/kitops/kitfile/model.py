@@ -1,7 +1,10 @@
 """The typed Kitfile: every field of the reference schema plus the newer ``prompts``.
 
-Field order is the Go struct order, which fixes key order in both the YAML the CLI
-writes and the config JSON that is hashed into the ModelKit (spec §1.1, §1.3).
+Each Kitfile field is declared once, here: a dataclass field whose metadata says what it is
+(:mod:`kitops.kitfile.fields`). Declaration order is the Go struct order, which fixes key
+order in both the YAML the CLI writes and the config JSON that is hashed into the ModelKit.
+Everything that reads or writes a Kitfile walks these declarations, so a new field is one
+line in its class.
 """
 
 from __future__ import annotations
@@ -10,7 +13,13 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from kitops.kitfile import fields as kf
+from kitops.kitfile.fields import Kind
 from kitops.oci import gojson
+
+_PARAMETERS_DOC = (
+    "Any YAML value. kit stores a JSON-compatible form: numbers in decimal (0xFF -> 255), maps sorted by key."
+)
 
 
 @dataclass
@@ -23,137 +32,88 @@ class LayerInfo:
 
 @dataclass
 class Package:
-    name: str = ""
-    version: str = ""
-    description: str = ""
-    license: str = ""
-    authors: list[str] = field(default_factory=list)
+    name: str = field(default="", metadata=kf.text())
+    version: str = field(default="", metadata=kf.text(numbers_as_text=True, examples=("1.2.3", "0.13a")))
+    description: str = field(default="", metadata=kf.text())
+    license: str = field(default="", metadata=kf.text())
+    authors: list[str] = field(default_factory=list, metadata=kf.texts())
 
     def is_empty(self) -> bool:
-        return not (self.name or self.version or self.description or self.license or self.authors)
+        return kf.is_empty(self)
 
 
 @dataclass
 class ModelPart:
-    name: str = ""
-    path: str = ""
-    license: str = ""
-    type: str = ""
+    name: str = field(default="", metadata=kf.text())
+    path: str = field(default="", metadata=kf.text())
+    license: str = field(default="", metadata=kf.text(sdk_after="type"))
+    type: str = field(default="", metadata=kf.text())
     layer: LayerInfo | None = None
 
 
 @dataclass
 class Model:
-    name: str = ""
-    path: str = ""
-    license: str = ""
-    framework: str = ""
-    format: str = ""
-    version: str = ""
-    description: str = ""
-    parts: list[ModelPart] = field(default_factory=list)
-    parameters: Any = None
+    name: str = field(default="", metadata=kf.text())
+    path: str = field(default="", metadata=kf.text())  # a file or directory, or a ModelKit reference
+    license: str = field(default="", metadata=kf.text(sdk_after="description"))
+    framework: str = field(default="", metadata=kf.text(examples=("tensorflow", "pytorch", "onnx", "TensorRT")))
+    format: str = field(default="", metadata=kf.text())
+    version: str = field(default="", metadata=kf.text(numbers_as_text=True, examples=("0.0a13", "1.8.0")))
+    description: str = field(default="", metadata=kf.text())
+    parts: list[ModelPart] = field(default_factory=list, metadata=kf.entries(ModelPart))
+    parameters: Any = field(default=None, metadata=kf.value(presence="has_parameters", doc=_PARAMETERS_DOC))
     has_parameters: bool = False  # distinguishes "parameters: null" (absent in Go too) from a value
     layer: LayerInfo | None = None
 
 
 @dataclass
 class CodeEntry:
-    path: str = ""
-    description: str = ""
-    license: str = ""
+    path: str = field(default="", metadata=kf.text())
+    description: str = field(default="", metadata=kf.text())
+    license: str = field(default="", metadata=kf.text())
     layer: LayerInfo | None = None
 
 
 @dataclass
 class DatasetEntry:
-    name: str = ""
-    path: str = ""
-    description: str = ""
-    license: str = ""
-    parameters: Any = None
+    name: str = field(default="", metadata=kf.text())
+    path: str = field(default="", metadata=kf.text())
+    description: str = field(default="", metadata=kf.text())
+    license: str = field(default="", metadata=kf.text())
+    parameters: Any = field(default=None, metadata=kf.value(presence="has_parameters"))
     has_parameters: bool = False
     layer: LayerInfo | None = None
 
 
 @dataclass
 class DocsEntry:
-    path: str = ""
-    description: str = ""
+    path: str = field(default="", metadata=kf.text(omitempty=False))  # the reference writes path: "" too
+    description: str = field(default="", metadata=kf.text())
     layer: LayerInfo | None = None
 
 
 @dataclass
 class PromptEntry:
-    path: str = ""
-    description: str = ""
+    path: str = field(default="", metadata=kf.text())
+    description: str = field(default="", metadata=kf.text())
     layer: LayerInfo | None = None
 
 
 @dataclass
 class Kitfile:
-    manifest_version: str = ""
-    package: Package = field(default_factory=Package)
-    model: Model | None = None
-    code: list[CodeEntry] = field(default_factory=list)
-    datasets: list[DatasetEntry] = field(default_factory=list)
-    docs: list[DocsEntry] = field(default_factory=list)
-    prompts: list[PromptEntry] = field(default_factory=list)
+    manifest_version: str = field(default="", metadata=kf.text(
+        "manifestVersion", omitempty=False, numbers_as_text=True, sdk_default="1.0.0"))
+    package: Package = field(default_factory=Package, metadata=kf.section(Package))
+    model: Model | None = field(default=None, metadata=kf.section(Model, sdk_after="prompts"))
+    code: list[CodeEntry] = field(default_factory=list, metadata=kf.entries(CodeEntry))
+    datasets: list[DatasetEntry] = field(default_factory=list, metadata=kf.entries(DatasetEntry))
+    docs: list[DocsEntry] = field(default_factory=list, metadata=kf.entries(DocsEntry))
+    prompts: list[PromptEntry] = field(default_factory=list, metadata=kf.entries(PromptEntry))
 
     # ---- serialisation ------------------------------------------------------------------
     def to_config_dict(self, *, with_layers: bool = True) -> dict[str, Any]:
         """The config blob's structure (Go struct order); dump with ``gojson``."""
-        out: dict[str, Any] = {"manifestVersion": self.manifest_version}
-        pkg: dict[str, Any] = {}
-        _put(pkg, "name", self.package.name)
-        _put(pkg, "version", self.package.version)
-        _put(pkg, "description", self.package.description)
-        _put(pkg, "license", self.package.license)
-        if self.package.authors:
-            pkg["authors"] = list(self.package.authors)
-        out["package"] = pkg
-        if self.model is not None:
-            m = self.model
-            md: dict[str, Any] = {}
-            for key in ("name", "path", "license", "framework", "format", "version", "description"):
-                _put(md, key, getattr(m, key))
-            if m.parts:
-                parts = []
-                for p in m.parts:
-                    pd: dict[str, Any] = {}
-                    for key in ("name", "path", "license", "type"):
-                        _put(pd, key, getattr(p, key))
-                    _put_layer(pd, p.layer, with_layers)
-                    parts.append(pd)
-                md["parts"] = parts
-            if m.parameters is not None:
-                md["parameters"] = to_go_value(m.parameters)
-            _put_layer(md, m.layer, with_layers)
-            out["model"] = md
-        if self.code:
-            out["code"] = [_entry(c, ("path", "description", "license"), with_layers) for c in self.code]
-        if self.datasets:
-            items = []
-            for d in self.datasets:
-                dd: dict[str, Any] = {}
-                for key in ("name", "path", "description", "license"):
-                    _put(dd, key, getattr(d, key))
-                if d.parameters is not None:
-                    dd["parameters"] = to_go_value(d.parameters)
-                _put_layer(dd, d.layer, with_layers)
-                items.append(dd)
-            out["datasets"] = items
-        if self.docs:
-            docs = []
-            for doc in self.docs:
-                entry: dict[str, Any] = {"path": doc.path}  # no omitempty on docs.path
-                _put(entry, "description", doc.description)
-                _put_layer(entry, doc.layer, with_layers)
-                docs.append(entry)
-            out["docs"] = docs
-        if self.prompts:
-            out["prompts"] = [_entry(p, ("path", "description"), with_layers) for p in self.prompts]
-        return out
+        return _config_value(self, with_layers)
 
     def to_config_bytes(self) -> bytes:
         return gojson.dump_bytes(self.to_config_dict())
@@ -165,43 +125,7 @@ class Kitfile:
 
     def to_yaml_value(self) -> dict[str, Any]:
         """The structure yaml.v3 would encode (omitempty as in the Go tags, no layer info)."""
-        from kitops.kitfile.yamlio import FlowList
-
-        doc: dict[str, Any] = {"manifestVersion": self.manifest_version}
-        if not self.package.is_empty():
-            pkg: dict[str, Any] = {}
-            for key in ("name", "version", "description", "license"):
-                _put(pkg, key, getattr(self.package, key))
-            if self.package.authors:
-                pkg["authors"] = FlowList(self.package.authors)
-            doc["package"] = pkg
-        if self.model is not None:
-            m = self.model
-            md: dict[str, Any] = {}
-            for key in ("name", "path", "license", "framework", "format", "version", "description"):
-                _put(md, key, getattr(m, key))
-            if m.parts:
-                md["parts"] = [
-                    {k: v for k in ("name", "path", "license", "type") if (v := getattr(p, k))} for p in m.parts
-                ]
-            if m.parameters is not None:
-                md["parameters"] = to_yaml_generic(m.parameters)
-            doc["model"] = md
-        if self.code:
-            doc["code"] = [{k: v for k in ("path", "description", "license") if (v := getattr(c, k))} for c in self.code]
-        if self.datasets:
-            items = []
-            for d in self.datasets:
-                dd: dict[str, Any] = {k: v for k in ("name", "path", "description", "license") if (v := getattr(d, k))}
-                if d.parameters is not None:
-                    dd["parameters"] = to_yaml_generic(d.parameters)
-                items.append(dd)
-            doc["datasets"] = items
-        if self.docs:
-            doc["docs"] = [{"path": d.path, **({"description": d.description} if d.description else {})} for d in self.docs]
-        if self.prompts:
-            doc["prompts"] = [{k: v for k in ("path", "description") if (v := getattr(p, k))} for p in self.prompts]
-        return doc
+        return _yaml_value(self)
 
     # ---- layer bookkeeping --------------------------------------------------------------
     def layer_entries(self) -> list[LayerEntry]:
@@ -239,23 +163,58 @@ class LayerEntry:
     subtype: str | None = None
 
 
+def _config_value(obj: Any, with_layers: bool) -> dict[str, Any]:
+    """One section as Go's ``encoding/json`` writes it, then its layer's digest and diffId."""
+    out: dict[str, Any] = {}
+    for spec in kf.kitfile_fields(type(obj)):
+        v = getattr(obj, spec.attr)
+        if spec.kind is Kind.SECTION and not spec.optional:
+            out[spec.key] = _config_value(v, with_layers)  # encoding/json never omits a struct value
+        elif not (spec.omitempty and kf.is_empty_value(spec, v)):
+            out[spec.key] = _config_item(spec, v, with_layers)
+    layer = obj.layer if with_layers and kf.carries_layer(type(obj)) else None
+    if layer is not None:
+        _put(out, "digest", layer.digest)
+        _put(out, "diffId", layer.diff_id)
+    return out
+
+
+def _config_item(spec: kf.FieldSpec, v: Any, with_layers: bool) -> Any:
+    if spec.kind is Kind.TEXTS:
+        return list(v)
+    if spec.kind is Kind.VALUE:
+        return to_go_value(v)
+    if spec.kind is Kind.SECTION:
+        return None if v is None else _config_value(v, with_layers)
+    if spec.kind is Kind.ENTRIES:
+        return [_config_value(item, with_layers) for item in v]
+    return v
+
+
+def _yaml_value(obj: Any) -> dict[str, Any]:
+    """One section as yaml.v3 encodes it: omitempty drops empty values and all-empty sections."""
+    from kitops.kitfile.yamlio import FlowList
+
+    out: dict[str, Any] = {}
+    for spec in kf.kitfile_fields(type(obj)):
+        v = getattr(obj, spec.attr)
+        if spec.omitempty and kf.is_empty_value(spec, v):
+            continue
+        if spec.kind is Kind.TEXTS:
+            v = FlowList(v)  # authors: [A, B], as the reference writes them
+        elif spec.kind is Kind.VALUE:
+            v = to_yaml_generic(v)
+        elif spec.kind is Kind.SECTION:
+            v = None if v is None else _yaml_value(v)
+        elif spec.kind is Kind.ENTRIES:
+            v = [_yaml_value(item) for item in v]
+        out[spec.key] = v
+    return out
+
+
 def _put(d: dict[str, Any], key: str, value: str) -> None:
     if value:
         d[key] = value
-
-
-def _put_layer(d: dict[str, Any], layer: LayerInfo | None, with_layers: bool) -> None:
-    if with_layers and layer is not None:
-        _put(d, "digest", layer.digest)
-        _put(d, "diffId", layer.diff_id)
-
-
-def _entry(obj: Any, keys: tuple[str, ...], with_layers: bool) -> dict[str, Any]:
-    d: dict[str, Any] = {}
-    for key in keys:
-        _put(d, key, getattr(obj, key))
-    _put_layer(d, obj.layer, with_layers)
-    return d
 
 
 def to_go_value(value: Any) -> Any:

@@ -1,6 +1,6 @@
 """Kitfile validation: every problem at once, before a single blob is written.
 
-Stricter than the reference (spec §7 #11): paths are compared after cleaning
+Stricter than the reference: paths are compared after cleaning
 (``./a`` and ``a`` collide), ``..`` escapes are refused by path components (so a
 name like ``a..b`` is fine), and missing paths are reported together with
 everything else. The config blob the Kitfile becomes is checked too: it must encode as

@@ -1,10 +1,11 @@
-"""ModelKit references in ``model.path``: resolution chains, merging, limits (spec §1.6)."""
+"""ModelKit references in ``model.path``: resolution chains, merging, limits."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from kitops.errors import KitfileError, NotFoundError
 from kitops.kitfile.model import Kitfile
@@ -12,6 +13,7 @@ from kitops.oci.reference import DEFAULT_REGISTRY, Reference, is_modelkit_refere
 from kitops.store.layout import LocalStore
 
 MAX_REFERENCE_DEPTH = 10
+_T = TypeVar("_T")
 
 
 def parent_reference(
@@ -45,25 +47,27 @@ def read_local_kitfile(store: LocalStore, ref_text: str) -> Kitfile:
 
 
 def merge_kitfiles(child: Kitfile, parent: Kitfile) -> Kitfile:
-    """Child scalars win; ``model.path`` comes from the parent; lists concatenate child first."""
-    out = copy.deepcopy(child)
-    for key in ("name", "version", "description", "license"):
-        if not getattr(out.package, key):
-            setattr(out.package, key, getattr(parent.package, key))
-    out.package.authors = [*child.package.authors, *parent.package.authors]
-    if parent.model is not None:
-        if out.model is None:
-            out.model = copy.deepcopy(parent.model)
-        else:
-            for key in ("name", "license", "framework", "format", "version", "description"):
-                if not getattr(out.model, key):
-                    setattr(out.model, key, getattr(parent.model, key))
-            out.model.path = parent.model.path
-            out.model.parts = [*out.model.parts, *copy.deepcopy(parent.model.parts)]
-    out.code = [*out.code, *copy.deepcopy(parent.code)]
-    out.datasets = [*out.datasets, *copy.deepcopy(parent.datasets)]
-    out.docs = [*out.docs, *copy.deepcopy(parent.docs)]
-    out.prompts = [*out.prompts, *copy.deepcopy(parent.prompts)]
+    """Every declared Kitfile field merged: the first non-empty string wins, child first, except
+    ``model.path``, the parent's (where the reference leads); lists concatenate, child first; a
+    section only one side has is copied; ``parameters`` stay the child's."""
+    from kitops.kitfile.fields import Kind, kitfile_fields
+
+    def merged(mine: object, theirs: object) -> object:
+        out = copy.deepcopy(mine)
+        for spec in kitfile_fields(type(mine)):
+            a, b = getattr(mine, spec.attr), getattr(theirs, spec.attr)
+            if spec.kind is Kind.TEXT:
+                setattr(out, spec.attr, a or b)
+            elif spec.kind is Kind.TEXTS or spec.kind is Kind.ENTRIES:
+                setattr(out, spec.attr, [*copy.deepcopy(a), *copy.deepcopy(b)])
+            elif spec.kind is Kind.SECTION and b is not None:
+                setattr(out, spec.attr, copy.deepcopy(b) if a is None else merged(a, b))
+        return out
+
+    out = merged(child, parent)
+    assert isinstance(out, Kitfile)
+    if out.model is not None and parent.model is not None:
+        out.model.path = parent.model.path
     return out
 
 
@@ -93,3 +97,32 @@ def resolve_parent_kitfile(store: LocalStore, ref_text: str, base_ref: str) -> K
         chain.append(path)
         current = path
     raise KitfileError(f"reached maximum number of model references: [{'=>'.join(chain)}]")
+
+
+def walk_parents(
+    kitfile: Kitfile,
+    root: str,
+    load: Callable[[Reference], tuple[Kitfile, _T] | None],
+    *,
+    registry: str | None = None,
+    limit: int = MAX_REFERENCE_DEPTH,
+) -> Iterator[tuple[str, _T]]:
+    """The ancestors ``kitfile``'s ``model.path`` leads to, nearest first, as (path as written, loaded).
+
+    ``load`` reads the ModelKit a reference names and returns its Kitfile (to go on from) with
+    whatever the caller keeps of it, or None to end the walk there. ``root`` is the display form
+    of the ModelKit the walk starts from; it heads the chain that :func:`parent_reference` checks
+    for cycles and depth (``registry`` and ``limit`` are passed to it), so the errors are its.
+    Each parent is loaded only when the caller asks for the next one: a caller that stores each
+    as it comes (pull) does so in order, one that makes a list first (push, unpack) has read the
+    whole chain, and met any broken link, before it writes anything.
+    """
+    chain = [root]
+    while (found := parent_reference(kitfile, chain, registry=registry, limit=limit)) is not None:
+        path, ref = found
+        chain.append(path)
+        loaded = load(ref)
+        if loaded is None:
+            return
+        kitfile, kept = loaded
+        yield path, kept
