@@ -8,6 +8,7 @@ from typing import TextIO
 
 import click
 
+from kitops.cli.text import format_bytes
 from kitops.errors import Cancelled, KitError, UsageError
 
 EXIT_ERROR = 1
@@ -74,8 +75,6 @@ def interrupted_message(exc: BaseException) -> str:
     """What an interrupt leaves behind: a transfer keeps what it moved for the next run."""
     kept = getattr(exc, "kept_bytes", None)
     if kept:
-        from kitops.modelkit.listing import format_bytes
-
         return f"interrupted; {format_bytes(kept)} kept, re-run to resume"
     if kept == 0:
         return "interrupted; nothing was transferred yet"

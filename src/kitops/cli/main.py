@@ -8,19 +8,17 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import IO, Any, TypeVar
 
 import click
 
 from kitops import __version__
+from kitops.cli.diff_text import diff_report
 from kitops.cli.errors import EXIT_CANCELLED, help_hint, report
-from kitops.cli.output import LEVELS, PlainProgress, RichProgress, Streams, setup_logging
+from kitops.cli.output import LEVELS, PlainProgress, RichProgress, setup_logging
 from kitops.errors import KitError, UsageError
 from kitops.progress import Cancel, Progress
-
-if TYPE_CHECKING:
-    from kitops.modelkit.listing import ModelKitSummary
 
 log = logging.getLogger("kitops.cli")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,25 +29,24 @@ class Ctx:
     home: str | None
     progress_mode: str
     debug: bool
-    streams: Streams = field(default_factory=Streams)
     quiet: bool = False  # --log-level warn/error without --progress: no plain progress lines either
 
     def echo(self, message: str, nl: bool = True) -> None:
-        """A result line, on this run's stdout."""
-        click.echo(message, file=self.streams.stdout, nl=nl)
+        """A result line, on stdout."""
+        click.echo(message, nl=nl)
 
     @contextlib.contextmanager
     def progress(self) -> Iterator[Progress | None]:
         """rich bars on a TTY, plain lines otherwise, nothing with --progress none; always on stderr."""
         if self.progress_mode in ("none", "false"):
             yield None
-        elif self.streams.err.isatty():
-            with RichProgress(fancy=self.progress_mode == "fancy", stream=self.streams.stderr) as bars:
+        elif sys.stderr.isatty():
+            with RichProgress(fancy=self.progress_mode == "fancy") as bars:
                 yield bars
         elif self.quiet:  # plain lines are log-like: a script asking for errors only gets errors only
             yield None
         else:
-            with PlainProgress(self.streams.stderr) as lines:
+            with PlainProgress() as lines:
                 yield lines
 
 
@@ -60,11 +57,11 @@ def run(ctx: Ctx, fn: Callable[[Cancel], Any], *, context: str = "") -> Any:
         return fn(cancel)
     except KeyboardInterrupt:
         cancel.cancel()
-        report(KeyboardInterrupt(), debug=ctx.debug, file=ctx.streams.stderr)
+        report(KeyboardInterrupt(), debug=ctx.debug)
         sys.exit(EXIT_CANCELLED)
     except Exception as exc:
         usage = help_hint(click.get_current_context(silent=True))
-        sys.exit(report(exc, debug=ctx.debug, context=context, file=ctx.streams.stderr, usage_hint=usage))
+        sys.exit(report(exc, debug=ctx.debug, context=context, usage_hint=usage))
 
 
 def shown(text: str) -> str:
@@ -73,7 +70,7 @@ def shown(text: str) -> str:
 
 
 def network_options(fn: F) -> F:
-    """The network flags of the commands that talk to registries (spec §4.0)."""
+    """The network flags of the commands that talk to registries."""
     decorators = [
         click.option("--plain-http/--no-plain-http", "plain_http", default=None,
                      help="Use HTTP instead of HTTPS (default: HTTP only for localhost/127.0.0.1)."),
@@ -116,33 +113,11 @@ def _obj() -> Ctx:
     return click.get_current_context().find_object(Ctx) or Ctx(None, "plain", False)
 
 
-def _streams(ctx: click.Context) -> Streams:
-    """The run's streams: from its :class:`Ctx`, or (before the group has made one) as given to
-    ``cli.main(obj=Streams(...))``; the process's streams otherwise."""
-    obj = ctx.find_object(Ctx)
-    if obj is not None:
-        return obj.streams
-    return ctx.find_object(Streams) or Streams()
-
-
-def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """click's ``--help``, written to the run's stdout."""
-    if value and not ctx.resilient_parsing:
-        click.echo(ctx.get_help(), file=_streams(ctx).stdout, color=ctx.color)
-        ctx.exit()
-
-
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """click's ``--version`` (same text), written to the run's stdout."""
+    """click's ``--version`` text, ``kit, version X``."""
     if value and not ctx.resilient_parsing:
-        click.echo(f"kit, version {__version__}", file=_streams(ctx).stdout, color=ctx.color)
+        click.echo(f"kit, version {__version__}", color=ctx.color)
         ctx.exit()
-
-
-def _streamed_help(option: click.Option | None) -> click.Option | None:
-    if option is not None:
-        option.callback = _show_help
-    return option
 
 
 class CommandLineError(click.UsageError):
@@ -157,8 +132,6 @@ class CommandLineError(click.UsageError):
         self.hint = hint
 
     def show(self, file: IO[Any] | None = None) -> None:
-        if file is None:
-            file = _streams(self.ctx).err if self.ctx is not None else sys.stderr
         report(self, file=file)  # type: ignore[arg-type]
 
 
@@ -203,7 +176,7 @@ def _check_log_level(_ctx: click.Context, _param: click.Parameter, value: Any) -
 
 
 def global_options() -> list[click.Parameter]:
-    """The global flags (spec §4.0) and --debug, for one command. Not given: ``None``, 0 or False."""
+    """The global flags and --debug, for one command. Not given: ``None``, 0 or False."""
     return [
         GlobalOption(["--config", "config"], metavar="DIR", help="Storage root ($KITOPS_HOME) to use."),
         GlobalOption(["--log-level", "log_level"], metavar="LEVEL", callback=_check_log_level,
@@ -264,27 +237,20 @@ def _begin(ctx: click.Context) -> None:
     """Set up the run of the command of ``ctx`` from the global options given on its command line."""
     settings = Settings.merge(ctx.meta.get(_GIVEN, ()))
     level = LEVELS[settings.level_name]
-    streams = _streams(ctx)
-    if streams.logging is not None:  # an in-process caller (kit._run) sets up logging for this run only
-        streams.logging(level)
-    else:
-        setup_logging(level)
-    ctx.obj = Ctx(settings.config, settings.progress, settings.debug, streams, quiet=level > logging.INFO and not settings.progress_given)
+    setup_logging(level)
+    ctx.obj = Ctx(settings.config, settings.progress, settings.debug, quiet=level > logging.INFO and not settings.progress_given)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("Settings: storage %s, log level %s, progress %s, tracebacks %s", _storage(settings.config),
                   settings.level_name, settings.progress, "on" if settings.debug else "off")
 
 
 class _KitCommandBase(click.Command):
-    """What kit's commands and groups share: the global options, ``--help`` on the run's stdout
-    (see :class:`Streams`), and help that lists the global options under their own heading."""
+    """What kit's commands and groups share: the global options, and help that lists them under
+    their own heading."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.params.extend(global_options())
-
-    def get_help_option(self, ctx: click.Context) -> click.Option | None:
-        return _streamed_help(super().get_help_option(ctx))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         rest = super().parse_args(ctx, args)
@@ -383,11 +349,11 @@ def pack(directory: str, kitfile: str | None, tag: str | None, compression: str,
         text = None
         path: str | None = kitfile
         if kitfile == "-":
-            if ctx.streams.inp.isatty():
+            if sys.stdin.isatty():
                 raise UsageError("No input file specified and no data piped", hint="pipe a Kitfile: cat Kitfile | kit pack . -f -")
             from kitops.kitfile.load import read_kitfile_stream
 
-            text, path = read_kitfile_stream(ctx.streams.inp), None  # at most the Kitfile limit + 1 byte
+            text, path = read_kitfile_stream(sys.stdin), None  # at most the Kitfile limit + 1 byte
         with ctx.progress() as progress:
             result = api.pack(
                 directory, kitfile=path, kitfile_text=text, tag=tag, compression=compression,
@@ -565,17 +531,6 @@ def _list_format(ctx: click.Context, _param: click.Parameter, value: Any) -> str
         raise CommandLineError(exc.message, ctx, hint=exc.hint) from None
 
 
-def list_fields(item: ModelKitSummary) -> dict[str, object]:
-    """One ``kit list`` entry as JSON and templates see it: the Go kit's keys, plus ``sizeBytes``
-    (the layers' size as a number; ``size`` is the Go kit's formatted string)."""
-    fields: dict[str, object] = {}
-    for key, value in item.to_go().items():
-        fields[key] = value
-        if key == "size":
-            fields["sizeBytes"] = item.size
-    return fields
-
-
 @cli.command("list", short_help="List ModelKits in local storage.")
 @click.argument("repository", required=False)
 @click.option("--format", "fmt", callback=_list_format, default="table", show_default=True, metavar="FORMAT",
@@ -589,8 +544,7 @@ def list_cmd(repository: str | None, fmt: str | ListTemplate, **net: Any) -> Non
     (all pages), or just the one given as REPOSITORY:TAG.
     """
     from kitops import api
-    from kitops.modelkit.listing import list_table
-    from kitops.oci import gojson
+    from kitops.cli.text import list_fields, list_json, list_table
 
     ctx = _obj()
 
@@ -606,7 +560,7 @@ def list_cmd(repository: str | None, fmt: str | ListTemplate, **net: Any) -> Non
                 out = fmt.render(list_fields(it))
                 ctx.echo(out, nl=not out.endswith("\n"))
         elif fmt == "json":
-            ctx.echo(gojson.dumps([list_fields(i) for i in items], indent="  "))
+            ctx.echo(list_json(items))
         else:
             ctx.echo(list_table(items), nl=False)
 
@@ -736,7 +690,8 @@ def diff(modelkit1: str, modelkit2: str, **net: Any) -> None:
     network = make_network(net)
 
     def body(_cancel: Cancel) -> None:
-        ctx.echo(api.diff(modelkit1, modelkit2, home=ctx.home, network=network), nl=False)
+        result = api.diff(modelkit1, modelkit2, home=ctx.home, network=network)
+        ctx.echo(diff_report(result.a, result.b), nl=False)
 
     run(ctx, body)
 
@@ -810,12 +765,12 @@ def login(registry: str, username: str, password: str | None, password_stdin: bo
 
     def body(_cancel: Cancel) -> None:
         nonlocal username
-        stdin_value = ctx.streams.inp.read() if password_stdin else None
+        stdin_value = sys.stdin.read() if password_stdin else None
         if password and username:
             log.warning("Using --password via CLI is insecure. Consider using --password-stdin instead")
         secret = require_password(password, stdin_value)
         if not secret:
-            if not ctx.streams.inp.isatty():
+            if not sys.stdin.isatty():
                 raise UsageError("attempting to read input from non-terminal", hint="use --password-stdin")
             username = username or click.prompt("Username")
             secret = click.prompt("Password", hide_input=True)
@@ -860,7 +815,7 @@ def init(path: str, name: str, desc: str, author: str, force: bool) -> None:
 
     def body(_cancel: Cancel) -> None:
         nonlocal name, desc, author
-        if ctx.streams.inp.isatty() and ctx.streams.out.isatty():
+        if sys.stdin.isatty() and sys.stdout.isatty():
             name = name or click.prompt("Enter a name for the ModelKit", default="", show_default=False)
             desc = desc or click.prompt("Enter a short description for the ModelKit", default="", show_default=False)
             author = author or click.prompt("Enter an author for the ModelKit", default="", show_default=False)
@@ -907,7 +862,7 @@ def cache() -> None:
 def cache_info() -> None:
     """Show the size of each cache entry."""
     from kitops import api
-    from kitops.modelkit.listing import format_bytes, table
+    from kitops.cli.text import format_bytes, table
 
     ctx = _obj()
 
@@ -928,7 +883,7 @@ def cache_info() -> None:
 def cache_clear() -> None:
     """Delete the cache and stale partial downloads."""
     from kitops import api
-    from kitops.modelkit.listing import format_bytes
+    from kitops.cli.text import format_bytes
 
     ctx = _obj()
     run(ctx, lambda _c: ctx.echo(f"Cleared {format_bytes(api.cache_clear(home=ctx.home))}"))
@@ -937,9 +892,9 @@ def cache_clear() -> None:
 @cli.command(short_help="Show version information.")
 def version() -> None:
     """Print the version of kit (Python implementation)."""
-    import platform
+    from kitops.cli.text import version_text
 
-    _obj().echo(f"Version: {__version__}\nPython: {platform.python_version()}\nImplementation: kitops (pure Python)")
+    _obj().echo(version_text())
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from kitops.modelkit.listing import format_bytes
+from kitops.cli.text import format_bytes
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,35 +48,6 @@ class KitLogFormatter(logging.Formatter):
         if self.level == logging.INFO and record.levelno == logging.INFO:
             return msg
         return _PREFIX.get(record.levelno, "[TRACE] ") + msg
-
-
-@dataclass(frozen=True)
-class Streams:
-    """Where one CLI run reads and writes, carried on the click context (``obj``).
-
-    ``None`` means the process's stream, looked up when it is used, so the ``kit`` command
-    behaves exactly as with plain ``sys.stdin``/``sys.stdout``/``sys.stderr``. An in-process
-    caller (``kitops.cli.kit._run``) passes its own streams instead of redirecting the process's,
-    so concurrent runs never see each other's output. ``logging``, when given, replaces
-    :func:`setup_logging`: it is called with the run's level and sets up logging for that run only.
-    """
-
-    stdin: TextIO | None = None
-    stdout: TextIO | None = None
-    stderr: TextIO | None = None
-    logging: Callable[[int], None] | None = None
-
-    @property
-    def inp(self) -> TextIO:
-        return self.stdin if self.stdin is not None else sys.stdin
-
-    @property
-    def out(self) -> TextIO:
-        return self.stdout if self.stdout is not None else sys.stdout
-
-    @property
-    def err(self) -> TextIO:
-        return self.stderr if self.stderr is not None else sys.stderr
 
 
 def setup_logging(level: int, stream: TextIO | None = None) -> None:

@@ -2,9 +2,11 @@
 
 This package is also the PyKitOps import path ``kitops.modelkit``: its Pydantic
 Kitfile models (``Package``, ``CodeEntry``, ``DatasetEntry``, ``DocsEntry``,
-``ModelSection``, and, unlike the reference (W21), ``Kitfile``, ``PromptEntry`` and
+``ModelSection``, and, unlike the reference, ``Kitfile``, ``PromptEntry`` and
 ``ModelPart``) are re-exported *lazily*, because ``kit pack`` imports the core modules
-of this package and must not pay for importing pydantic.
+of this package and must not pay for importing pydantic. The modules ``kitfile``,
+``manager``, ``reference``, ``user`` and ``utils`` are PyKitOps' import paths too: each
+re-exports :mod:`kitops.compat.pykitops`, where the PyKitOps layer lives.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ _LAZY: dict[str, str] = {
     "ModelSection": "kitops.modelkit._pydantic_kit",
     "PromptEntry": "kitops.modelkit._pydantic_kit",
     "ModelPart": "kitops.modelkit._pydantic_kit",
-    "Kitfile": "kitops.modelkit.kitfile",
+    "Kitfile": "kitops.compat.pykitops.kitfile",
 }
 
 # A tuple, as in the reference, now naming every model a Kitfile is built from.
 __all__ = ("CodeEntry", "DatasetEntry", "DocsEntry", "Kitfile", "ModelPart", "ModelSection", "Package", "PromptEntry")
 
 if TYPE_CHECKING:
+    from kitops.compat.pykitops.kitfile import Kitfile
     from kitops.modelkit._pydantic_kit import (
         CodeEntry,
         DatasetEntry,
@@ -37,7 +40,6 @@ if TYPE_CHECKING:
         Package,
         PromptEntry,
     )
-    from kitops.modelkit.kitfile import Kitfile
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

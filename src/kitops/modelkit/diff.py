@@ -1,13 +1,9 @@
-"""``kit diff``: compare two ModelKits' configs, annotations and layers (spec §4.11).
+"""``kit diff``: compare two ModelKits' configs, annotations and layers.
 
-The reference CLI compares manifests only; the report here prints its blocks unchanged
-(headings, dash lines, the ``%-7s | %-18s | %s`` layer rows) and adds:
-
-* under ``Annotations does not match``, which keys were added, removed or changed;
-* a last ``Kitfile Differences:`` block, from the two config blobs, when both can be read.
-
-A config that cannot be read (a missing blob, a registry's 404) never stops the report:
-everything the manifests say is still printed, and the last block says what is missing.
+This module reads the two sides (a manifest, and its config when it can be read) and compares
+them: layers by digest (and file path), annotations and Kitfile configs key by key. A config that
+cannot be read (a missing blob, a registry's 404) is recorded on its side, never raised, so a
+comparison of the manifests is always possible. The report text is :mod:`kitops.cli.diff_text`.
 """
 
 from __future__ import annotations
@@ -19,15 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kitops.errors import FormatError, KitError
-from kitops.modelkit.listing import format_bytes
 from kitops.oci import mediatypes as mt
 from kitops.oci.models import Descriptor, Manifest
 from kitops.store.base import ReadableStore, read_blob_bytes
-
-DASHES = "-" * 39
-SHORT_DIGEST = 17  # "sha256:" and 10 hex digits, as the reference cuts digests
-TYPE_WIDTH = 7  # the reference's "%-7s"; widened only when a type is longer
-ARROW = "→"
 
 # The reference's user-facing names for ModelPack layer types (mediatype.UserString()).
 _MODELPACK_TYPES = ("config", "weight", "weight.config", "dataset", "code", "doc")
@@ -37,6 +27,34 @@ _MODELPACK_PREFIX = "application/vnd.cncf.model."
 _ENTRY_LISTS = ("model.parts", "code", "datasets", "docs", "prompts")
 # Keys of the config blob that only repeat what another key says (diffId follows digest).
 _NOISE_KEYS = frozenset({"diffId"})
+
+
+@dataclass(frozen=True)
+class ModelKitDiff:
+    """Two ModelKits side by side, as :func:`kitops.api.diff` returns them; ``kit diff`` renders
+    the report from them (:func:`kitops.cli.diff_text.diff_report`)."""
+
+    a: DiffSide
+    b: DiffSide
+
+    @property
+    def identical(self) -> bool:
+        return self.a.descriptor.digest == self.b.descriptor.digest
+
+    @property
+    def layers(self) -> LayerComparison:
+        return compare_layers(self.a.manifest, self.b.manifest)
+
+    @property
+    def annotations(self) -> list[Change]:
+        return annotation_changes(self.a.manifest.annotations, self.b.manifest.annotations)
+
+    @property
+    def kitfile(self) -> list[Change] | None:
+        """Kitfile differences, or None when a config could not be read."""
+        if self.a.config is None or self.b.config is None:
+            return None
+        return kitfile_changes(self.a.config, self.b.config)
 
 
 @dataclass(frozen=True)
@@ -62,17 +80,7 @@ class Change:
     key: str
     old: Any = None
     new: Any = None
-    short_digests: bool = False  # config values: cut layer digests like the layer tables
-
-    def render(self) -> str:
-        def show(value: Any) -> str:
-            return show_value(value, self.key if self.short_digests else None)
-
-        if self.kind == "added":
-            return f"+ {self.key}: {show(self.new)}"
-        if self.kind == "removed":
-            return f"- {self.key}: {show(self.old)}"
-        return f"~ {self.key}: {show(self.old)} {ARROW} {show(self.new)}"
+    short_digests: bool = False  # a config value: its layer digests are shown cut, like the layer tables
 
 
 @dataclass(frozen=True)
@@ -239,93 +247,3 @@ def kitfile_changes(config_a: Mapping[str, Any], config_b: Mapping[str, Any]) ->
     out: list[Change] = []
     _diff_values("", _strip_noise(config_a), _strip_noise(config_b), out)
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# rendering
-
-
-def _short(digest: str) -> str:
-    return digest[:SHORT_DIGEST]
-
-
-def _short_digests(value: Any, key: str) -> Any:
-    if isinstance(value, str) and key.rsplit(".", 1)[-1] == "digest":
-        return _short(value)
-    if isinstance(value, Mapping):
-        return {k: _short_digests(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_short_digests(v, "") for v in value]
-    return value
-
-
-def show_value(value: Any, config_key: str | None = None) -> str:
-    """A value on one line: plain text for ordinary strings, JSON for anything else (and for
-    strings that are empty, padded or multi-line). With ``config_key`` (a key of the config
-    blob), layer digests are cut to 17 characters like the layer tables."""
-    if config_key is not None:
-        value = _short_digests(value, config_key)
-    if isinstance(value, str) and value and value == value.strip() and value.isprintable():
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-
-
-def _type_width(groups: Sequence[Sequence[Descriptor]]) -> int:
-    return max([TYPE_WIDTH, *(len(layer_type(d.media_type)) for g in groups for d in g)])
-
-
-def _layer_block(title: str, layers: Sequence[Descriptor], width: int) -> list[str]:
-    out = [title, DASHES]
-    if not layers:
-        out.append("<none>")
-    else:
-        out.append(f"{'Type':<{width}} | {'Digest':<18} | Size")
-        out += [f"{layer_type(d.media_type):<{width}} | {_short(d.digest):<18} | {format_bytes(d.size)}" for d in layers]
-    out.append("")
-    return out
-
-
-def _kitfile_block(a: DiffSide, b: DiffSide) -> list[str]:
-    out = ["Kitfile Differences:", DASHES]
-    if a.manifest.config.digest == b.manifest.config.digest:
-        out.append("  Kitfiles are identical")
-    elif a.config is None or b.config is None:
-        for which, side in (("ModelKit1", a), ("ModelKit2", b)):
-            if side.config is None:
-                out.append(f"  Not compared: the config of {which} ({_short(side.manifest.config.digest)}) "
-                           f"could not be read: {side.config_error or 'unknown error'}")
-    else:
-        changes = kitfile_changes(a.config, b.config)
-        out += [f"  {c.render()}" for c in changes] or ["  Kitfiles are identical"]
-    out.append("")
-    return out
-
-
-def diff_report(a: DiffSide, b: DiffSide) -> str:
-    """The ``kit diff`` text: ``ModelKits are identical`` when the manifest digests are equal,
-    else the reference's blocks (with annotation details) and the Kitfile block."""
-    if a.descriptor.digest == b.descriptor.digest:
-        return "ModelKits are identical\n"
-    man_a, man_b = a.manifest, b.manifest
-    out = ["Comparing:", f"  ModelKit1: {a.reference}", f"  ModelKit2: {b.reference}", ""]
-    out += ["Configurations:", DASHES]
-    if man_a.config.digest == man_b.config.digest:
-        out.append(f"  Configs are identical (Digest: {_short(man_a.config.digest)})")
-    else:
-        out += ["Configs differ:", f"  ModelKit1 Config Digest: {_short(man_a.config.digest)}",
-                f"  ModelKit2 Config Digest: {_short(man_b.config.digest)}"]
-    out += ["", "Annotations:", DASHES]
-    changes = annotation_changes(man_a.annotations, man_b.annotations)
-    if not changes:
-        out.append("  Annotations are identical")
-    else:
-        out.append("  Annotations does not match")
-        out += [f"    {c.render()}" for c in changes]
-    out.append("")
-    layers = compare_layers(man_a, man_b)
-    width = _type_width((layers.shared, layers.only_a, layers.only_b))
-    out += _layer_block("Shared Layers", layers.shared, width)
-    out += _layer_block(f"Unique Layers to ModelKit1 ({a.reference})", layers.only_a, width)
-    out += _layer_block(f"Unique Layers to ModelKit2 ({b.reference})", layers.only_b, width)
-    out += _kitfile_block(a, b)
-    return "\n".join(out)
