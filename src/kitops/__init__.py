@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kitops._lazy import lazy_exports
-
-__version__ = "0.1.0"
+from kitops._version import __version__
 
 # The module that defines each lazily exported name; resolved on first access (PEP 562).
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -28,12 +27,14 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "FormatError", "TransferError", "RegistryError", "AuthenticationError", "PermissionDeniedError",
         "RemoteNotFoundError", "ConnectionDropped", "Cancelled",
     ),
+    "kitops.netopts": ("NetworkKeywords",),
     "kitops.progress": ("Progress", "Cancel"),
     "kitops.registry.remote": ("NetworkOptions",),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
-# Every name resolves (unlike the reference's __all__, W21), so ``from kitops import *`` works.
+# Every name resolves (the reference's __all__ named submodules that do not exist, so ``import *``
+# failed there): ``from kitops import *`` works.
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
@@ -45,6 +46,7 @@ __all__ = [
     "IntegrityError",
     "KitError",
     "KitfileError",
+    "NetworkKeywords",
     "NetworkOptions",
     "NotFoundError",
     "PermissionDeniedError",
@@ -124,6 +126,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing of this runs at im
         TransferError,
         UsageError,
     )
+    from kitops.netopts import NetworkKeywords
     from kitops.progress import Cancel, Progress
     from kitops.registry.remote import NetworkOptions
 

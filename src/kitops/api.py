@@ -3,7 +3,9 @@
 The CLI is a thin layer over exactly these functions. Options are keyword-only and
 named as the CLI flags are (``compression``, ``filters``, ``overwrite``...). Every
 function takes ``home`` (the ``$KITOPS_HOME`` to use; default: resolved like the
-Go CLI) and raises :mod:`kitops.errors` types; none prints, prompts or chdirs.
+Go CLI) and raises :mod:`kitops.errors` types; none prints, prompts or chdirs. Every function
+that talks to a registry takes the same network keywords (:class:`kitops.netopts.NetworkKeywords`:
+``plain_http``, ``tls_verify``, ``concurrency``, ..., ``network``).
 """
 
 from __future__ import annotations
@@ -12,32 +14,36 @@ import dataclasses
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from kitops.errors import KitError, NotFoundError, UsageError
+from kitops.errors import FormatError, IntegrityError, KitError, NotFoundError, UsageError
 from kitops.kitfile.model import Kitfile
+from kitops.modelkit.diff import ModelKitDiff
 from kitops.modelkit.listing import NONE, ModelKitSummary, repo_display
-from kitops.modelkit.read import ModelKit, load_modelkit
+from kitops.modelkit.read import ModelKit, load_modelkit, load_modelkit_at
+from kitops.netopts import NetworkFlags, NetworkKeywords, build_network, check_keywords
 from kitops.oci import gojson
-from kitops.oci.models import Descriptor
+from kitops.oci.models import Descriptor, Manifest
 from kitops.oci.reference import DEFAULT_REGISTRY, Reference, parse_reference, parse_single, validate_tag
 from kitops.progress import Cancel, Progress
 from kitops.settings import cache_dir, kitops_home, storage_dir
-from kitops.store.layout import LocalStore
+from kitops.store.layout import LocalRepository, LocalStore
 
 if TYPE_CHECKING:  # httpx and the registry client load only when a remote command runs; pack and unpack
     # only when they do (a pull needs neither)
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11; only type checkers read it
+
     from kitops.modelkit.pack import PackResult
     from kitops.modelkit.unpack import UnpackFilter, UnpackResult
-    from kitops.registry.remote import NetworkOptions
+    from kitops.registry.remote import NetworkOptions, Remotes
+    from kitops.store.base import ReadableStore
 
 log = logging.getLogger(__name__)
 
 Home = str | os.PathLike[str] | None
-PathArg = str | os.PathLike[str] | None
 KITFILE_NAMES = ("Kitfile", "kitfile", ".kitfile")
 
 
@@ -102,7 +108,7 @@ def pack(
     """Pack ``context_dir`` into a ModelKit in the local store.
 
     ``kitfile`` is a path (relative paths resolve against the current directory,
-    not the context: spec §7 #10 fixed) or a :class:`Kitfile`; default: the
+    not the context, where the reference resolved them) or a :class:`Kitfile`; default: the
     context's ``Kitfile``. ``tag`` is ``repo:tag[,tag2...]`` or a list of refs.
     ``annotations`` are extra manifest annotations (e.g. provenance of an import).
     """
@@ -158,23 +164,17 @@ def unpack(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
+    **net: Unpack[NetworkKeywords],
 ) -> UnpackResult:
     """Unpack a ModelKit into ``target_dir`` (parents first, filtered).
 
     From local storage when it is there; otherwise straight from its registry,
     fetching only the selected layers and verifying each before files get their names.
-    The network options (see :func:`network_options`) matter only for that remote case.
+    The network keywords matter only for that remote case.
     """
-    from kitops.modelkit.unpack import UnpackFilter, check_filters, unpack_modelkit
+    from kitops.modelkit.unpack import UnpackFilter, check_filters, filters_for_parent, unpack_modelkit
 
+    check_keywords("unpack", net)
     parsed = [f if isinstance(f, UnpackFilter) else UnpackFilter.parse(f) for f in filters]
     try:
         store, parsed_ref, kit = _resolve_local(ref, home)
@@ -182,12 +182,14 @@ def unpack(
         target_ref = parse_single(ref)
         if target_ref.registry == "localhost":
             raise
-        network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
-                                  cert=cert, key=key, proxy=proxy, concurrency=concurrency)
-        return _unpack_remote(target_ref, target_dir, parsed, overwrite, ignore_existing, home, network, progress, cancel)
+        return _unpack_remote(target_ref, target_dir, parsed, overwrite, ignore_existing, home,
+                              build_network("unpack", net), progress, cancel)
     check_filters(kit, parsed)
-    _unpack_parents(store, kit, target_dir, parsed, overwrite, ignore_existing, progress, cancel, [parsed_ref.display()],
-                    parsed_ref.registry)
+    parent_filters = filters_for_parent(parsed)
+    if parent_filters:  # parents give only model layers: with none selected, none is even read
+        for repo, parent in reversed(_local_parents(store, kit, parsed_ref)):  # farthest first
+            unpack_modelkit(repo, parent, target_dir, filters=parent_filters, overwrite=overwrite,
+                            ignore_existing=ignore_existing, include_kitfile=False, progress=progress, cancel=cancel)
     return unpack_modelkit(
         store.repository(parsed_ref.repo_key),
         kit,
@@ -202,31 +204,27 @@ def unpack(
 
 def _unpack_remote(
     ref: Reference, target: str | os.PathLike[str], filters: list[UnpackFilter], overwrite: bool,
-    ignore_existing: bool, home: Home, network: Any, progress: Progress | None, cancel: Cancel | None,
+    ignore_existing: bool, home: Home, network: NetworkOptions, progress: Progress | None, cancel: Cancel | None,
 ) -> UnpackResult:
-    import logging
-
-    from kitops.modelkit.read import load_modelkit_at
-    from kitops.modelkit.references import parent_reference
+    from kitops.modelkit.references import walk_parents
     from kitops.modelkit.unpack import check_filters, filters_for_parent, unpack_modelkit
 
     with _remotes(home, network) as remotes:
         repo = remotes.repository(ref)
         kit = load_modelkit_at(repo, repo.resolve(ref.reference))
         check_filters(kit, filters)
-        chain = [ref.display()]
-        parents = []  # nearest first; unpacked farthest first, like the local path
-        current = kit
-        while (found := parent_reference(current.kitfile, chain, registry=ref.registry)) is not None:
-            path, pref = found
-            chain.append(path)
+
+        def load(pref: Reference) -> tuple[Kitfile, tuple[ReadableStore, ModelKit]]:
             prepo = remotes.repository(pref)
-            current = load_modelkit_at(prepo, prepo.resolve(pref.reference))
-            parents.append((path, prepo, current))
+            parent = load_modelkit_at(prepo, prepo.resolve(pref.reference))
+            return parent.kitfile, (prepo, parent)
+
+        # every ancestor is read (a broken chain fails) before anything is written
+        parents = list(walk_parents(kit.kitfile, ref.display(), load, registry=ref.registry))
         parent_filters = filters_for_parent(filters)
         if parent_filters:
-            for path, prepo, parent in reversed(parents):
-                logging.getLogger(__name__).info("Unpacking referenced modelkit %s", path)
+            for path, (prepo, parent) in reversed(parents):  # farthest first, like the local path
+                log.info("Unpacking referenced modelkit %s", path)
                 unpack_modelkit(prepo, parent, target, filters=parent_filters, overwrite=overwrite,
                                 ignore_existing=ignore_existing, include_kitfile=False, progress=progress,
                                 cancel=cancel, concurrency=remotes.options.concurrency)
@@ -235,50 +233,32 @@ def _unpack_remote(
                                concurrency=remotes.options.concurrency)
 
 
-def _unpack_parents(
-    store: LocalStore,
-    kit: ModelKit,
-    target: str | os.PathLike[str],
-    filters: list[UnpackFilter],
-    overwrite: bool,
-    ignore_existing: bool,
-    progress: Progress | None,
-    cancel: Cancel | None,
-    chain: list[str],
-    registry: str,
-) -> None:
-    """A ``model.path`` reference: unpack the parent's model layers first, into the same directory."""
-    import logging
+def _local_parents(store: LocalStore, kit: ModelKit, ref: Reference) -> list[tuple[LocalRepository, ModelKit]]:
+    """The stored ModelKits ``kit``'s ``model.path`` references lead to, nearest first, with their
+    repositories; all read before the caller writes anything. Each is announced as it is reached,
+    nearest first, as the reference CLI logs its recursion."""
+    from kitops.modelkit.references import walk_parents
 
-    from kitops.modelkit.references import parent_reference
-    from kitops.modelkit.unpack import filters_for_parent, unpack_modelkit
+    def read(where: Reference, pref: Reference) -> tuple[Kitfile, tuple[LocalRepository, ModelKit]]:
+        repo = store.repository(where.repo_key)
+        parent = load_modelkit(repo, where.reference, display=pref.display())
+        return parent.kitfile, (repo, parent)
 
-    found = parent_reference(kit.kitfile, chain)
-    parent_filters = filters_for_parent(filters)
-    if found is None or not parent_filters:
-        return
-    path, pref = found
-    logging.getLogger(__name__).info("Unpacking referenced modelkit %s", path)
-    # A parent named without a registry was stored beside a pulled child (kit pull puts it on the
-    # child's registry); one packed here lives under localhost: try the child's registry first.
-    candidates = [pref]
-    if registry != DEFAULT_REGISTRY and pref.registry == DEFAULT_REGISTRY:
-        candidates.insert(0, dataclasses.replace(pref, registry=registry))
-    for candidate in candidates:
-        try:
-            parent = load_modelkit(store.repository(candidate.repo_key), candidate.reference, display=pref.display())
-        except NotFoundError:
-            if candidate is candidates[-1]:
-                raise
-            continue
-        pref = candidate
-        break
-    _unpack_parents(store, parent, target, filters, overwrite, ignore_existing, progress, cancel, [*chain, path],
-                    registry)
-    unpack_modelkit(
-        store.repository(pref.repo_key), parent, target, filters=parent_filters, overwrite=overwrite,
-        ignore_existing=ignore_existing, include_kitfile=False, progress=progress, cancel=cancel,
-    )
+    def load(pref: Reference) -> tuple[Kitfile, tuple[LocalRepository, ModelKit]]:
+        # A parent named without a registry was stored beside a pulled child (kit pull puts it on the
+        # child's registry); one packed here lives under localhost: try the child's registry first.
+        if ref.registry != DEFAULT_REGISTRY and pref.registry == DEFAULT_REGISTRY:
+            try:
+                return read(dataclasses.replace(pref, registry=ref.registry), pref)
+            except NotFoundError:
+                pass
+        return read(pref, pref)
+
+    parents = []
+    for path, found in walk_parents(kit.kitfile, ref.display(), load):
+        log.info("Unpacking referenced modelkit %s", path)
+        parents.append(found)
+    return parents
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,8 +267,6 @@ def _unpack_parents(
 
 def list_modelkits(repository: str | None = None, *, home: Home = None) -> list[ModelKitSummary]:
     """Every ModelKit in local storage (repos by name, manifests by digest, tags sorted)."""
-    from kitops.modelkit.read import load_modelkit_at
-
     store = local_store(home)
     keys = store.repo_keys()
     if repository:
@@ -299,9 +277,8 @@ def list_modelkits(repository: str | None = None, *, home: Home = None) -> list[
         repo = store.repository(key)
         tag_map = repo.tag_map()
         for desc in sorted(repo.manifests(), key=lambda d: d.digest):
-            try:
-                kit = load_modelkit_at(repo, desc)
-            except Exception:
+            kit = _listed_modelkit(repo, desc, key)
+            if kit is None:
                 continue
             tags = sorted(t for t, d in tag_map.items() if d.digest == desc.digest)
             pkg = kit.kitfile.package
@@ -318,14 +295,31 @@ def list_modelkits(repository: str | None = None, *, home: Home = None) -> list[
     return out
 
 
+def _listed_modelkit(repo: ReadableStore, desc: Descriptor, where: str) -> ModelKit | None:
+    """The ModelKit ``desc`` names, for a listing; None for a manifest that is not one.
+
+    A repository may hold other artifacts (an index, a signature, a referrers tag), and a
+    manifest whose config is missing or damaged must not hide the rest of the list: those are
+    passed over, the damaged ones with a warning. Anything else (a lost connection, refused
+    credentials, an unreadable store) is no property of the entry and is raised.
+    """
+    try:
+        return load_modelkit_at(repo, desc)
+    except FormatError as exc:
+        log.debug("%s@%s is not listed: %s", where, desc.digest, exc.message)
+    except (NotFoundError, IntegrityError) as exc:
+        log.warning("%s@%s is not listed: %s", where, desc.digest, exc.message)
+    return None
+
+
 @dataclass(frozen=True)
 class InspectResult:
     digest: str
     cli_version: str
     kitfile: Kitfile
-    manifest: Any  # kitops.oci.models.Manifest
+    manifest: Manifest
 
-    def to_go(self) -> dict[str, Any]:
+    def to_go(self) -> dict[str, object]:
         return {
             "digest": self.digest,
             "cliVersion": self.cli_version,
@@ -338,59 +332,29 @@ class InspectResult:
 
 
 def inspect(
-    ref: str,
-    *,
-    home: Home = None,
-    remote: bool = False,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
+    ref: str, *, home: Home = None, remote: bool = False, **net: Unpack[NetworkKeywords]
 ) -> InspectResult:
     """Digest, CLI version, Kitfile and manifest of a stored (or, with ``remote``, a registry's) ModelKit."""
     from kitops.oci import mediatypes as mt
 
-    def remote_options() -> NetworkOptions:
-        return network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
-                               cert=cert, key=key, proxy=proxy, concurrency=concurrency)
-
-    kit = _local_or_remote(ref, home, remote, remote_options)
+    check_keywords("inspect", net)
+    kit = _local_or_remote(ref, home, remote, net)
     version = (kit.manifest.annotations or {}).get(mt.ANNOTATION_CLI_VERSION, "unknown")
     return InspectResult(kit.descriptor.digest, version, kit.kitfile, kit.manifest)
 
 
-def info(
-    ref: str,
-    *,
-    home: Home = None,
-    remote: bool = False,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
-) -> Kitfile:
+def info(ref: str, *, home: Home = None, remote: bool = False, **net: Unpack[NetworkKeywords]) -> Kitfile:
     """The Kitfile of a stored (or, with ``remote``, a registry's) ModelKit; see :func:`inspect`."""
-    def remote_options() -> NetworkOptions:
-        return network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
-                               cert=cert, key=key, proxy=proxy, concurrency=concurrency)
-
-    return _local_or_remote(ref, home, remote, remote_options).kitfile
+    check_keywords("info", net)
+    return _local_or_remote(ref, home, remote, net).kitfile
 
 
-def _local_or_remote(ref: str, home: Home, remote: bool, options: Callable[[], NetworkOptions]) -> ModelKit:
+def _local_or_remote(ref: str, home: Home, remote: bool, net: NetworkKeywords) -> ModelKit:
     """``remote`` reads the registry only; otherwise local storage, then the registry the reference
     names (as unpack does), so ``kit info registry/repo:tag`` works without a pull. The network
     options are built only when the registry is asked (a local read loads no HTTP code)."""
     if remote:
-        return remote_modelkit(ref, home=home, network=options())
+        return remote_modelkit(ref, home=home, **net)
     try:
         return _resolve_local(ref, home)[2]
     except NotFoundError as local_error:
@@ -399,7 +363,7 @@ def _local_or_remote(ref: str, home: Home, remote: bool, options: Callable[[], N
             raise
         log.info("%s is not in local storage; reading it from %s", parsed.display(), parsed.registry)
         try:
-            return remote_modelkit(ref, home=home, network=options())
+            return remote_modelkit(ref, home=home, **net)
         except NotFoundError:
             raise NotFoundError(
                 f"reference {parsed.display()} is not present in local storage and could not be found in remote",
@@ -417,7 +381,7 @@ def filter_kitfile_yaml(kitfile: Kitfile, path: str) -> str:
         raise UsageError("invalid filter: array access using '[]' is not currently supported")
     if not re.fullmatch(r"\.?[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*", path):
         raise UsageError(f"invalid filter: invalid filter: {path}")
-    node: Any = kitfile.to_yaml_value()
+    node: object = kitfile.to_yaml_value()
     for key in path.lstrip(".").split("."):
         if isinstance(node, dict) and key in node:
             node = node[key]
@@ -439,14 +403,7 @@ def tag(
     *,
     home: Home = None,
     remote: bool | None = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
+    **net: Unpack[NetworkKeywords],
 ) -> tuple[Reference, Reference]:
     """Tag ``source`` as ``target``.
 
@@ -454,8 +411,10 @@ def tag(
     with ``remote=True`` — on the registries, which is how dev→prod promotion works without
     a download: within one repository only the manifest is PUT under the new tag; to another
     repository of the same registry blobs are mounted; to another registry they are streamed
-    through the copy engine, verified, and never stored locally.
+    through the copy engine, verified, and never stored locally (``upload_mode`` and
+    ``chunk_size`` apply to that case).
     """
+    check_keywords("tag", net)
     src, _ = parse_reference(source)
     dst, _ = parse_reference(target)
     store = local_store(home)
@@ -474,11 +433,9 @@ def tag(
                          hint="kit tag registry.example.com/team/model:dev registry.example.com/team/model:prod")
     from kitops import transfer
 
-    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
-                              cert=cert, key=key, proxy=proxy, concurrency=concurrency)
-    with _remotes(home, network) as remotes:
+    with _remotes(home, build_network("tag", net)) as remotes:
         transfer.copy(remotes.repository(src), src.reference, remotes.repository(dst), dst_ref=dst.tag or "latest",
-                      concurrency=network.concurrency)
+                      concurrency=remotes.options.concurrency)
     return src, dst
 
 
@@ -508,13 +465,11 @@ def remove(
         try:
             out.append(_remove_one(repo, parsed.with_tag(t), force))
         except NotFoundError as exc:
-            import logging
-
-            logging.getLogger(__name__).error("Failed to remove tag %s: %s", t, exc)
+            log.error("Failed to remove tag %s: %s", t, exc)
     return out
 
 
-def _remove_one(repo: Any, ref: Reference, force: bool) -> Removal:
+def _remove_one(repo: LocalRepository, ref: Reference, force: bool) -> Removal:
     try:
         desc: Descriptor = repo.resolve(ref.reference)
     except NotFoundError:
@@ -546,15 +501,10 @@ def diff(
     ref_b: str,
     *,
     home: Home = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    network: NetworkOptions | None = None,
-) -> str:
-    """Compare two ModelKits; returns the report ``kit diff`` prints (spec §4.11).
+    **net: Unpack[NetworkKeywords],
+) -> ModelKitDiff:
+    """Compare two ModelKits: both sides' manifests (and configs, where readable), from which
+    ``kit diff`` renders its report (:func:`kitops.cli.diff_text.diff_report`).
 
     ``local://`` forces local storage and ``remote://`` the registry; with neither, local storage
     is tried first, then the registry the reference names. Both are read in parallel. Only the
@@ -566,10 +516,9 @@ def diff(
     import logging
     from concurrent.futures import ThreadPoolExecutor
 
-    from kitops.modelkit.diff import DiffSide, diff_report, read_side
+    from kitops.modelkit.diff import DiffSide, read_side
 
-    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file,
-                              cert=cert, key=key, proxy=proxy)
+    network = build_network("diff", net)  # built here: a bad option is the caller's error, not a side's
 
     def side(which: str, arg: str, ref: Reference) -> DiffSide:
         where = "remote" if arg.startswith("remote://") else "local" if arg.startswith("local://") else "any"
@@ -603,7 +552,7 @@ def diff(
             if s.config is None:
                 logging.getLogger(__name__).warning(
                     "Kitfiles not compared: the config of %s (%s) could not be read: %s", which, s.reference, s.config_error)
-    return diff_report(side_a, side_b)
+    return ModelKitDiff(side_a, side_b)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -686,54 +635,23 @@ def init(
 # registries: login / logout / push / pull / remote reads
 
 
-def network_options(
-    network: NetworkOptions | None = None,
-    *,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    upload_mode: str = "auto",
-    chunk_size: int | None = None,
-) -> NetworkOptions:
-    """The one place the network keywords of the remote functions become a ``NetworkOptions``.
+def network_options(network: NetworkOptions | None = None, **flags: Unpack[NetworkFlags]) -> NetworkOptions:
+    """The network keywords of the remote functions as one ``NetworkOptions``.
 
     Every remote function takes the CLI's flags as plain keywords (what SDK users want)
     and also ``network=`` (a ready ``NetworkOptions``, e.g. with an injected ``transport``
-    in tests). ``network`` is the base; each keyword given with a non-default value
-    overrides the matching field, so ``network=`` plus ``concurrency=2`` does what it says.
-    ``concurrency`` below 1 is refused here (``UsageError``), not silently ignored.
+    in tests); this builds the same value those functions build, for callers that keep one.
+    ``network`` is the base; each keyword given with a non-default value overrides the matching
+    field, so ``network=`` plus ``concurrency=2`` does what it says. ``concurrency`` below 1 is
+    refused here (``UsageError``), not silently ignored; an unknown keyword is a ``TypeError``.
     """
-    from kitops.registry.remote import NetworkOptions
-
-    given: dict[str, Any] = {
-        "plain_http": plain_http, "tls_verify": tls_verify, "ca_file": _fspath(ca_file), "cert": _fspath(cert),
-        "key": _fspath(key), "proxy": proxy, "concurrency": concurrency, "upload_mode": upload_mode,
-        "chunk_size": chunk_size,
-    }
-    changed = {k: v for k, v in given.items() if v != _NETWORK_DEFAULTS[k]}
-    if network is None:
-        return NetworkOptions(**changed)
-    return dataclasses.replace(network, **changed) if changed else network
+    return build_network("network_options", {**flags, "network": network})
 
 
-_NETWORK_DEFAULTS: dict[str, Any] = {
-    "plain_http": None, "tls_verify": True, "ca_file": None, "cert": None, "key": None, "proxy": None,
-    "concurrency": 5, "upload_mode": "auto", "chunk_size": None,
-}
+def _remotes(home: Home, network: NetworkOptions) -> Remotes:
+    from kitops.registry.remote import Remotes
 
-
-def _fspath(value: PathArg) -> str | None:
-    return None if value is None else os.fspath(value)
-
-
-def _remotes(home: Home, network: NetworkOptions | None) -> Any:
-    from kitops.registry.remote import NetworkOptions, Remotes
-
-    return Remotes(kitops_home(home), network or NetworkOptions())
+    return Remotes(kitops_home(home), network)
 
 
 def login(
@@ -742,23 +660,14 @@ def login(
     username: str = "",
     password: str = "",
     home: Home = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
+    **net: Unpack[NetworkKeywords],
 ) -> None:
     """Check the credentials against ``GET /v2/`` and store them (mode 0600). A password without
     a username is stored as an identity (refresh) token, as docker does."""
     from kitops.errors import AuthenticationError
     from kitops.registry.auth import Credential
 
-    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
-                              key=key, proxy=proxy, concurrency=concurrency)
-
+    network = build_network("login", net)
     if not password:
         raise UsageError("a password is required", hint="use --password-stdin to pass it safely")
     cred = Credential(username=username, password=password) if username else Credential(identity_token=password)
@@ -791,16 +700,7 @@ def push(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    upload_mode: str = "auto",
-    chunk_size: int | None = None,
-    network: NetworkOptions | None = None,
+    **net: Unpack[NetworkKeywords],
 ) -> TransferResult:
     """Copy a ModelKit (and the ModelKits its model.path references) from local storage to a registry.
 
@@ -809,10 +709,7 @@ def push(
     """
     from kitops import transfer
 
-    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
-                              key=key, proxy=proxy, concurrency=concurrency, upload_mode=upload_mode,
-                              chunk_size=chunk_size)
-
+    network = build_network("push", net)
     src_ref = parse_single(source, what="reference")
     dst_ref = parse_single(destination or source, what="target reference")
     if dst_ref.registry == "localhost":
@@ -820,33 +717,33 @@ def push(
     store = local_store(home)
     src_repo = store.repository(src_ref.repo_key)
     kit = load_modelkit(src_repo, src_ref.reference, display=src_ref.display())
+    parents = _stored_parents(store, kit, src_ref)
     with _remotes(home, network) as remotes:
-        dst = remotes.repository(dst_ref)
-        _push_parents(store, kit, remotes, dst_ref, progress, cancel, [src_ref.display()])
+        for pref in reversed(parents):  # farthest first: a registry then never holds a child without its parent
+            # a parent named without a registry goes to the destination's
+            target = pref if pref.registry != DEFAULT_REGISTRY else dataclasses.replace(pref, registry=dst_ref.registry)
+            transfer.copy(store.repository(pref.repo_key), pref.reference, remotes.repository(target),
+                          dst_ref=target.tag, concurrency=remotes.options.concurrency, progress=progress, cancel=cancel)
         desc = transfer.copy(
-            src_repo, src_ref.reference, dst, dst_ref=dst_ref.tag, concurrency=remotes.options.concurrency,
-            progress=progress, cancel=cancel,
+            src_repo, src_ref.reference, remotes.repository(dst_ref), dst_ref=dst_ref.tag,
+            concurrency=remotes.options.concurrency, progress=progress, cancel=cancel,
         )
     return TransferResult(dst_ref, desc)
 
 
-def _push_parents(store: LocalStore, kit: ModelKit, remotes: Any, dst_ref: Reference, progress: Progress | None,
-                  cancel: Cancel | None, chain: list[str]) -> None:
-    from kitops import transfer
-    from kitops.modelkit.references import parent_reference
+def _stored_parents(store: LocalStore, kit: ModelKit, ref: Reference) -> list[Reference]:
+    """The references of ``kit``'s ancestors that are in local storage, nearest first; the chain
+    ends at the first one that is not (it lives only on a registry: nothing local to push)."""
+    from kitops.modelkit.references import walk_parents
 
-    found = parent_reference(kit.kitfile, chain)
-    if found is None:
-        return
-    path, pref = found
-    try:
-        parent = load_modelkit(store.repository(pref.repo_key), pref.reference)
-    except NotFoundError:
-        return  # the parent lives only on a registry: nothing local to push
-    _push_parents(store, parent, remotes, dst_ref, progress, cancel, [*chain, path])
-    target = pref if pref.registry != DEFAULT_REGISTRY else dataclasses.replace(pref, registry=dst_ref.registry)
-    transfer.copy(store.repository(pref.repo_key), pref.reference, remotes.repository(target),
-                  dst_ref=target.tag, concurrency=remotes.options.concurrency, progress=progress, cancel=cancel)
+    def load(pref: Reference) -> tuple[Kitfile, Reference] | None:
+        try:
+            parent = load_modelkit(store.repository(pref.repo_key), pref.reference)
+        except NotFoundError:
+            return None
+        return parent.kitfile, pref
+
+    return [pref for _path, pref in walk_parents(kit.kitfile, ref.display(), load)]
 
 
 def pull(
@@ -855,33 +752,21 @@ def pull(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
+    **net: Unpack[NetworkKeywords],
 ) -> TransferResult:
     """Copy a ModelKit from a registry into local storage (verified, resumable), then its parents
-    (each into its own repository, not the child's: spec §7 #6)."""
+    (each into its own repository, not the child's)."""
     from kitops import transfer
-    from kitops.errors import FormatError
-    from kitops.modelkit.read import load_modelkit_at
-    from kitops.modelkit.references import MAX_REFERENCE_DEPTH, parent_reference
+    from kitops.modelkit.references import MAX_REFERENCE_DEPTH, walk_parents
 
-    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
-                              key=key, proxy=proxy, concurrency=concurrency)
+    network = build_network("pull", net)
     parsed = parse_single(ref)
     if parsed.registry == "localhost":
         raise UsageError("registry is required when pulling", hint="e.g. kit pull registry.example.com/team/model:v1")
     store = local_store(home)
-    chain = [parsed.display()]
-    current = parsed
-    first: Descriptor | None = None
     with _remotes(home, network) as remotes, store.leased():
-        while True:
+
+        def fetch(current: Reference) -> tuple[Kitfile, Descriptor]:
             remote = remotes.repository(current)
             local = store.repository(current.repo_key)
             # manifest and config are checked before anything is stored: a failed pull leaves no tag
@@ -893,48 +778,36 @@ def pull(
                                  progress=progress, cancel=cancel)
             if current.tag:
                 local.tag(desc, current.tag)
-            first = first or desc
-            # the reference's pull allows one fewer ancestor than pack and unpack (spec §1.6)
-            found = parent_reference(kit.kitfile, chain, registry=parsed.registry, limit=MAX_REFERENCE_DEPTH - 1)
-            if found is None:
-                break
-            path, current = found
-            chain.append(path)
-    assert first is not None
+            return kit.kitfile, desc
+
+        kitfile, first = fetch(parsed)
+        # the reference's pull allows one fewer ancestor than pack and unpack
+        for _parent in walk_parents(kitfile, parsed.display(), fetch, registry=parsed.registry,
+                                    limit=MAX_REFERENCE_DEPTH - 1):
+            pass  # fetch stores each ancestor as the walk reaches it
     return TransferResult(parsed, first)
 
 
-def list_remote(
-    repository: str,
-    *,
-    home: Home = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
-) -> list[ModelKitSummary]:
-    """ModelKits of a registry repository: every tag (all pages), or the one named (spec §7 #7 fixed)."""
-    from kitops.modelkit.read import load_modelkit_at
-
-    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
-                              key=key, proxy=proxy, concurrency=concurrency)
+def list_remote(repository: str, *, home: Home = None, **net: Unpack[NetworkKeywords]) -> list[ModelKitSummary]:
+    """ModelKits of a registry repository: every tag (all pages), or the one named."""
+    network = build_network("list_remote", net)
     ref, _ = parse_reference(repository)
     explicit = ":" in repository.rsplit("/", 1)[-1] or "@" in repository
     with _remotes(home, network) as remotes:
         repo = remotes.repository(ref)
         tags = [ref.reference] if explicit else sorted(repo.tags())
         by_digest: dict[str, tuple[ModelKit, list[str]]] = {}
+        skipped: set[str] = set()
         for t in tags:
             desc = repo.resolve(t)
+            if desc.digest in skipped:
+                continue
             if desc.digest not in by_digest:
-                try:
-                    by_digest[desc.digest] = (load_modelkit_at(repo, desc), [])
-                except Exception:
+                kit = _listed_modelkit(repo, desc, f"{ref.registry}/{ref.repository}:{t}")
+                if kit is None:
+                    skipped.add(desc.digest)
                     continue
+                by_digest[desc.digest] = (kit, [])
             by_digest[desc.digest][1].append(t)
         out = []
         for digest, (kit, ktags) in sorted(by_digest.items()):
@@ -947,24 +820,9 @@ def list_remote(
         return out
 
 
-def remote_modelkit(
-    ref: str,
-    *,
-    home: Home = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
-) -> ModelKit:
+def remote_modelkit(ref: str, *, home: Home = None, **net: Unpack[NetworkKeywords]) -> ModelKit:
     """Manifest, config and Kitfile straight from the registry (nothing stored locally)."""
-    from kitops.modelkit.read import load_modelkit_at
-
-    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
-                              key=key, proxy=proxy, concurrency=concurrency)
+    network = build_network("remote_modelkit", net)
     parsed = parse_single(ref)
     if parsed.registry == "localhost":
         raise UsageError(f"can not check remote: {parsed.display()} does not contain registry")
@@ -973,22 +831,9 @@ def remote_modelkit(
         return load_modelkit_at(repo, repo.resolve(parsed.reference))
 
 
-def remove_remote(
-    ref: str,
-    *,
-    home: Home = None,
-    plain_http: bool | None = None,
-    tls_verify: bool = True,
-    ca_file: PathArg = None,
-    cert: PathArg = None,
-    key: PathArg = None,
-    proxy: str | None = None,
-    concurrency: int = 5,
-    network: NetworkOptions | None = None,
-) -> Descriptor:
+def remove_remote(ref: str, *, home: Home = None, **net: Unpack[NetworkKeywords]) -> Descriptor:
     """Delete a manifest (by tag or digest) from its registry."""
-    network = network_options(network, plain_http=plain_http, tls_verify=tls_verify, ca_file=ca_file, cert=cert,
-                              key=key, proxy=proxy, concurrency=concurrency)
+    network = build_network("remove_remote", net)
     parsed = parse_single(ref)
     with _remotes(home, network) as remotes:
         repo = remotes.repository(parsed)

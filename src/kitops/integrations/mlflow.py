@@ -61,14 +61,17 @@ from kitops.errors import KitError, NotFoundError, UsageError
 from kitops.kitfile.generate import MLFLOW_PYFUNC as PYFUNC
 from kitops.kitfile.generate import mlflow_framework
 from kitops.kitfile.model import CodeEntry, DatasetEntry, DocsEntry, Kitfile, Model, ModelPart, Package
+from kitops.netopts import check_keywords
 from kitops.oci.reference import parse_single
 from kitops.settings import cache_dir, kitops_home
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11; only type checkers read it
+
     from kitops.modelkit._pydantic_kit import PydanticKitfile
     from kitops.modelkit.pack import PackResult
+    from kitops.netopts import NetworkKeywords
     from kitops.progress import Cancel, Progress
-    from kitops.registry.remote import NetworkOptions
 
 log = logging.getLogger(__name__)
 
@@ -661,9 +664,13 @@ def _check_finished(run: Any, *, active: bool, force: bool) -> None:
 
 
 def _experiment_name(client: Any, experiment_id: str) -> str:
+    """The experiment's name for the Kitfile's metadata, or "" when MLflow will not give it (the
+    experiment deleted, or not readable with these credentials): the run itself is what counts."""
+    mlflow_exception = _import("mlflow.exceptions").MlflowException
     try:
         return str(client.get_experiment(experiment_id).name)
-    except Exception:
+    except mlflow_exception as exc:
+        log.debug("experiment %s: no name: %s", experiment_id, getattr(exc, "message", None) or exc)
         return ""
 
 
@@ -696,10 +703,10 @@ def log_modelkit(
     force: bool = False,
     compression: str = "none",
     home: Home = None,
-    network: NetworkOptions | None = None,
     tracking_uri: str | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    **net: Unpack[NetworkKeywords],
 ) -> MLflowModelKit:
     """Pack an MLflow run as the ModelKit ``ref``, push it, and record it on the run.
 
@@ -715,10 +722,12 @@ def log_modelkit(
     it has none).
 
     With ``push`` (the default) ``ref`` must name a registry and the ModelKit is pushed
-    with ``network``; without, it only goes to local storage. Afterwards the run gets the
+    with the network keywords of :func:`kitops.push` (``plain_http``, ``concurrency``, ...,
+    ``network``); without, it only goes to local storage. Afterwards the run gets the
     tags ``kitops.modelkit.ref`` and ``kitops.modelkit.digest`` and the artifact
     ``kitops/Kitfile`` (through ``MlflowClient``, so finished runs work too).
     """
+    check_keywords("log_modelkit", net)  # a misspelt keyword fails now, not after the packing
     mlflow = _mlflow()
     target = parse_single(ref, what="ModelKit reference")
     if push and target.is_local_only:
@@ -745,7 +754,7 @@ def log_modelkit(
                                     cancel=cancel)
     digest = packed.descriptor.digest
     if push:
-        api.push(ref, home=home, network=network, progress=progress, cancel=cancel)
+        api.push(ref, home=home, progress=progress, cancel=cancel, **net)
     shown = target.display()
     with _mlflow_errors(f"recording the ModelKit on run {run_id}", uri), tempfile.TemporaryDirectory(
         prefix="kitops-kitfile-"
@@ -764,7 +773,7 @@ def download_model(
     target_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     home: Home = None,
-    network: NetworkOptions | None = None,
+    **net: Unpack[NetworkKeywords],
 ) -> Path:
     """Unpack only the model of ModelKit ``ref`` (and its MLflow environment files) and
     return the directory holding ``MLmodel``.
@@ -772,14 +781,11 @@ def download_model(
     From local storage when the ModelKit is there, else straight from its registry (only
     the model layers are fetched). Without ``target_dir`` the files go to
     ``$KITOPS_HOME/cache/mlflow/<digest>`` and are reused by later calls for the same
-    digest (``kit cache clear`` removes them).
+    digest (``kit cache clear`` removes them). The network keywords are :func:`kitops.unpack`'s.
     """
-    try:
-        inspected = api.inspect(ref, home=home)
-    except NotFoundError:
-        if parse_single(ref).is_local_only:
-            raise
-        inspected = api.inspect(ref, home=home, remote=True, network=network)
+    check_keywords("download_model", net)
+    # local storage first, then the registry the reference names, with the caller's network options
+    inspected = api.inspect(ref, home=home, **net)
     kitfile, digest = inspected.kitfile, inspected.digest
     model = kitfile.model
     if model is None or not model.path:
@@ -792,7 +798,7 @@ def download_model(
     filters = ["model", *(["code:" + ",".join(env)] if env else [])]
     pinned = parse_single(ref).with_digest(digest).display()
     if target_dir is not None:
-        api.unpack(pinned, target_dir=target_dir, filters=filters, overwrite=overwrite, home=home, network=network)
+        api.unpack(pinned, target_dir=target_dir, filters=filters, overwrite=overwrite, home=home, **net)
         return _mlmodel_dir(Path(target_dir), model.path, ref)
     cache = cache_dir(kitops_home(home)) / "mlflow"
     final = cache / digest.replace(":", "-")
@@ -801,7 +807,7 @@ def download_model(
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=cache))
     try:
-        api.unpack(pinned, target_dir=tmp, filters=filters, home=home, network=network)
+        api.unpack(pinned, target_dir=tmp, filters=filters, home=home, **net)
         (tmp / ".complete").write_text(digest + "\n", encoding="utf-8")
         if (final / ".complete").is_file():
             return _mlmodel_dir(final, model.path, ref)  # a concurrent loader finished first: use its copy
@@ -832,12 +838,13 @@ def load_model(
     *,
     target_dir: str | os.PathLike[str] | None = None,
     home: Home = None,
-    network: NetworkOptions | None = None,
+    **net: Unpack[NetworkKeywords],
 ) -> Any:
     """``mlflow.pyfunc.load_model`` of the model in ModelKit ``ref`` (see :func:`download_model`)."""
+    check_keywords("load_model", net)
     _mlflow()
     pyfunc = _import("mlflow.pyfunc")
-    path = download_model(ref, target_dir=target_dir, home=home, network=network)
+    path = download_model(ref, target_dir=target_dir, home=home, **net)
     return pyfunc.load_model(str(path))
 
 

@@ -260,10 +260,13 @@ def _reuse_identical(
 ) -> Manifest | None:
     """Re-packing unchanged content returns the existing ModelKit (same digest, no orphan),
     provided it already carries the requested extra annotations."""
+    from kitops.errors import FormatError, IntegrityError, NotFoundError
+
     for desc in store.repository(repo_key).manifests():
         try:
             existing = store.read_manifest(desc)
-        except Exception:
+        except (FormatError, NotFoundError, IntegrityError):
+            # not a manifest we can compare (an index, a blob gone or damaged): no candidate for reuse
             continue
         if (
             existing.artifact_type == mt.KIT_MANIFEST_ARTIFACT
