@@ -17,16 +17,16 @@ import platform
 import random
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.realregistry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -426,23 +426,15 @@ def sample(text: str) -> str:
 # registry
 
 
-def start_registry(work: Path, storage: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cfg = work / "registry.yml"
-    cfg.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n"
-                   f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            return proc, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    proc.wait()
-    raise RuntimeError("registry did not start")
+def start_registry(work: Path, storage: Path) -> Registry:
+    """The registry the push, pull and remote-unpack steps talk to, configuration and log in
+    ``work`` and blobs in ``storage``: the launcher the tests and the demo use. Imported here, not at
+    the top, so the generator children (which import this module from bench/) never load it."""
+    if str(ROOT) not in sys.path:  # the launcher lives with the tests, under the repository root
+        sys.path.insert(0, str(ROOT))
+    from tests.realregistry import start_registry as launch
+
+    return launch(work, storage=storage, log_level="error")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -696,8 +688,9 @@ def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list
     pulls = ram_dir(args.pull_dir, sw, f"kitbench-{name}-pull", 2.5 * mk.blob_bytes)
     info.update(registry_dir=str(registry_dir), pull_dir=str(pulls))
     rm(registry_dir, pulls)
-    reg, host = start_registry(sw, registry_dir)
-    runner.server = reg.pid
+    reg = start_registry(sw, registry_dir)
+    host = reg.host
+    runner.server = reg.process.pid
     print(f"   registry stores in {registry_dir}; pulls and remote unpacks write to {pulls}", flush=True)
     repo = f"bench/{name}"
     try:
@@ -759,12 +752,7 @@ def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list
             results["remote-unpack"] = runner.step("remote-unpack", nbytes, impls, reg_warm, expected)
     finally:
         runner.server = None
-        reg.send_signal(signal.SIGTERM)
-        try:
-            reg.wait(10)
-        except subprocess.TimeoutExpired:
-            reg.kill()
-            reg.wait()
+        reg.stop()
         if not args.keep:
             rm(registry_dir, pulls)
     return done()

@@ -9,12 +9,13 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.realregistry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-out"
@@ -31,27 +32,18 @@ def run(*args: str, env: dict[str, str]) -> str:
     return proc.stdout
 
 
-def start_registry() -> tuple[subprocess.Popen[bytes], str]:
-    """Debian's docker-registry (CNCF distribution) on a free loopback port, storage under demo-out/."""
-    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = OUT / "registry.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {OUT / 'registry-data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            return proc, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("demo failed: the local registry did not start")
+def start_registry() -> Registry:
+    """Debian's docker-registry (CNCF distribution) on a free loopback port, configuration and log
+    in demo-out/, storage in demo-out/registry-data: the launcher the tests and the bench use."""
+    if str(ROOT) not in sys.path:  # the launcher lives with the tests, under the repository root
+        sys.path.insert(0, str(ROOT))
+    from tests.realregistry import RegistryStartError
+    from tests.realregistry import start_registry as launch
+
+    try:
+        return launch(OUT, storage=OUT / "registry-data")
+    except RegistryStartError as err:
+        raise SystemExit(f"demo failed: the local registry did not start: {err}") from None
 
 
 def main() -> None:
@@ -79,7 +71,8 @@ def main() -> None:
     if pred.returncode == 0:
         print(f"The unpacked model classifies (6.7, 3.0, 5.2, 2.3) as: {pred.stdout.strip()}")
 
-    registry, host = start_registry()
+    registry = start_registry()
+    host = registry.host
     try:
         print(f"\nStarted a local OCI registry (docker-registry) at {host}")
         ref = f"{host}/examples/iris-classifier:v1"
@@ -99,8 +92,7 @@ def main() -> None:
         run("list", f"{host}/examples/iris-classifier", env=env)
         run("diff", f"local://{ref}", f"remote://{prod}", env=env)
     finally:
-        registry.terminate()
-        registry.wait(10)
+        registry.stop()
     print(f"\nDemo finished. Local storage: {OUT / 'home'}")
 
 

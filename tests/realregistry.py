@@ -1,4 +1,11 @@
-"""Start Debian's docker-registry (CNCF distribution) on 127.0.0.1 for tests: plain, htpasswd, TLS, token auth."""
+"""Start Debian's docker-registry (CNCF distribution) on 127.0.0.1: plain, htpasswd, TLS or token auth.
+
+The one launcher of the real registry: the test fixtures (tests/conftest.py), the benchmark
+(bench/run.py) and the demo (scripts/demo.py) all start it here. The scripts import this module
+with the repository root on ``sys.path`` and nothing but the venv, so it needs only the standard
+library at import time; the TLS variant needs ``cryptography``, the Basic-auth one ``htpasswd``.
+It never skips or fails a test itself: the fixtures decide that (see :data:`MISSING`).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +17,23 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-import pytest
-
-from tests.tokenissuer import TokenIssuer
+if TYPE_CHECKING:
+    from tests.tokenissuer import TokenIssuer
 
 BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+MISSING = "docker-registry is not installed (apt-get install docker-registry; scripts/setup.sh does it)"
+CONFIG = "registry.yml"
+LOG = "registry.log"
+
+
+class RegistryStartError(RuntimeError):
+    """The registry is not installed, or did not answer on any of the ports tried."""
 
 
 @dataclass
@@ -42,18 +57,15 @@ class Registry:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
     def blob_path(self, digest: str) -> Path:
         hexpart = digest.split(":", 1)[1]
         return self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexpart[:2] / hexpart / "data"
 
 
-def require_binary() -> None:
-    if not os.path.exists(BINARY):
-        msg = "docker-registry is not installed (apt-get install docker-registry; run-tests.sh does it)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+def installed() -> bool:
+    return os.path.exists(BINARY)
 
 
 def _free_port() -> int:
@@ -96,21 +108,47 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
+def _answers(url: str, ca_file: str | None) -> bool:
+    """Whether the registry's API root answers (200, or 401 behind auth); proxies in the
+    environment are bypassed, as the registry is on the loopback."""
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if ca_file:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca_file)))
+    try:
+        with urllib.request.build_opener(*handlers).open(url, timeout=1) as resp:
+            return int(resp.status) == 200
+    except urllib.error.HTTPError as err:
+        err.close()
+        return err.code == 401
+    except OSError:
+        return False
+
+
 def start_registry(
     directory: Path,
     *,
+    storage: Path | None = None,
     basic_auth: bool = False,
     tls: bool = False,
     token_auth: TokenIssuer | None = None,
     log_level: str = "warn",
+    timeout: float = 15.0,
 ) -> Registry:
-    """Start a registry; ``token_auth`` is a started :class:`TokenIssuer` to use as the Bearer realm
-    (its life is the caller's: stop it after the registry)."""
-    require_binary()
+    """Start a registry whose configuration, log and credentials live in ``directory`` and whose
+    blobs live in ``storage`` (``directory/data`` by default), with deletes enabled.
+
+    ``token_auth`` is a started :class:`~tests.tokenissuer.TokenIssuer` to use as the Bearer realm
+    (its life is the caller's: stop it after the registry). Raises :class:`RegistryStartError`
+    when the binary is missing or the registry does not answer within ``timeout`` seconds.
+    """
+    if not installed():
+        raise RegistryStartError(MISSING)
     if basic_auth and token_auth is not None:
         raise ValueError("basic_auth and token_auth are exclusive")
     directory.mkdir(parents=True, exist_ok=True)
-    storage = directory / "data"
+    storage = storage or directory / "data"
+    # Upload purging off: its periodic walk deletes week-old uploads, which no run here lives long
+    # enough to leave, so it would only be one more writer to the storage the tests inspect.
     lines = ["version: 0.1", "log:", f"  level: {log_level}", "storage:", "  filesystem:", f"    rootdirectory: {storage}",
              "  delete:", "    enabled: true", "  maintenance:", "    uploadpurging:", "      enabled: false"]
     username = password = ca_file = None
@@ -129,24 +167,22 @@ def start_registry(
         ca, cert, key = make_tls(directory)
         ca_file = str(ca)
         tls_lines = ["  tls:", f"    certificate: {cert}", f"    key: {key}"]
+    scheme = "https" if tls else "http"
+    config, log = directory / CONFIG, directory / LOG
     last_log = ""
+    # The free port is only free until the registry binds it: another process may take it in
+    # between, so a registry that exits at once is started again on another port.
     for _attempt in range(5):
         port = _free_port()
-        config = directory / "config.yml"
         config.write_text("\n".join([*lines, "http:", f"  addr: 127.0.0.1:{port}", *tls_lines]) + "\n")
-        log_file = open(directory / "registry.log", "wb")  # noqa: SIM115 - lives as long as the process
-        proc = subprocess.Popen([BINARY, "serve", str(config)], stdout=log_file, stderr=subprocess.STDOUT)
-        scheme = "https" if tls else "http"
-        deadline = time.monotonic() + 15
+        with log.open("wb") as log_file:  # the child holds its own descriptor
+            proc = subprocess.Popen([BINARY, "serve", str(config)], stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                ctx = ssl.create_default_context(cafile=ca_file) if ca_file else True
-                r = httpx.get(f"{scheme}://127.0.0.1:{port}/v2/", verify=ctx, timeout=1)
-                if r.status_code in (200, 401):
-                    return Registry(f"127.0.0.1:{port}", scheme, storage, proc, username, password, ca_file,
-                                    token_auth)
-            except httpx.HTTPError:
-                time.sleep(0.05)
+            if _answers(f"{scheme}://127.0.0.1:{port}/v2/", ca_file):
+                return Registry(f"127.0.0.1:{port}", scheme, storage, proc, username, password, ca_file, token_auth)
+            time.sleep(0.05)
         proc.kill()
-        last_log = (directory / "registry.log").read_text(errors="replace")[-2000:]
-    raise RuntimeError(f"docker-registry did not start:\n{last_log}")
+        proc.wait()
+        last_log = log.read_text(errors="replace")[-2000:]
+    raise RegistryStartError(f"docker-registry did not answer on 127.0.0.1 ({log}):\n{last_log}")

@@ -22,13 +22,16 @@ header in this order: ``x5c`` (a chain verified against ``auth.token.rootcertbun
 then ``kid`` (a libtrust key ID looked up among the public keys of the bundle's certificates).
 The bundle is one self-signed certificate of the signing key, so both ``x5c`` (default) and
 ``kid`` headers are accepted (``header_mode``). The signature is JOSE's raw ``r || s``.
-distribution accepts ``exp``/``nbf`` with :data:`LEEWAY` seconds of clock skew.
+distribution accepts ``exp``/``nbf`` with :data:`LEEWAY` seconds of clock skew, a constant of
+its token package that no configuration changes.
 
-Knobs for tests: ``expires_in`` (what the client is told), ``registry_ttl`` (how long the
-*registry* will accept the token: the ``exp`` claim is set so that ``exp + LEEWAY`` is that far
-away), ``delay`` (hold each answer back), :meth:`expire_next` (hand out tokens the registry already rejects: as if they had been
-revoked or the clock had moved), and :attr:`requests` to count and inspect token fetches.
-Tokens are verified offline by the registry, so an issued token cannot be revoked.
+Knobs for tests: ``expires_in`` (what the client is told), ``delay`` (hold each answer back),
+:meth:`expire_next` (hand out tokens the registry already rejects: as if they had been revoked or
+the clock had moved), and :attr:`requests` to count and inspect token fetches. Tokens are
+verified offline by the registry, so an issued token cannot be revoked, and one that is valid
+dies no sooner than ``LEEWAY`` seconds after its ``exp``: a test that needs the registry to
+refuse a token has it born refused with :meth:`expire_next` (and ages the client's tokens on an
+injected clock), rather than waiting for one to die.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import math
 import threading
 import time
 import uuid
@@ -125,7 +127,6 @@ class TokenIssuer:
         self.anonymous_pull = anonymous_pull
         self.expires_in = expires_in
         self.header_mode = header_mode
-        self.registry_ttl: float | None = None
         self.delay = 0.0  # seconds each token response is held back (to make concurrent fetches overlap)
         self._expire_next = 0
         self._expire_filter = ""
@@ -217,7 +218,6 @@ class TokenIssuer:
             self._expire_next = 0
             self._expire_filter = ""
             self.expired_issued = 0
-            self.registry_ttl = None
             self.delay = 0.0
             self.anonymous_pull, self.expires_in, self.header_mode = self._defaults
 
@@ -317,15 +317,10 @@ class TokenIssuer:
 
         now = time.time()
         with self._lock:
-            ttl = self.registry_ttl
             expires_in = self.expires_in
             mode = self.header_mode
-        if born_expired:
-            exp = int(now) - LEEWAY - 3600
-        elif ttl is not None:  # the registry rejects it once now > exp + LEEWAY
-            exp = math.ceil(now + ttl) - LEEWAY
-        else:
-            exp = int(now) + expires_in
+        # a born-expired token is an hour past what the registry's leeway forgives
+        exp = int(now) - LEEWAY - 3600 if born_expired else int(now) + expires_in
         header: dict[str, object] = {"typ": "JWT", "alg": "ES256"}
         if mode == "x5c":
             header["x5c"] = [base64.b64encode(self._cert_der).decode()]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +14,13 @@ import pytest
 from kitops import api
 from kitops.errors import AuthenticationError
 from kitops.oci.reference import parse_single
+from kitops.registry import remote
+from kitops.registry.client import RegistryClient
 from kitops.registry.remote import NetworkOptions, Remotes
+from tests.fakeclock import FakeClock
 from tests.helpers import tree_files
 from tests.realregistry import Registry
-from tests.tokenissuer import LEEWAY, PASSWORD, USERNAME, TokenIssuer, decode_jwt
+from tests.tokenissuer import PASSWORD, USERNAME, TokenIssuer, decode_jwt
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris"
 BLOBS = 5  # examples/iris: config + 4 layers
@@ -30,6 +33,15 @@ def issuer(token_registry: Registry) -> Iterator[TokenIssuer]:
     token_registry.token_issuer.reset()
     yield token_registry.token_issuer
     token_registry.token_issuer.reset()
+
+
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The clock the token caches of the clients the API makes age on: every client is made by
+    :class:`~kitops.registry.remote.Remotes`, which takes no clock, so its constructor is wrapped."""
+    fake = FakeClock()
+    monkeypatch.setattr(remote, "RegistryClient", functools.partial(RegistryClient, clock=fake))
+    return fake
 
 
 def _login(reg: Registry, home: Path) -> None:
@@ -189,11 +201,20 @@ def test_token_the_registry_rejects_is_refreshed(
     assert api.list_remote(f"{token_registry.host}/{repo_name}", home=home)[0].tags == ("v1",)
 
 
-class _DieMidUpload:
-    """A Progress that, once, stalls a chunked upload until every token issued so far is dead on the registry."""
+class _RefusedMidUpload:
+    """A Progress that, once, in the middle of a chunked upload, ages every token the client holds
+    by an hour on its clock and has the issuer sign the next push token already expired for the
+    registry; when that blob is done, the next token (the pull token the manifest HEAD fetches)
+    is born expired too.
 
-    def __init__(self, issuer: TokenIssuer, chunk: int) -> None:
-        self.issuer, self.chunk = issuer, chunk
+    The registry's clock cannot be moved and it accepts ``exp`` with a fixed leeway of
+    :data:`~tests.tokenissuer.LEEWAY` seconds (not configurable in distribution), so a token it
+    refuses without the test waiting must be born refused; the client, told the token lasts
+    ``expires_in``, believes it valid and sends it.
+    """
+
+    def __init__(self, issuer: TokenIssuer, clock: FakeClock, chunk: int) -> None:
+        self.issuer, self.clock, self.chunk = issuer, clock, chunk
         self.totals: dict[str, int] = {}
         self.stalled_on = ""
 
@@ -204,55 +225,64 @@ class _DieMidUpload:
         if self.stalled_on or self.totals.get(key, 0) <= 3 * self.chunk:
             return
         self.stalled_on = key
-        dying = [int(decode_jwt(t)[1]["exp"]) for t in self.issuer.tokens]  # type: ignore[call-overload]
-        self.issuer.registry_ttl = None  # the tokens fetched from now on live
-        time.sleep(max(max(dying) + LEEWAY + 0.05 - time.time(), 0))
+        self.issuer.expire_next(1, scope_contains=":pull,push")
+        self.clock.advance(3600)
 
     def end(self, key: str, error: BaseException | None = None) -> None:
-        pass
+        if key == self.stalled_on:  # the push token is fresh now: the next fetch is for pulling
+            self.issuer.expire_next(1)
 
 
-def test_tokens_expiring_mid_upload_are_refreshed(
-    token_registry: Registry, issuer: TokenIssuer, repo_name: str, home: Path, caplog: pytest.LogCaptureFixture
+def test_token_refused_mid_upload_is_refreshed_and_the_chunk_sent_again(
+    token_registry: Registry, issuer: TokenIssuer, clock: FakeClock, repo_name: str, home: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Tokens the client was told last 300 s die on the registry in the middle of a chunked upload:
-    the next PATCH gets 401, the client fetches a new token and sends that chunk again; the pull-scoped
-    token dies too and the manifest HEAD refreshes it. One push, no failure."""
+    """In the middle of a chunked upload the client's tokens run out; the push token it fetches is
+    refused by the registry: the PATCH gets 401, the client fetches another token and sends that
+    chunk again. The pull token it fetches for the manifest HEAD is refused too and fetched again.
+    One push, no failure."""
     _login(token_registry, home)
     packed = api.pack(EXAMPLE, tag="iris:v1", home=home)
     issuer.reset()
-    issuer.registry_ttl = 1.5
     chunk = 1024
-    progress = _DieMidUpload(issuer, chunk)
+    progress = _RefusedMidUpload(issuer, clock, chunk)
     caplog.set_level(logging.DEBUG, logger="kitops")
     network = NetworkOptions(concurrency=1, upload_mode="chunked", chunk_size=chunk)
     ref = f"{token_registry.host}/{repo_name}:v1"
     api.push("iris:v1", ref, home=home, network=network, progress=progress)
-    assert progress.stalled_on
+    assert progress.stalled_on and issuer.expired_issued == 2
     logs = [m for m in _registry_logs(caplog) if f"/v2/{repo_name}/" in m and " -> " in m]
     rejected = [i for i, m in enumerate(logs) if "-> 401" in m]
-    assert [logs[i].split(" ")[0] for i in rejected] == ["HEAD", "PATCH", "HEAD"]  # first contact, then 2 dead tokens
+    assert [logs[i].split(" ")[0] for i in rejected] == ["HEAD", "PATCH", "HEAD"]  # first contact, 2 refused tokens
     assert logs[rejected[1] + 1].startswith("PATCH") and "-> 202" in logs[rejected[1] + 1]  # the chunk, sent again
-    assert "/manifests/" in logs[rejected[2]]
+    again = logs[rejected[2] + 1]  # the same HEAD, with the next token: the manifest is not there yet
+    assert "/manifests/" in again and again.split(" -> ")[0] == logs[rejected[2]].split(" -> ")[0] and "-> 404" in again
     pull, push = f"repository:{repo_name}:pull", f"repository:{repo_name}:pull,push"
-    assert [r.scopes for r in issuer.issued()] == [[pull], [push], [push], [pull]]  # one new token per scope
+    # the first two, then per scope: the one fetched because the client's clock ran out, refused,
+    # and the one fetched after the 401
+    assert [r.scopes for r in issuer.issued()] == [[pull], [push], [push], [push], [pull], [pull]]
     assert api.pull(ref, home=home.parent / "fresh").descriptor.digest == packed.descriptor.digest
 
 
-def test_short_expires_in_is_refreshed_before_the_registry_refuses(
-    token_registry: Registry, issuer: TokenIssuer, repo_name: str, home: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(("expires_in", "lifetime"), [(1, 1.0), (300, 290.0)])
+def test_expires_in_is_refreshed_before_the_registry_refuses(
+    token_registry: Registry, issuer: TokenIssuer, clock: FakeClock, repo_name: str, home: Path,
+    caplog: pytest.LogCaptureFixture, expires_in: int, lifetime: float,
 ) -> None:
+    """A token is used until 10 s before ``expires_in`` runs out (at least 1 s), then fetched anew
+    before the registry would refuse it: no 401 on the way."""
     _login(token_registry, home)
     api.pack(EXAMPLE, tag="iris:v1", home=home)
     api.push("iris:v1", f"{token_registry.host}/{repo_name}:v1", home=home)
     issuer.reset()
-    issuer.expires_in = 1
+    issuer.expires_in = expires_in
     caplog.set_level(logging.DEBUG, logger="kitops")
     with Remotes(home, NetworkOptions()) as remotes:
         repo = remotes.repository(parse_single(f"{token_registry.host}/{repo_name}:v1"))
         desc = repo.resolve("v1")
+        clock.advance(lifetime - 0.25)
         assert repo.resolve("v1") == desc and len(issuer.issued()) == 1  # cached
-        time.sleep(1.05)
+        clock.advance(0.25)
         assert repo.resolve("v1") == desc
     assert len(issuer.issued()) == 2
     assert len([m for m in _registry_logs(caplog) if "-> 401" in m]) == 1  # only the first, unauthenticated HEAD

@@ -10,6 +10,7 @@ import base64
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -77,22 +78,27 @@ class _Token:
 
 
 class TokenCache:
-    """Bearer tokens per (realm, service, scope); thread-safe; expired entries are ignored."""
+    """Bearer tokens per (realm, service, scope); thread-safe; expired entries are ignored.
 
-    def __init__(self) -> None:
+    Lifetimes are measured on ``clock`` (seconds, monotonic): tests pass a fake one to age tokens
+    without waiting.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._tokens: dict[tuple[str, str, str], _Token] = {}
         self._lock = threading.Lock()
 
     def get(self, realm: str, service: str, scope: str) -> str | None:
         with self._lock:
             tok = self._tokens.get((realm, service, scope))
-        if tok is None or tok.expires_at <= time.monotonic():
+        if tok is None or tok.expires_at <= self._clock():
             return None
         return tok.value
 
     def put(self, realm: str, service: str, scope: str, value: str, expires_in: float) -> None:
         with self._lock:
-            self._tokens[(realm, service, scope)] = _Token(value, time.monotonic() + max(expires_in - 10, 1))
+            self._tokens[(realm, service, scope)] = _Token(value, self._clock() + max(expires_in - 10, 1))
 
     def drop(self, realm: str, service: str, scope: str) -> None:
         with self._lock:
@@ -107,8 +113,3 @@ def redact_url(url: str) -> str:
         netloc += f":{parts.port}"
     query = SECRET_QUERY_RE.sub(r"\1***", parts.query)
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    secret = {"authorization", "cookie", "set-cookie", "proxy-authorization", "x-amz-security-token"}
-    return {k: ("***" if k.lower() in secret else v) for k, v in headers.items()}
