@@ -1,5 +1,6 @@
-"""Blob bodies read straight from the socket (past h11) against the real registry: used, verified,
-and continued with a Range when the connection breaks mid-body."""
+"""Blob bodies against the real registry on both paths — their own ``http.client`` connection
+(the default) and httpx's (``KITOPS_DIRECT_BODY=0``): used, verified, and continued with a Range
+when the connection breaks mid-body."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from kitops import api
 from kitops.oci.models import Manifest
 from kitops.registry import repository
 from kitops.registry.client import RegistryClient
+from kitops.registry.directbody import DIRECT_BODY
 from kitops.registry.repository import RemoteRepository
 from kitops.store.layout import LocalStore
 from tests.realregistry import Registry
@@ -89,19 +92,27 @@ def big_kit(plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path
     return repo_name, data
 
 
-@pytest.fixture()
-def direct_sockets(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Records what ``_direct_socket`` decided for each blob body (None: the h11 path)."""
+@pytest.fixture(params=[True, False], ids=["direct", "httpx"])
+def direct_sockets(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Runs the test with the direct path on, then off; records, for each blob body, the socket
+    it is read from on the direct path (None: through httpx) and checks the path asked for ran."""
+    direct = bool(request.param)
+    monkeypatch.setenv("KITOPS_DIRECT_BODY", "1" if direct else "0")
     seen: list[object] = []
-    real = repository._direct_socket
+    real_init = repository._ResponseStream.__init__
 
-    def spy(resp: object) -> object:
-        sock = real(resp)  # type: ignore[arg-type]
-        seen.append(sock)
-        return sock
+    def spy(self: repository._ResponseStream, resp: object) -> None:
+        real_init(self, resp)  # type: ignore[arg-type]
+        body = resp.extensions.get(DIRECT_BODY)  # type: ignore[attr-defined]
+        seen.append(body.socket if self.direct else None)
 
-    monkeypatch.setattr(repository, "_direct_socket", spy)
-    return seen
+    monkeypatch.setattr(repository._ResponseStream, "__init__", spy)
+    yield seen
+    assert seen, "no blob body was read"
+    if direct:
+        assert all(isinstance(s, socket.socket) for s in seen)
+    else:
+        assert seen == [None] * len(seen)
 
 
 def _unpacked_model(ref: str, home: Path, out: Path) -> bytes:
@@ -117,7 +128,6 @@ def test_pull_reads_the_body_from_the_socket_and_verifies_it(
     ref = f"{plain_registry.host}/{repo}:v1"
     caplog.set_level(logging.DEBUG, logger="kitops")
     api.pull(ref, home=home)
-    assert any(isinstance(s, socket.socket) for s in direct_sockets)  # the fast path ran
     gets = [r.getMessage() for r in caplog.records if "GET" in r.getMessage() and "/blobs/" in r.getMessage()]
     assert gets and not [g for g in gets if "-> 206" in g]  # each body in one response, never resumed
     assert _unpacked_model(ref, home, tmp_path / "out") == data
@@ -137,11 +147,11 @@ def test_readinto_fills_the_callers_buffer_from_the_socket(
     buf = memoryview(bytearray(300_000))
     try:
         while n := body.readinto(buf):
-            assert n == min(len(buf), layer.size - len(got)) or not got  # full buffers after the first chunk
+            if direct_sockets[-1] is not None:  # the direct path fills the whole buffer
+                assert n == min(len(buf), layer.size - len(got))
             got += buf[:n]
     finally:
         body.close()
-    assert isinstance(direct_sockets[-1], socket.socket)
     assert len(got) == layer.size and "sha256:" + hashlib.sha256(got).hexdigest() == layer.digest
 
 
@@ -158,7 +168,6 @@ def test_connection_cut_mid_body_is_continued_in_the_same_pull(
     finally:
         relay.close()
     assert relay.cuts == 0  # both cuts happened
-    assert any(isinstance(s, socket.socket) for s in direct_sockets)
     ranged = [r.getMessage() for r in caplog.records if "/blobs/" in r.getMessage() and "-> 206" in r.getMessage()]
     assert len(ranged) >= 2  # each cut was continued with a Range, not restarted
     store = LocalStore(home / "storage")
@@ -187,5 +196,5 @@ def test_tls_body_is_read_from_the_tls_socket(
     api.push(ref, home=home, network=network)
     api.remove(ref, home=home)
     api.pull(ref, home=home, network=network)
-    assert any(isinstance(s, ssl.SSLSocket) for s in direct_sockets)
+    assert all(isinstance(s, ssl.SSLSocket) for s in direct_sockets) or direct_sockets == [None] * len(direct_sockets)
     assert _unpacked_model(ref, home, tmp_path / "out") == data

@@ -31,7 +31,8 @@ def test_certificates_are_loaded_by_the_first_handshake_not_before() -> None:
 def test_no_ca_file_means_the_deferred_context(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     assert isinstance(TLSOptions().ssl_context(), DeferredTrustContext)
-    assert TLSOptions(tls_verify=False).ssl_context() is False
+    unverified = TLSOptions(tls_verify=False).ssl_context()
+    assert unverified.verify_mode == ssl.CERT_NONE and not unverified.check_hostname
 
 
 def test_ssl_cert_file_is_deferred_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from kitops import __version__
+from kitops._version import __version__
 from kitops.errors import AuthenticationError, TransferError, UsageError
+from kitops.registry import directbody
 from kitops.registry.auth import Credential, TokenCache, merge_scopes, parse_challenges, redact_url
 from kitops.registry.errors import (
     answered_in_plain_http,
@@ -137,7 +138,13 @@ class RegistryClient:
         backoff_base: float = 0.25,
         backoff_max: float = 8.0,
         concurrency: int = 5,
+        direct_body: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``direct_body`` sends blob downloads on connections of their own (see
+        :mod:`kitops.registry.directbody`); None takes ``KITOPS_DIRECT_BODY`` (on by default). A
+        given ``transport`` (tests' mock transports) is used as it is. Bearer tokens age on
+        ``clock`` (tests pass a fake one)."""
         self.registry = registry
         self.host = api_host(registry)
         # HTTPS unless told otherwise. A loopback registry (a dev setup: kind, zot, distribution)
@@ -150,7 +157,7 @@ class RegistryClient:
         self._lookup = credentials
         self._credential: Credential | None = None
         self._credential_loaded = False
-        self._tokens = TokenCache()
+        self._tokens = TokenCache(clock)
         self._bearer: tuple[str, str] | None = None  # (realm, service) once the registry asked for Bearer
         self._basic = False
         self._lock = threading.Lock()
@@ -161,14 +168,22 @@ class RegistryClient:
         if proxy is not None:
             _check_proxy(proxy)
         self._proxy = proxy
+        ssl_context = (tls or TLSOptions()).ssl_context()
+        limits = httpx.Limits(max_connections=max(10, concurrency * 2),
+                              max_keepalive_connections=max(10, concurrency * 2))
+        if transport is None:
+            transport = httpx.HTTPTransport(verify=ssl_context, limits=limits)
+            if directbody.enabled_by_environment() if direct_body is None else direct_body:
+                transport = directbody.DirectBodyTransport(transport, ssl_context)
+        self.direct_body = isinstance(transport, directbody.DirectBodyTransport)
         self._http = httpx.Client(
             transport=transport,
-            verify=(tls or TLSOptions()).ssl_context() if transport is None else True,
+            verify=ssl_context,  # for the proxy transports httpx mounts (--proxy, HTTPS_PROXY)
             proxy=proxy,
             trust_env=True,
             follow_redirects=False,
             timeout=httpx.Timeout(connect=30.0, read=300.0, write=300.0, pool=120.0),
-            limits=httpx.Limits(max_connections=max(10, concurrency * 2), max_keepalive_connections=max(10, concurrency * 2)),
+            limits=limits,
             headers={"User-Agent": USER_AGENT},
         )
 
@@ -325,11 +340,14 @@ class RegistryClient:
         expect: tuple[int, ...] | None = None,
         repo: str = "",
         retry: bool = True,
+        large_body: bool = False,
     ) -> httpx.Response:
         """Send with auth, redirects and (when ``retry`` and the body allows) retries.
 
         ``retry=False`` is for requests whose partial effect cannot be repeated blindly
         (a PATCH that may have appended half a chunk): the caller resynchronises.
+        ``large_body`` marks a GET whose body is a blob, sent on a connection of its own when
+        the direct path is on (the response's ``DIRECT_BODY`` extension then holds the body).
         """
         url = self._full_url(path, params)
         if isinstance(body, bytes):
@@ -345,7 +363,8 @@ class RegistryClient:
                     hdrs["Authorization"] = auth
             if body is not None:
                 hdrs["Content-Length"] = str(body.length)
-            request = self._http.build_request(method, url, headers=hdrs, content=iter(body) if body is not None else None)
+            request = self._http.build_request(method, url, headers=hdrs, content=iter(body) if body is not None else None,
+                                               extensions={directbody.DIRECT_BODY: True} if large_body else None)
             started = time.monotonic()
             try:
                 resp = self._http.send(request, stream=True)

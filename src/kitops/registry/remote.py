@@ -18,7 +18,7 @@ from kitops.registry.upload import UploadOptions
 
 @dataclass
 class NetworkOptions:
-    """The network flags every remote command accepts (spec §4.0), as one value."""
+    """The network flags every remote command accepts, as one value."""
 
     plain_http: bool | None = None
     tls_verify: bool = True

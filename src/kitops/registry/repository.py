@@ -8,8 +8,6 @@ import json
 import logging
 import queue
 import re
-import socket
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,11 +25,13 @@ from kitops.errors import (
     RemoteNotFoundError,
     TransferError,
 )
+from kitops.fsutil import atomic_write
 from kitops.oci import mediatypes as mt
 from kitops.oci.digest import is_digest
 from kitops.oci.models import MAX_MANIFEST_BYTES, Descriptor, Index, Manifest, load_json
 from kitops.oci.reference import is_valid_tag
 from kitops.registry.client import MAX_BODY, RegistryClient
+from kitops.registry.directbody import DIRECT_BODY, DirectBody
 from kitops.registry.upload import UploadOptions, upload_blob
 from kitops.store.base import VerifyingReader
 
@@ -46,66 +46,24 @@ def _raw_chunks(resp: httpx.Response) -> Iterator[bytes]:
     return iter([resp.content]) if resp.is_stream_consumed else resp.iter_raw()
 
 
-def _direct_socket(resp: httpx.Response) -> socket.socket | None:
-    """The connection's socket, when the rest of this body can be read from it directly.
-
-    Only for an identity-encoded HTTP/1.1 body of known length on a plain or TLS socket
-    (not TLS inside a proxy's TLS tunnel): there the socket's next bytes are exactly the
-    body's. The h11 parser is left behind mid-body, so the connection is closed afterwards.
-    """
-    if resp.is_stream_consumed or resp.http_version != "HTTP/1.1" or "content-length" not in resp.headers:
-        return None
-    if resp.headers.get("content-encoding", "identity").lower() != "identity":
-        return None
-    stream = resp.extensions.get("network_stream")
-    get_info = getattr(stream, "get_extra_info", None)
-    if get_info is None:
-        return None
-    sock = get_info("socket")
-    if isinstance(sock, ssl.SSLSocket):
-        return sock
-    if isinstance(sock, socket.socket) and get_info("ssl_object") is None:
-        return sock
-    return None
-
-
-def _set_rcvlowat(sock: socket.socket, size: int) -> int:
-    """Make ``recv`` wait for ``size`` bytes on a plain TCP socket (0 where not applied).
-
-    A reader thread that never hashes or writes wakes for every segment that arrives and
-    reads it alone; on loopback that doubled a pull's system time. TLS sockets are left
-    alone (their records are framed, and OpenSSL may hold plaintext already)."""
-    if isinstance(sock, ssl.SSLSocket) or not hasattr(socket, "SO_RCVLOWAT"):
-        return 0
-    size = max(1, size)  # 1 is the default: plain recv semantics again
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, size)
-    except OSError:
-        return 0
-    return size
-
-
 class _ResponseStream:
     """A streaming HTTP response body as a file-like object.
 
-    Where the socket allows (:func:`_direct_socket`), the body is read in the caller's
-    thread: the first chunk from httpx — the bytes h11 already buffered with the headers
-    — and then ``recv_into`` into one reused buffer, as ``http.client`` does. That saves
-    h11's three copies of every byte, and ``readview`` lends the buffer, so a download
-    hashes and writes it without another copy. Reading, hashing and writing all release
-    the GIL, and blobs are pulled in parallel threads, so no thread of its own is needed:
-    on a 2-core machine shared with a loopback registry an extra reader thread per blob
-    cost more in hand-offs (system time) than it overlapped.
+    A body on a connection of its own (:mod:`kitops.registry.directbody`) is read in the
+    caller's thread with ``readinto`` into one reused buffer, or into the caller's; and
+    ``readview`` lends that buffer, so a download hashes and writes it without another copy.
+    Reading, hashing and writing all release the GIL, and blobs are pulled in parallel
+    threads, so no thread of its own is needed: on a 2-core machine shared with a loopback
+    registry an extra reader thread per blob cost more in hand-offs than it overlapped.
 
-    Other bodies (chunked, compressed, HTTP/2, TLS inside a proxy's tunnel) go through
-    h11, whose parsing holds the GIL; a prefetch thread reads those ahead, at most
+    Other bodies (the direct path switched off, a proxy, a test's transport) come through
+    httpx, whose parsing holds the GIL; a prefetch thread reads those ahead, at most
     ``PREFETCH_CHUNKS`` chunks. Either way a broken connection is raised as
     :class:`ConnectionDropped`, so readers can resume from their offset.
     """
 
     PREFETCH_CHUNKS = 4
     CHUNK = 1 << 20
-    RCVLOWAT = 256 << 10
 
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
@@ -113,15 +71,18 @@ class _ResponseStream:
         self._done = False
         self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(self.PREFETCH_CHUNKS)
         self._stop = threading.Event()
-        self._sock = _direct_socket(resp)
-        self._remaining = -1  # body bytes still on the socket; -1 until the direct read starts
-        self._lowat = 0
+        direct = resp.extensions.get(DIRECT_BODY)
+        self._direct: DirectBody | None = direct if isinstance(direct, DirectBody) else None
         self._own: memoryview | None = None  # our buffer, for readers that do not bring theirs
-        self._raw: Iterator[bytes] | None = None
         self._thread: threading.Thread | None = None
-        if self._sock is None:
+        if self._direct is None:
             self._thread = threading.Thread(target=self._prefetch, name="kit-prefetch", daemon=True)
             self._thread.start()
+
+    @property
+    def direct(self) -> bool:
+        """Whether the body is read from its own connection (the fast path)."""
+        return self._direct is not None
 
     def _dropped(self, exc: BaseException) -> ConnectionDropped:
         return ConnectionDropped(f"connection dropped while reading {self._resp.url.path}: {exc}",
@@ -141,64 +102,29 @@ class _ResponseStream:
         if not self._stop.is_set():
             self._queue.put(item)
 
-    def _direct_start(self, sock: socket.socket) -> None:
-        """Take what h11 holds already (it drains its whole buffer into one event); the rest of
-        the body is then read from the socket."""
-        self._remaining = int(self._resp.headers["content-length"])
-        # held for the life of the stream: a dropped iterator closes the response, and its socket
-        self._raw = chunks = self._resp.iter_raw()
-        first = next(chunks, b"")
-        self._remaining -= len(first)
-        if self._remaining <= 0:
-            first += b"".join(chunks)  # nothing more expected; let h11 see the end of the message
-        else:
-            sock.settimeout(self._resp.request.extensions.get("timeout", {}).get("read") or 300.0)
-            self._lowat = _set_rcvlowat(sock, min(self.RCVLOWAT, self._remaining))
-        self._buf = memoryview(first)
-
-    def _direct_fill(self, sock: socket.socket, view: memoryview) -> int:
-        """``recv_into`` ``view`` until it is full or the body is complete."""
-        want = min(len(view), self._remaining)
-        got = 0
+    def _direct_fill(self, body: DirectBody, view: memoryview) -> int:
         try:
-            while got < want:
-                if self._lowat > 1 and self._remaining - got < self._lowat:  # the last bytes: never wait for more
-                    self._lowat = _set_rcvlowat(sock, self._remaining - got)
-                n = sock.recv_into(view[got:want])
-                if not n:
-                    raise ConnectionDropped(f"connection closed {self._remaining - got} bytes before the end of "
-                                            f"{self._resp.url.path}", hint="re-run the command to resume")
-                got += n
+            n = body.readinto(view)
         except OSError as exc:
             self._done = True
             raise self._dropped(exc) from exc
         except BaseException:
             self._done = True
             raise
-        finally:
-            self._remaining -= got
-        return got
+        if not n:
+            self._done = True
+        return n
 
     def _next(self) -> bool:
         """Refill ``_buf`` with the next chunk; False at the end of the body."""
         if self._done:
             return False
-        if self._sock is not None:
-            if self._remaining < 0:
-                try:
-                    self._direct_start(self._sock)
-                except (httpx.TransportError, OSError) as exc:
-                    self._done = True
-                    raise self._dropped(exc) from exc
-                if self._buf:
-                    return True
-            if self._remaining <= 0:
-                self._done = True
-                return False
+        if self._direct is not None:
             if self._own is None:
-                self._own = memoryview(bytearray(min(self.CHUNK, self._remaining)))
-            self._buf = self._own[:self._direct_fill(self._sock, self._own)]
-            return True
+                self._own = memoryview(bytearray(self.CHUNK))
+            n = self._direct_fill(self._direct, self._own)
+            self._buf = self._own[:n]
+            return n > 0
         item = self._queue.get()
         if item is None:
             self._done = True
@@ -224,11 +150,11 @@ class _ResponseStream:
         return data
 
     def readinto(self, buf: bytearray | memoryview) -> int:
-        """Read into ``buf``; past the first chunk of a direct body, straight from the socket and
-        filling it, so a reader with its own buffers gets the bytes with one copy."""
+        """Read into ``buf``; a direct body fills it straight from the socket, so a reader with
+        its own buffers gets the bytes with one copy."""
         view = memoryview(buf)
-        if not self._buf and self._sock is not None and self._remaining > 0 and not self._done:
-            return self._direct_fill(self._sock, view)
+        if not self._buf and self._direct is not None:
+            return 0 if self._done else self._direct_fill(self._direct, view)
         while not self._buf:
             if not self._next():
                 return 0
@@ -258,19 +184,17 @@ class _ResponseStream:
             n -= step
 
     def interrupt(self) -> None:
-        """End a read blocked in another thread (cancellation): shutting the socket down wakes a
-        blocked ``recv`` at once, where closing it would not."""
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
+        """End a read blocked in another thread (cancellation)."""
+        if self._direct is not None:
+            self._direct.interrupt()
         else:
             self._stop.set()
             self._resp.close()
 
     def close(self) -> None:
-        if self._sock is not None:
+        if self._direct is not None:
             self._done = True
-            self._resp.close()  # h11 was left mid-body: httpcore closes the connection, never reuses it
+            self._resp.close()  # closes the body's own connection
             return
         self._stop.set()
         thread = self._thread
@@ -399,7 +323,7 @@ class RemoteRepository:
             headers["Range"] = f"bytes={offset}-{desc.size - 1}"
         resp = self.client.request(
             "GET", self._path("blobs", desc.digest), scope=self.pull_scope, headers=headers,
-            expect=(200, 206), stream=True, repo=self.repository,
+            expect=(200, 206), stream=True, repo=self.repository, large_body=True,
         )
         skip = offset if resp.status_code == 200 else 0  # Range ignored (a CDN, a proxy): whole blob again
         if self.locations is not None:
@@ -715,8 +639,6 @@ class BlobLocations:
         with self._lock:
             if not self._dirty or self.path is None or self._data is None:
                 return
-            from kitops.store.layout import atomic_write
-
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(self._data).encode(), mode=0o600)
             self._dirty = False

@@ -67,13 +67,11 @@ class TLSOptions:
     cert: str | None = None
     key: str | None = None
 
-    def ssl_context(self) -> ssl.SSLContext | bool:
+    def ssl_context(self) -> ssl.SSLContext:
         cert = os.environ.get("KITOPS_CLIENT_CERT") or self.cert
         key = os.environ.get("KITOPS_CLIENT_KEY") or self.key
         ctx: ssl.SSLContext
         if not self.tls_verify:
-            if not (cert and key):
-                return False
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
