@@ -3,7 +3,7 @@
 Why our own writer: Python's ``tarfile`` differs from Go in at least three ways
 that change layer digests (a trailing ``/`` on directory names, padding the
 archive to 10240 bytes, and the shortest instead of the longest USTAR prefix
-split). Rules, from spec §2.5 and Go's ``archive/tar`` writer:
+split). Rules, from the Go ``kit`` packer and Go's ``archive/tar`` writer:
 
 * USTAR blocks, uid 1000, gid 0, empty uname/gname, mtime 0, devmajor/minor ``0000000\\0``;
 * names over 100 bytes split at the last ``/`` within the first 156 bytes;
@@ -14,15 +14,17 @@ split). Rules, from spec §2.5 and Go's ``archive/tar`` writer:
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from kitops.errors import FormatError, IntegrityError
+from kitops.store.base import KERNEL_COPY, FileReceiver, FileSender
 
 BLOCK = 512
 NAME_SIZE = 100
@@ -34,6 +36,12 @@ TYPE_FILE = b"0"
 TYPE_DIR = b"5"
 TYPE_PAX = b"x"
 _COALESCE = 1 << 20
+# Files at least this large are copied inside the kernel when both ends are files (sendfile): no
+# user-space copy of the data. Smaller ones are not worth starting the blob's hashing thread for.
+KERNEL_COPY_MIN = 1 << 20
+_SEND_CHUNK = 64 << 20  # per sendfile call: cancellation and progress are checked between calls
+# what sendfile answers when it cannot copy between this pair of files: copy through a buffer
+_NO_KERNEL_COPY = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOTSUP}
 
 
 class Sink(Protocol):
@@ -172,8 +180,8 @@ class GoTarWriter:
     def add_file(self, name: str, mode: int, size: int, src: BinaryIO, *, on_bytes: object = None) -> None:
         """Write a regular file; exactly ``size`` bytes must come from ``src`` (it may not grow or shrink)."""
         self._emit(header_bytes(name, mode, size, TYPE_FILE))
+        remaining = self._send_file(src, size, on_bytes) if self._can_receive(size) else size
         view = memoryview(self._buf)
-        remaining = size
         while remaining:
             n = src.readinto(view[: min(len(view), remaining)])  # type: ignore[attr-defined]
             if not n:
@@ -187,6 +195,30 @@ class GoTarWriter:
         pad = -size % BLOCK
         if pad:
             self._emit(b"\0" * pad)
+
+    def _can_receive(self, size: int) -> bool:
+        return KERNEL_COPY and size >= KERNEL_COPY_MIN and isinstance(self._sink, FileReceiver)
+
+    def _send_file(self, src: BinaryIO, size: int, on_bytes: object) -> int:
+        """Copy ``src`` into the sink inside the kernel; the bytes left to copy otherwise (all of
+        them when the kernel cannot, none when the file ended early: the caller reports that)."""
+        sink = cast(FileReceiver, self._sink)  # checked by _can_receive
+        self._flush()
+        remaining = size
+        while remaining:
+            try:
+                n = sink.receive_from(src.fileno(), min(remaining, _SEND_CHUNK))
+            except OSError as exc:
+                if exc.errno in _NO_KERNEL_COPY and remaining == size:
+                    return size
+                raise
+            if not n:
+                break
+            self.bytes_written += n
+            remaining -= n
+            if on_bytes is not None:
+                on_bytes(n)  # type: ignore[operator]
+        return remaining
 
     def close(self) -> None:
         self._emit(b"\0" * (2 * BLOCK))
@@ -315,12 +347,13 @@ def _check_name(name: str, what: str) -> None:
             raise _bad(f"{what} {name[:100]!r}… has a component longer than {MAX_COMPONENT_BYTES} bytes")
 
 
-class _EntryReader:
+class EntryReader:
     """Reads exactly one entry's data from the archive stream."""
 
-    def __init__(self, stream: BinaryIO, size: int) -> None:
+    def __init__(self, stream: BinaryIO, size: int, *, can_send: bool = False) -> None:
         self._stream = stream
         self.remaining = size
+        self._can_send = can_send
 
     def readinto(self, buf: memoryview) -> int:
         if not self.remaining:
@@ -331,6 +364,26 @@ class _EntryReader:
             raise _bad("unexpected end of archive in the middle of a file")
         self.remaining -= n
         return int(n)
+
+    def copy_to(self, fd: int, buf: memoryview) -> None:
+        """Write the rest of the entry's data to the file ``fd``: inside the kernel when the archive
+        stream is a file that can send (an uncompressed layer in the local store), else through ``buf``."""
+        if self._can_send and self.remaining:
+            stream = cast(FileSender, self._stream)  # checked once per archive, in iter_tar
+            try:
+                while self.remaining:
+                    n = stream.send_to(fd, min(self.remaining, _SEND_CHUNK))
+                    if not n:
+                        raise _bad("unexpected end of archive in the middle of a file")
+                    self.remaining -= n
+            except OSError as exc:
+                if exc.errno not in _NO_KERNEL_COPY:
+                    raise
+                self._can_send = False  # nothing was copied by the failed call: go on through the buffer
+        while n := self.readinto(buf):
+            view = buf[:n]
+            while view:
+                view = view[os.write(fd, view):]
 
     def skip(self) -> None:
         buf = memoryview(bytearray(min(self.remaining, 1 << 20) or 1))
@@ -370,7 +423,7 @@ def _checksum_ok(block: bytes) -> bool:
     return stored == unsigned - 256 * high
 
 
-def iter_tar(stream: BinaryIO) -> Iterator[tuple[TarEntry, _EntryReader]]:
+def iter_tar(stream: BinaryIO) -> Iterator[tuple[TarEntry, EntryReader]]:
     """Yield entries with a data reader each; unread data is skipped.
 
     Raises FormatError for anything malformed and IntegrityError for entry types refused
@@ -380,6 +433,7 @@ def iter_tar(stream: BinaryIO) -> Iterator[tuple[TarEntry, _EntryReader]]:
     long_name: str | None = None
     long_link: str | None = None
     pending = False  # an extended header waits for its entry
+    can_send = KERNEL_COPY and isinstance(stream, FileSender)
     while True:
         block = _read_exact(stream, BLOCK)
         if len(block) < BLOCK:
@@ -444,7 +498,7 @@ def iter_tar(stream: BinaryIO) -> Iterator[tuple[TarEntry, _EntryReader]]:
         if kind != "file":
             size = 0  # header-only types carry no data, whatever the size field says (as in Go)
         mode = _parse_number(block[100:108], "mode")
-        reader = _EntryReader(stream, size)
+        reader = EntryReader(stream, size, can_send=can_send)
         yield TarEntry(name=name, typeflag=kind, mode=mode, size=size, linkname=linkname), reader
         reader.skip()
         _read_full(stream, -size % BLOCK, "the padding of a file")

@@ -4,7 +4,7 @@ Each selected layer is extracted into temporary names beside their targets while
 its digest (and diffId, for compressed layers) is computed; only when the layer
 verifies are the files renamed into place. Paths are checked component by
 component: absolute names, ``..`` escapes, links leaving the target directory
-and device files are refused (spec §7 #14, #18; registries-and-users §3).
+and device files are refused, since a ModelKit may come from anyone.
 Nothing is written through a symlink; a symlink may use ``..`` only across real
 directories (so no chain of links resolves outside the target); a hard link may
 only point to a file of the same layer; two entries for one path are refused.
@@ -19,22 +19,24 @@ import itertools
 import logging
 import os
 import posixpath
+import shutil
 import stat
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from kitops.errors import AlreadyExistsError, FormatError, IntegrityError, UsageError
+from kitops.fsutil import atomic_write
 from kitops.kitfile.validate import clean_path
 from kitops.modelkit.compression import decompression_errors, open_decompressed
 from kitops.modelkit.read import LayerBinding, ModelKit, bind_layers
-from kitops.modelkit.tar import iter_tar, parse_partial_name, partial_name
+from kitops.modelkit.tar import EntryReader, iter_tar, parse_partial_name, partial_name
 from kitops.oci.reference import is_modelkit_reference
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
-from kitops.store.base import BLOB_BUFFER, ReadableStore, VerifyingReader
+from kitops.store.base import BLOB_BUFFER, FileSender, ReadableStore, VerifyingReader
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,6 @@ def write_kitfile(kit: ModelKit, target: Path, *, overwrite: bool) -> bool:
                 f"failed to unpack: Kitfile exists and does not match model's Kitfile ({path})",
                 hint="use --overwrite to replace it, or unpack into another directory with -d",
             )
-    from kitops.store.layout import atomic_write
 
     log.info("Unpacking config to %s", path)
     atomic_write(path, data)
@@ -190,6 +191,8 @@ class _DiffIdReader:
 
 
 class _CountingReader:
+    """Reports progress and checks for cancellation as the tar reader consumes the blob."""
+
     def __init__(self, raw: VerifyingReader, key: str, progress: Progress, cancel: Cancel | None) -> None:
         self._raw = raw
         self._key = key
@@ -209,6 +212,17 @@ class _CountingReader:
         return n
 
 
+class _CountingSender(_CountingReader):
+    """The same over a stored blob that can copy its bytes inside the kernel (a :class:`FileSender`)."""
+
+    def send_to(self, out_fd: int, count: int) -> int:
+        if self._cancel is not None:
+            self._cancel.check()
+        n = cast(FileSender, self._raw).send_to(out_fd, count)  # checked once, when this reader was chosen
+        self._progress.advance(self._key, n)
+        return n
+
+
 _WINDOWS = os.name == "nt"
 _OPEN_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -224,6 +238,24 @@ _SYMLINK_HINT = "kit never writes through symlinks: remove the link, or unpack i
 _LIVE_PARTIALS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
 _SEQ = itertools.count(1)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` sets it, racing other threads);
+    on systems without ``/proc`` every bit, so that modes are always set explicitly."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o777
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a staging directory of ours (its directories keep their owner's rwx until renamed)."""
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _safe_relative(name: str) -> str:
@@ -269,10 +301,11 @@ def _pid_alive(pid: int) -> bool:
 
 
 def sweep_partials(directories: Iterable[str]) -> int:
-    """Remove ``.kit-partial-*`` files an interrupted unpack left in ``directories``.
+    """Remove ``.kit-partial-*`` files and staging directories an interrupted unpack left in ``directories``.
 
-    Only regular files named exactly as the extractor names them, and only when their writer is
-    gone: not one this process is writing, not one of another live process. Returns the count.
+    Only regular files and directories named exactly as the extractor names them, and only when
+    their writer is gone: not one this process is writing, not one of another live process.
+    Returns the count.
     """
     me = os.getpid()
     removed = 0
@@ -292,9 +325,13 @@ def sweep_partials(directories: Iterable[str]) -> int:
             if parsed[0] != me and _pid_alive(parsed[0]):
                 continue
             try:
-                if not stat.S_ISREG(os.lstat(path).st_mode):
+                mode = os.lstat(path).st_mode
+                if stat.S_ISDIR(mode):  # a staged layer path
+                    _remove_tree(path)
+                elif stat.S_ISREG(mode):
+                    os.unlink(path)
+                else:
                     continue
-                os.unlink(path)
             except OSError:
                 continue
             removed += 1
@@ -309,9 +346,15 @@ class _LayerExtraction:
     real directory (created here when missing), files are opened with ``O_NOFOLLOW | O_EXCL``.
     A symlink may use ``..`` only across real directories, so that no chain of links can resolve
     outside the target; a hard link may only point to a regular file written by this same layer.
+
+    A layer whose own path (``stage``) is not in the target yet is written under a hidden
+    staging name beside it instead, each file directly under its own name there, and ``commit``
+    renames the staging directory once: a temporary name and a rename per file cost more than
+    writing a small file itself. Everything outside ``stage`` gets a temporary name per file.
     """
 
-    def __init__(self, root: Path, base: Path, *, overwrite: bool, ignore_existing: bool) -> None:
+    def __init__(self, root: Path, base: Path, *, overwrite: bool, ignore_existing: bool,
+                 stage: str | None = None) -> None:
         self.root_real = os.path.realpath(root)
         base_rel = os.path.relpath(os.path.abspath(base), os.path.abspath(root)).replace(os.sep, "/")
         if base_rel == ".." or base_rel.startswith("../"):
@@ -330,6 +373,20 @@ class _LayerExtraction:
         self.touched: set[str] = set()  # directories holding this layer's files and links
         self.files = 0
         self.skipped = 0
+        self.stage_rel: str | None = None  # the layer's path, written under ``stage_dir`` until commit
+        self.stage_dir = ""
+        self.stage_final = ""
+        if stage:
+            rel = self._rel(stage)
+            final = self._abs(rel)
+            if rel != "." and not os.path.lexists(final):
+                self.stage_rel = rel
+                self.stage_final = final
+                self.stage_dir = os.path.join(os.path.dirname(final),
+                                              partial_name(os.path.basename(final), os.getpid(), next(_SEQ)))
+                with _LIVE_LOCK:
+                    _LIVE_PARTIALS.add(self.stage_dir)
+        self.mode_mask = _umask()  # permission bits the kernel would clear at creation
 
     # -- paths ---------------------------------------------------------------------------------
 
@@ -340,7 +397,16 @@ class _LayerExtraction:
         return rel
 
     def _abs(self, rel: str) -> str:
-        return self.root_real if rel == "." else os.path.join(self.root_real, rel)
+        """Where ``rel`` is written now: under the staging directory when it is in the staged path."""
+        if rel == ".":
+            return self.root_real
+        if self.stage_rel is not None and self._staged(rel):
+            return self.stage_dir + rel[len(self.stage_rel):]
+        return os.path.join(self.root_real, rel)
+
+    def _staged(self, rel: str) -> bool:
+        stage = self.stage_rel
+        return stage is not None and (rel == stage or (rel.startswith(stage) and rel[len(stage)] == "/"))
 
     def _through_symlink(self, name: str, path: str) -> IntegrityError:
         try:
@@ -459,30 +525,31 @@ class _LayerExtraction:
         if self._ensure_dir(rel, name):
             self.dir_modes.append((self._abs(rel), mode & 0o777))
 
-    def file(self, name: str, mode: int, reader: object, buf: memoryview) -> None:
+    def file(self, name: str, mode: int, reader: EntryReader, buf: memoryview) -> None:
         self._not_the_root(name, "file")
         rel = self._rel(name)
         self._claim(rel, name, "file")
         self._ensure_dir(posixpath.dirname(rel) or ".", name)
         final = self._abs(rel)
-        self.touched.add(os.path.dirname(final))
-        existed = self._existing(final, name, "file")
-        if existed is None:
-            self.skipped += 1
-            self.skipped_files.add(rel)
-            return
-        tmp = os.path.join(os.path.dirname(final), partial_name(os.path.basename(final), os.getpid(), next(_SEQ)))
-        with _LIVE_LOCK:
-            _LIVE_PARTIALS.add(tmp)
-        self.pending.append((tmp, final, existed))
-        fd = os.open(tmp, _OPEN_FLAGS, 0o600)
+        if self._staged(rel):  # a new directory of ours: nothing there to check or replace
+            path = final
+        else:
+            self.touched.add(os.path.dirname(final))
+            existed = self._existing(final, name, "file")
+            if existed is None:
+                self.skipped += 1
+                self.skipped_files.add(rel)
+                return
+            path = os.path.join(os.path.dirname(final), partial_name(os.path.basename(final), os.getpid(), next(_SEQ)))
+            with _LIVE_LOCK:
+                _LIVE_PARTIALS.add(path)
+            self.pending.append((path, final, existed))
+        perm = mode & 0o777  # setuid/setgid/sticky are dropped
+        fd = os.open(path, _OPEN_FLAGS, perm)
         try:
-            readinto = reader.readinto  # type: ignore[attr-defined]
-            while n := readinto(buf):
-                view = buf[:n]
-                while view:
-                    view = view[os.write(fd, view):]
-            os.fchmod(fd, mode & 0o777)  # setuid/setgid/sticky are dropped
+            reader.copy_to(fd, buf)
+            if perm & self.mode_mask:
+                os.fchmod(fd, perm)  # the exact mode, as packed, whatever the umask
             st = os.fstat(fd)
         finally:
             os.close(fd)
@@ -525,7 +592,9 @@ class _LayerExtraction:
         self._claim(rel, name, kind)
         self._ensure_dir(posixpath.dirname(rel) or ".", name)
         final = self._abs(rel)
-        self.touched.add(os.path.dirname(final))
+        staged = self._staged(rel)
+        if not staged:
+            self.touched.add(os.path.dirname(final))
         if kind == "symlink":
             self._check_symlink(rel, name, linkname)
             source = linkname
@@ -541,8 +610,7 @@ class _LayerExtraction:
                     "extracted earlier from the same layer",
                     hint="the ModelKit was not made by kit pack; do not trust it",
                 )
-        existed = self._existing(final, name, kind)
-        if existed is None:
+        if not staged and self._existing(final, name, kind) is None:
             self.skipped += 1
             return
         self.links.append((kind, source, final, name))
@@ -594,6 +662,33 @@ class _LayerExtraction:
                 os.link(src_final, final)
         for path, mode in reversed(self.dir_modes):
             os.chmod(path, mode | 0o700 if mode & 0o700 != 0o700 else mode)
+        self._commit_stage()
+
+    def _commit_stage(self) -> None:
+        """Give the staged path its final name (one rename for the whole layer)."""
+        if not self.stage_dir or not os.path.lexists(self.stage_dir):
+            self._drop_stage()
+            return
+        self.touched.add(os.path.dirname(self.stage_final))
+        if os.path.lexists(self.stage_final):  # appeared while the layer was unpacked
+            if not self.ignore_existing:
+                raise AlreadyExistsError(f"path '{self.stage_final}' already exists", hint=_EXISTS_HINT)
+            log.debug("skipping %s: it appeared while the layer was unpacked", self.stage_final)
+            self.skipped += self.files
+            self.files = 0
+            self._drop_stage()
+            return
+        os.rename(self.stage_dir, self.stage_final)
+        with _LIVE_LOCK:
+            _LIVE_PARTIALS.discard(self.stage_dir)
+        self.stage_dir = ""
+
+    def _drop_stage(self) -> None:
+        if self.stage_dir:
+            _remove_tree(self.stage_dir)
+            with _LIVE_LOCK:
+                _LIVE_PARTIALS.discard(self.stage_dir)
+            self.stage_dir = ""
 
     def _drop(self, tmp: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -605,6 +700,7 @@ class _LayerExtraction:
         for tmp, _final, _existed in self.pending:
             self._drop(tmp)
         self.pending.clear()
+        self._drop_stage()
 
 
 def extract_layer(
@@ -616,8 +712,12 @@ def extract_layer(
     ignore_existing: bool = False,
     progress: Progress = NULL_PROGRESS,
     cancel: Cancel | None = None,
+    stage: bool = False,
 ) -> tuple[int, int]:
-    """Extract one layer, verifying digest and diffId; returns (files written, files skipped)."""
+    """Extract one layer, verifying digest and diffId; returns (files written, files skipped).
+
+    ``stage`` writes the layer's path under a staging name renamed at the end (when that path is
+    not in the target yet): only for a layer whose path no other layer of the unpack shares."""
     if binding.entry is None:
         raise FormatError(f"layer {binding.desc.digest} ({binding.base_type}) has no matching Kitfile entry")
     base = target
@@ -625,11 +725,13 @@ def extract_layer(
         base = target / posixpath.dirname(clean_path(binding.path))
     key = binding.desc.digest
     progress.begin(key, f"unpacking {binding.base_type}", binding.desc.size)
-    job = _LayerExtraction(target, base, overwrite=overwrite, ignore_existing=ignore_existing)
+    job = _LayerExtraction(target, base, overwrite=overwrite, ignore_existing=ignore_existing,
+                           stage=clean_path(binding.path) if stage and not binding.legacy_paths and binding.path else None)
     try:
         with store.fetch(binding.desc) as raw:
             verifying = raw if isinstance(raw, VerifyingReader) else VerifyingReader(raw, binding.desc)
-            counted = _CountingReader(verifying, key, progress, cancel)
+            sender = binding.compression == "none" and isinstance(verifying, FileSender)
+            counted = (_CountingSender if sender else _CountingReader)(verifying, key, progress, cancel)
             decompressed = open_decompressed(counted, binding.compression)  # type: ignore[arg-type]
             diff = _DiffIdReader(decompressed) if binding.compression != "none" else None
             tar_stream = diff if diff is not None else decompressed
@@ -670,6 +772,21 @@ def extract_layer(
     return job.files, job.skipped
 
 
+def _paths_of_their_own(bindings: Sequence[LayerBinding]) -> set[int]:
+    """Indexes of the layers whose path no other layer's path equals, contains or lies in: those
+    can be staged and renamed whole without meeting another layer's files."""
+    paths = [clean_path(b.path) if b.path and not b.legacy_paths else "" for b in bindings]
+    alone = set()
+    for i, path in enumerate(paths):
+        if not path or path == "." or path.startswith("../"):
+            continue
+        if all(j == i or not (other == path or other.startswith(path + "/") or path.startswith(other + "/")
+                              or not other or other == ".")
+               for j, other in enumerate(paths)):
+            alone.add(i)
+    return alone
+
+
 def layer_log_line(binding: LayerBinding, target: Path) -> str:
     where = target / clean_path(binding.path) if binding.path else target
     return {
@@ -707,13 +824,15 @@ def unpack_modelkit(
         log.info("%s", layer_log_line(b, root))
     if not selected:
         return result
+    alone = _paths_of_their_own(selected)
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(selected))), thread_name_prefix="kit-unpack") as pool:
         futures = [
             pool.submit(
                 extract_layer, store, b, root,
                 overwrite=overwrite, ignore_existing=ignore_existing, progress=progress, cancel=cancel,
+                stage=i in alone,
             )
-            for b in selected
+            for i, b in enumerate(selected)
         ]
         errors = []
         for f in futures:
