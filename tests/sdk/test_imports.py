@@ -1,4 +1,4 @@
-"""Every PyKitOps import path of spec §11, with the reference's signatures and defaults (spec §3.3, §4-§7)."""
+"""Every PyKitOps 1.5.0 import path, with the reference's signatures and defaults."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ POS = inspect.Parameter.POSITIONAL_OR_KEYWORD
 VAR_KW = inspect.Parameter.VAR_KEYWORD
 
 # name -> the reference's parameters in order: (name, default) with EMPTY for "required";
-# "**" marks **kwargs. Taken from the spec tables.
+# "**" marks **kwargs. Taken from PyKitOps 1.5.0.
 KIT_FUNCTIONS: dict[str, list[tuple[str, Any]]] = {
     "import_from_hf": [("repo_path_without_tag", EMPTY), ("**", None)],
     "info": [("repo_path_with_tag", EMPTY), ("filters", None), ("remote", False), ("**", None)],
@@ -43,7 +43,7 @@ METHODS: dict[str, list[tuple[str, Any]]] = {
     "kitops.modelkit.user:UserCredentials.__init__": [
         ("self", EMPTY), ("username", None), ("password", None), ("registry", None), ("namespace", None)],
     "kitops.modelkit.reference:ModelKitReference.__init__": [("self", EMPTY), ("modelkit_tag", None)],
-    # working_directory: the reference's default is os.getcwd() evaluated at import time (W8);
+    # working_directory: the reference's default is os.getcwd() evaluated at import time (a later chdir went unseen);
     # ours is None, meaning the current directory when the manager is created.
     "kitops.modelkit.manager:ModelKitManager.__init__": [
         ("self", EMPTY), ("working_directory", None), ("user_credentials", None), ("modelkit_reference", None),
@@ -133,7 +133,7 @@ def test_every_reference_import_path() -> None:
 
 
 MODEL_FIELDS = {
-    # model -> (field, default) in dump order; the reference's fields plus the kit fields it dropped (W17)
+    # model -> (field, default) in dump order; the reference's fields plus the kit fields it dropped
     "Package": [("name", ""), ("version", ""), ("description", ""), ("license", ""), ("authors", [])],
     "CodeEntry": [("path", EMPTY), ("description", ""), ("license", "")],
     "DatasetEntry": [("path", EMPTY), ("name", ""), ("description", ""), ("license", ""), ("parameters", None)],
@@ -192,7 +192,7 @@ def test_import_kitops_loads_nothing_heavy() -> None:
     code = ("import sys; import kitops; "
             f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})); "
             "assert not loaded, loaded; "
-            "assert sorted(m for m in sys.modules if m.startswith('kitops')) == ['kitops', 'kitops._lazy']")
+            "assert sorted(m for m in sys.modules if m.startswith('kitops')) == ['kitops', 'kitops._lazy', 'kitops._version']")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -205,3 +205,32 @@ def test_kitops_plants_nothing_in_other_libraries() -> None:
             "assert main is None or (main.__file__ or '').endswith('_main.py'), main\n"
             "assert h11c.HTTP11Connection.READ_NUM_BYTES == before")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_module_uses_a_private_name_of_the_http_libraries() -> None:
+    """kitops reaches httpx, httpcore and h11 through their public API only: no import of a
+    private module or name, no attribute starting with ``_`` read from them, no transport
+    internals such as the ``network_stream`` extension (the fast path is our own transport)."""
+    import ast
+    from pathlib import Path
+
+    import kitops
+
+    libraries = {"httpx", "httpcore", "h11"}
+    found = []
+    for path in Path(kitops.__file__).parent.rglob("*.py"):
+        text = path.read_text()
+        if "network_stream" in text:
+            found.append(f"{path.name}: network_stream")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in libraries:
+                if any(part.startswith("_") for part in node.module.split(".")) or any(
+                        a.name.startswith("_") for a in node.names):
+                    found.append(f"{path.name}:{node.lineno}: from {node.module} import ...")
+            elif isinstance(node, ast.Import):
+                found += [f"{path.name}:{node.lineno}: import {a.name}" for a in node.names
+                          if a.name.split(".")[0] in libraries and "._" in a.name]
+            elif (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                  and isinstance(node.value, ast.Name) and node.value.id in libraries):
+                found.append(f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert not found, found
