@@ -1,6 +1,6 @@
 """Where kitops keeps its state, resolved on demand (never at import time).
 
-Resolution matches the Go CLI (spec §3.1) so both CLIs share one ``$KITOPS_HOME``.
+Resolution matches the Go CLI so both CLIs share one ``$KITOPS_HOME``.
 """
 
 from __future__ import annotations

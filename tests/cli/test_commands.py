@@ -69,7 +69,7 @@ def test_info_yaml_and_filter(home: Path) -> None:
     assert "authors: [kitops examples]" in out
     assert "digest" not in out
     assert kit(home, "info", "iris:v1", "--filter", "package.name").stdout == "iris-classifier\n"
-    assert "name: iris" in kit(home, "info", "iris:v1", "-f", "datasets").stdout  # the reference cannot do this (§7 #9)
+    assert "name: iris" in kit(home, "info", "iris:v1", "-f", "datasets").stdout  # the reference cannot: its filter keys are Go field names
     bad = kit(home, "info", "iris:v1", "-f", "model[0]")
     assert bad.exit_code == 2 and "array access using '[]' is not currently supported" in bad.stderr
 

@@ -1,4 +1,4 @@
-"""`kit diff` (spec §4.11): the reference's blocks byte for byte, plus the annotation details and the
+"""`kit diff`: the reference's blocks byte for byte, plus the annotation details and the
 Kitfile block; manifests alone are enough when a config blob is missing (locally or on a registry)."""
 
 from __future__ import annotations

@@ -254,7 +254,7 @@ def test_help_lists_the_global_options_under_their_own_heading(path: tuple[str, 
 
 NETWORK = {"--plain-http", "--tls-verify", "--ca-file", "--cert", "--key", "--proxy", "--concurrency"}
 UPLOAD = {"--upload-mode", "--chunk-size"}
-# what each command does with a registry (spec §4.0, plus what kitops.api does: a remote tag
+# what each command does with a registry (the reference's flags, plus what kitops.api does: a remote tag
 # uploads a manifest and mounts or streams blobs; pack, import and init never touch one)
 EXPECTED_FLAGS: dict[tuple[str, ...], set[str]] = {
     ("pack",): set(),

@@ -56,7 +56,7 @@ def test_manifest_shape_newer_form(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_v17_byte_compatibility_case(tmp_path: Path) -> None:
-    """Spec §2.7: layer = Go archive/tar bytes; config and manifest bytes in the reference's exact shape."""
+    """Byte compatibility with kit v1.7: layer = Go archive/tar bytes; config and manifest bytes in the reference's exact shape."""
     ctx = write_tree(tmp_path / "ctx", {
         "Kitfile": "manifestVersion: 1.0.0\npackage: {name: demo}\nmodel: {name: m, path: model.bin}\n",
         "model.bin": "hello\n",
@@ -104,7 +104,7 @@ def test_reproducible_across_stores_with_source_date_epoch(tmp_path: Path, monke
 
 
 def test_worked_case_nested_layers(tmp_path: Path) -> None:
-    """Spec §2.6 case 2: model main-dir, dataset main-dir/subdir, code '.'."""
+    """The reference's worked case of nested layers: model main-dir, dataset main-dir/subdir, code '.'."""
     ctx = write_tree(tmp_path / "ctx", {
         "Kitfile": "manifestVersion: 1.0.0\nmodel: {path: main-dir}\ndatasets: [{name: d, path: main-dir/subdir}]\ncode: [{path: .}]\n",
         "main-dir/file-main1.txt": "m1",
@@ -118,7 +118,7 @@ def test_worked_case_nested_layers(tmp_path: Path) -> None:
     model, code, dataset = (layer_names(store, d.digest) for d in res.manifest.layers)
     assert model == ["main-dir", "main-dir/file-main1.txt"]
     assert dataset == ["main-dir", "main-dir/subdir", "main-dir/subdir/data.txt"]
-    # the reference drops main-dir2/ (string-prefix bug, §7 #1); we keep it
+    # the reference drops main-dir2/ (it tests containment by string prefix); we keep it
     assert code == ["main-dir2", "main-dir2/keep.txt", "other-dir", "other-dir/o.txt", "root.txt"]
 
 

@@ -1,4 +1,4 @@
-"""ModelKit references in model.path: chains, merging, cycles and the depth limit (spec §1.6)."""
+"""ModelKit references in model.path: chains, merging, cycles and the depth limit."""
 
 from __future__ import annotations
 

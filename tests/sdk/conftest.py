@@ -1,4 +1,4 @@
-"""Fixtures of the SDK tests: an isolated environment for every test, and the §8 Kitfiles."""
+"""Fixtures of the SDK tests: an isolated environment for every test, and the Kitfiles of the reference SDK's tests."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """CredentialStore.entry / put_entry: what ModelKitManager's login sessions use to put the stored
-credential back (W7), with the store's own path, key rules, file modes and lock."""
+credential back (the reference logged the user out instead), with the store's own path, key rules, file modes and lock."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_round_trip(plain_registry: Registry, repo_name: str, tmp_path: Path, ca
     assert info["package"] == {"name": "demo", "authors": ["Ada"]}
     assert kit.info(ref, filters=[".package.name"]) == "demo"
     assert kit.info(ref, filters=["package.name", "model.path"]) == {"package.name": "demo",
-                                                                      "model.path": "model.bin"}  # W5
+                                                                      "model.path": "model.bin"}  # every filter, not the last
 
     assert kit.tag(ref, ref2) is None
     assert kit.push(ref, **{"plain-http": True}) is None
@@ -104,7 +104,7 @@ def test_round_trip(plain_registry: Registry, repo_name: str, tmp_path: Path, ca
     assert f"% kit push {ref} --plain-http" in commands
     assert f"% kit push {ref2} --plain-http --concurrency 2" in commands
     assert any(line.startswith("Model saved: sha256:") for line in lines)
-    assert not [line for line in lines if "\x1b" in line]  # no ANSI codes in log records (W25)
+    assert not [line for line in lines if "\x1b" in line]  # no ANSI codes in log records
 
 
 def test_init_returns_the_full_kitfile(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_init_returns_the_full_kitfile(tmp_path: Path) -> None:
     assert kitfile.model.path == "model.safetensors"
     assert kitfile.model.license == "Apache-2.0"
     docs_only = write_tree(tmp_path / "d", {"LICENSE": "Apache License\nVersion 2.0, January 2004\n"})
-    assert kit.init(str(docs_only), "docs").package.license == "Apache-2.0"  # the reference dropped it (W17)
+    assert kit.init(str(docs_only), "docs").package.license == "Apache-2.0"  # the reference dropped it
     with pytest.raises(subprocess.CalledProcessError, match="already exists"):
         kit.init(str(project), "my-model")
     again = kit.init(project.as_uri(), "other", f=True)  # file:// URIs work (MLflow artifact URIs)
@@ -163,7 +163,7 @@ def test_local_errors(tmp_path: Path) -> None:
 
 
 def test_option_keys(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """Raw keys, snake_case aliases and options the reference could not express reach the API (W4)."""
+    """Raw keys, snake_case aliases and options the reference could not express reach the API."""
     seen: dict[str, Any] = {}
 
     def fake_pull(ref: str, **kwargs: Any) -> Any:
@@ -219,7 +219,7 @@ def test_run_executes_a_command_line_in_process(tmp_path: Path) -> None:
 
 
 def test_plain_http_false_means_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Spec §3.2 rule 2: a falsy plain-http is "not given", so the default (HTTP for loopback) applies."""
+    """As in the reference, a falsy plain-http is "not given", so the default (HTTP for loopback) applies."""
     seen: list[dict[str, Any]] = []
 
     def fake_pull(ref: str, **kwargs: Any) -> Any:

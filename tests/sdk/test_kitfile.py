@@ -1,4 +1,5 @@
-"""The PyKitOps Kitfile: the behaviours its own test suite pins (spec §8), and what we fixed (W17-W20)."""
+"""The PyKitOps Kitfile: the behaviours its own test suite pins, and what we fixed
+(dropped fields, sections kit rejects, unvalidated values, ``load()`` leaving the instance as it was)."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def test_section_setters_reject_wrong_types(full: Kitfile, section: str) -> None
         setattr(full, section, 123)
 
 
-def test_package_setter_message_names_package(full: Kitfile) -> None:  # W20: the reference said ModelSection
+def test_package_setter_message_names_package(full: Kitfile) -> None:  # the reference said ModelSection
     with pytest.raises(TypeError, match="Expected dict or Package"):
         full.package = 123  # type: ignore[assignment]
 
@@ -146,25 +147,25 @@ def test_unknown_attribute_is_a_value_error(full: Kitfile) -> None:
         full.foo = 1
 
 
-def test_list_items_of_any_type_are_validated(full: Kitfile) -> None:  # W19: non-dicts were stored as given
+def test_list_items_of_any_type_are_validated(full: Kitfile) -> None:  # non-dicts were stored as given
     with pytest.raises(TypeError, match="CodeEntry"):
         full.code = ["src"]
 
 
-def test_nested_assignment_is_validated(full: Kitfile) -> None:  # W19: the reference only warned at dump time
+def test_nested_assignment_is_validated(full: Kitfile) -> None:  # the reference only warned at dump time
     full.package.version = 3  # type: ignore[assignment]
     assert full.package.version == "3"
     with pytest.raises(ValidationError):
         full.package.name = 5  # type: ignore[assignment]
 
 
-def test_path_objects_become_text(full: Kitfile) -> None:  # W19: Path values made to_yaml fail
+def test_path_objects_become_text(full: Kitfile) -> None:  # Path values made to_yaml fail
     full.code = [{"path": Path("src") / "train.py"}]
     assert full.code[0].path == "src/train.py"
     assert "src/train.py" in full.to_yaml()
 
 
-def test_kit_checks_run_on_the_whole_kitfile() -> None:  # W19: none of kit's checks were applied
+def test_kit_checks_run_on_the_whole_kitfile() -> None:  # none of kit's checks were applied
     with pytest.raises(ValidationError, match="absolute paths are not supported"):
         Kitfile(model={"path": "/abs/model"})
     with pytest.raises(ValidationError, match="use the same path"):
@@ -257,7 +258,7 @@ def test_to_yaml_is_stable_after_mutation(full: Kitfile) -> None:
 @pytest.mark.parametrize("name", SECTION_FIXTURES)
 @pytest.mark.parametrize("suppress", [True, False])
 def test_to_yaml_is_accepted_by_the_strict_loader(fixtures: dict[str, Path], name: str, suppress: bool) -> None:
-    """W18: what to_yaml writes loads with kit's strict decoding; no empty prompts/code/model sections."""
+    """What to_yaml writes loads with kit's strict decoding; no empty prompts/code/model sections."""
     kitfile = Kitfile(path=str(fixtures[name]))
     text = kitfile.to_yaml(suppress_empty_values=suppress)
     core = load_kitfile_text(text)
@@ -275,7 +276,7 @@ def test_to_yaml_is_what_kit_writes(full: Kitfile) -> None:
     assert full.to_yaml().startswith('manifestVersion: "1.0"\npackage:\n  name: Titanic-Survivability-Predictor\n')
 
 
-# ---- what the reference dropped or mis-read (W17, W19, W20) ---------------------------------------
+# ---- what the reference dropped or mis-read -------------------------------------------------------
 
 
 KIT_FIELDS = """\
@@ -346,7 +347,7 @@ def test_load_returns_the_data_and_updates_the_instance(fixtures: dict[str, Path
     kitfile = Kitfile()
     data = kitfile.load(fixtures["Kitfile_base"])
     assert data == _yaml(fixtures["Kitfile_base"])
-    assert kitfile.package.name == "Titanic-Survivability-Predictor"  # W20: the reference left self unchanged
+    assert kitfile.package.name == "Titanic-Survivability-Predictor"  # the reference left self unchanged
 
 
 def test_save_writes_the_given_path_and_print_is_deprecated(full: Kitfile, tmp_path: Path,

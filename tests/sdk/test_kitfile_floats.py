@@ -2,7 +2,7 @@
 
 yaml.v3 (kit) writes a float64 ``1.0`` as ``1``; our YAML writer keeps the ``.0`` so the value
 reads back with its type (kit reads both as the same float64). The config JSON of a packed
-ModelKit follows Go's encoding/json (spec §1.3/§1.4): ``1.0`` is stored as ``1``, exactly as kit
+ModelKit follows Go's encoding/json: ``1.0`` is stored as ``1``, exactly as kit
 stores it, so a ModelKit read back from its config cannot tell ``1`` from ``1.0``.
 """
 
@@ -78,7 +78,7 @@ def test_packed_config_follows_go_and_the_kitfile_is_read_back_with_its_values(t
     kitfile = api.info("floats/demo:v1")
     assert kitfile.model is not None
     params = kitfile.model.parameters
-    # Go's encoding/json writes float64 1.0 as 1 (spec §1.3), and so do we: the config holds C: 1.
+    # Go's encoding/json writes float64 1.0 as 1, and so do we: the config holds C: 1.
     config = json.loads(kitfile.to_config_bytes())
     assert config["model"]["parameters"]["C"] == 1
     assert b'"C":1,' in kitfile.to_config_bytes()

@@ -1,5 +1,6 @@
 """ModelKitManager: the seed pattern of the KitOps MLflow docs, verbatim, against a registry with Basic
-auth and a real MLflow run; and the manager's fixes (W7, W9, W13, W14, W15)."""
+auth and a real MLflow run; and what the manager does better than the reference's: sessions
+kept, credentials optional, clear errors, the Kitfile saved where it is packed, unpacking again."""
 
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ def _credentials_file() -> dict[str, Any]:
 
 def test_with_login_and_logout_keeps_an_existing_session(basic_registry: Registry, tmp_path: Path,
                                                          repo_name: str) -> None:
-    """W7: the reference logged the user out of a session they had before; and never on failure."""
+    """The reference logged the user out of a session they had before; and never on failure."""
     user, password, host = basic_registry.username or "", basic_registry.password or "", basic_registry.host
     kit.login(user, password, host)
     before = _credentials_file()
@@ -146,14 +147,14 @@ def test_with_login_and_logout_keeps_an_existing_session(basic_registry: Registr
 
 def test_save_kitfile_writes_into_the_working_directory(plain_registry: Registry, tmp_path: Path,
                                                         repo_name: str) -> None:
-    """W14: the reference saved ./Kitfile in the cwd, so the packed Kitfile was stale."""
+    """The reference saved ./Kitfile in the cwd, so the packed Kitfile was stale."""
     project = _project(tmp_path / "p")
     ref = f"{plain_registry.host}/{repo_name}:v1"
     manager = ModelKitManager(working_directory=str(project), modelkit_tag=ref)
     kitfile = Kitfile(project / "Kitfile")
     kitfile.model.parameters = {"C": "0.5"}
     manager.kitfile = kitfile
-    manager.pack_and_push_modelkit(save_kitfile=True)  # no credentials needed for this registry (W9)
+    manager.pack_and_push_modelkit(save_kitfile=True)  # no credentials needed for this registry (the reference demanded them)
     assert not Path("Kitfile").exists()  # nothing written to the cwd
     assert kit.info(ref, remote=True)["model"]["parameters"] == {"C": "0.5"}
     assert manager.inspect_modelkit(remote=True)["kitfile"]["model"]["parameters"] == {"C": "0.5"}
@@ -172,15 +173,15 @@ def test_pull_and_unpack(plain_registry: Registry, tmp_path: Path, repo_name: st
     kit.push(ref)
     target = tmp_path / "target" / "nested"
     manager = ModelKitManager(working_directory=target.as_uri(), modelkit_tag=ref)
-    assert not target.exists()  # W8: nothing is created before it is needed
+    assert not target.exists()  # nothing is created before it is needed
     manager.pull_and_unpack_modelkit(load_kitfile=True)
     assert tree_files(target) == tree_files(project)
     assert manager.kitfile is not None and manager.kitfile.package.name == "demo"
     (target / "m.bin").write_bytes(b"edited\n")
-    manager.pull_and_unpack_modelkit(overwrite=True)  # W15: unpacking again works
+    manager.pull_and_unpack_modelkit(overwrite=True)  # unpacking again works (the reference had no overwrite)
     assert (target / "m.bin").read_bytes() == b"weights\n"
 
-    # W15: with filters the registry's current manifest is unpacked, not a stale local copy
+    # with filters the registry's current manifest is unpacked, not a stale local copy
     (project / "d.csv").write_text("a\n2\n")
     kit.pack(ref, str(project))
     kit.push(ref)
@@ -235,7 +236,7 @@ def test_partial_tags_and_clear_errors(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("JOZU_NAMESPACE", "team")
     manager = ModelKitManager(working_directory=str(project), modelkit_tag="v3")
     assert manager._tag(for_pack=True) == "registry.example.com/team/my-model:v3"
-    with pytest.raises(ValueError, match="No ModelKit reference"):  # W13: was a TypeError from kit
+    with pytest.raises(ValueError, match="No ModelKit reference"):  # the reference's was a TypeError from kit
         ModelKitManager(working_directory=str(project)).pack_and_push_modelkit()
     monkeypatch.delenv("JOZU_REGISTRY")
     with pytest.raises(ValueError, match="No registry"):
@@ -251,7 +252,7 @@ def test_remove_modelkit(plain_registry: Registry, tmp_path: Path, repo_name: st
     ref = f"{plain_registry.host}/{repo_name}:v1"
     manager = ModelKitManager(working_directory=str(_project(tmp_path / "p")), modelkit_tag=ref)
     manager.pack_and_push_modelkit()
-    manager.remove_modelkit()  # W16: the defaults remove nothing (and log in nowhere)
+    manager.remove_modelkit()  # the defaults remove nothing (and log in nowhere)
     assert kit.inspect(ref)["digest"]
     manager.remove_modelkit(local=True, remote=True)
     with pytest.raises(subprocess.CalledProcessError):

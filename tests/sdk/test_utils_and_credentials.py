@@ -1,4 +1,4 @@
-"""kitops.modelkit.utils, UserCredentials and ModelKitReference (spec §5, §6, §8; W9-W12)."""
+"""kitops.modelkit.utils, UserCredentials and ModelKitReference."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_missing_user_or_password(monkeypatch: pytest.MonkeyPatch, present: str)
         load_environment_variables()
 
 
-# ---- .env (W10) ----------------------------------------------------------------------------------
+# ---- .env -----------------------------------------------------------------------------------------
 
 
 def test_dotenv_in_the_current_directory_is_read_without_touching_the_environment(
@@ -168,7 +168,7 @@ def test_local_path() -> None:
         local_path("s3://bucket/x")
 
 
-# ---- UserCredentials (W9, W11) -------------------------------------------------------------------
+# ---- UserCredentials ------------------------------------------------------------------------------
 
 
 def test_nothing_set_is_a_value_error() -> None:
@@ -183,7 +183,7 @@ def test_arguments_only() -> None:
 
 
 def test_mlflow_docs_pattern_needs_only_the_password_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JOZU_PASSWORD", "secret")  # the reference raised here (W9)
+    monkeypatch.setenv("JOZU_PASSWORD", "secret")  # the reference raised here
     creds = UserCredentials(username="bob", registry="jozu.ml")
     assert (creds.username, creds.password, creds.registry, creds.namespace) == ("bob", "secret", "jozu.ml", None)
 
@@ -198,7 +198,7 @@ def test_environment_fills_every_missing_part(monkeypatch: pytest.MonkeyPatch) -
 def test_wrong_types_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in ALL_FOUR.items():
         monkeypatch.setenv(k, v)
-    with pytest.raises(ValueError, match="Username must be a string or None"):  # W11: not "must be provided"
+    with pytest.raises(ValueError, match="Username must be a string or None"):  # the cause, not the reference's "must be provided"
         UserCredentials(username=5)  # type: ignore[arg-type]
     creds = UserCredentials()
     with pytest.raises(ValueError, match="Registry must be a string or None"):
@@ -212,7 +212,7 @@ def test_empty_password_is_not_replaced_by_the_environment(monkeypatch: pytest.M
         UserCredentials(password="")
 
 
-# ---- parse_modelkit_tag / ModelKitReference (W12) ----------------------------------------------
+# ---- parse_modelkit_tag / ModelKitReference ----------------------------------------------------
 
 PARSE_TABLE = [
     # text -> registry, namespace, repository, tag, digest

@@ -2,8 +2,8 @@
 
 ``api.push`` sends every local ancestor first, to the destination registry, in the
 repository its reference names (a reference without a registry gets the
-destination's); ``api.pull`` brings each back into its own repository (spec §1.6,
-§7 #6 fixed); ``api.unpack`` then lays the ancestors' model files under the child's.
+destination's); ``api.pull`` brings each back into its own repository (the reference
+put them in the child's, where a parent's tag could replace a child's); ``api.unpack`` then lays the ancestors' model files under the child's.
 """
 
 from __future__ import annotations

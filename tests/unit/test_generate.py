@@ -1,4 +1,4 @@
-"""kit init heuristics (spec §4.12) plus content sniffing and junk skipping."""
+"""kit init heuristics (the Go generator's) plus content sniffing and junk skipping."""
 
 from __future__ import annotations
 

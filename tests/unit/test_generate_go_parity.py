@@ -14,7 +14,7 @@ Go text with the documented change:
 * ``requirements*.txt`` is a code entry, not a model part (or a dataset);
 * a generic ``.bin`` is never the model while a real weights format is there;
 * the licence file is read from the directory itself (kit reads it relative to the cwd, so its
-  detection usually fails: spec §7 #13);
+  detection usually fails);
 * ``--author`` alone works (kit v1.7 panics; newer kit writes the authors, as we do).
 """
 

@@ -2,7 +2,7 @@
 
 The matcher tables were cross-checked against Go's github.com/moby/patternmatcher
 (``MatchesOrParentMatches``); the LayerIgnore tests pin the deliberate fix of the
-reference's string-prefix layer test (spec §7 #1/#2).
+reference's string-prefix layer test (``data2/x`` is not inside ``data``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reference parsing and display exactly as the Go CLI (spec §3.3)."""
+"""Reference parsing and display exactly as the Go CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""YAML typing (yaml.v3 decoding into interface{}) and yaml.v3-identical output (spec §1.3, §1.4)."""
+"""YAML typing (yaml.v3 decoding into interface{}) and yaml.v3-identical output."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def test_integers_are_still_integers() -> None:
 
 def test_core_kitfile_keeps_a_float_parameter_and_the_config_json_follows_go() -> None:
     """``C: 1.0`` survives a YAML round trip of the core Kitfile; the config JSON is written as Go's
-    encoding/json writes a float64 (spec §1.3: ``1200.0`` prints as ``1200``), so it holds ``1``."""
+    encoding/json writes a float64 (``1200.0`` prints as ``1200``), so it holds ``1``."""
     from kitops.kitfile.config import kitfile_from_config
     from kitops.kitfile.load import load_kitfile_text
 

@@ -1,15 +1,15 @@
-"""Which files go into which layer, in which order (spec §2.4, §2.5).
+"""Which files go into which layer, in which order.
 
 The walk is equivalent to the reference's "walk the whole context, keep what is in
 the layer path's tree" but visits only the layer path's ancestors and subtree.
-Deliberate differences from the reference, each a fix of a defect in spec §7:
+Deliberate differences from the reference, each a fix of one of its defects:
 
-* nested layers are excluded by path components, never by string prefix (#1);
-* ``..`` in a name is a name, not an escape (#2);
+* nested layers are excluded by path components, never by string prefix;
+* ``..`` in a name is a name, not an escape;
 * a file re-included by ``!`` inside an ignored directory brings its parent
-  directory entries with it, so it can be unpacked (#3);
+  directory entries with it, so it can be unpacked;
 * symlinks are followed (content stored), loops detected, targets outside the
-  context warned about; other special files are skipped with a warning (#4);
+  context warned about; other special files are skipped with a warning;
   but a layer path that is itself (or goes through) a symlink leading outside the
   context is refused: the whole layer would be someone else's files;
 * ``.kit-partial-*`` files an interrupted ``kit unpack`` left behind are never packed.

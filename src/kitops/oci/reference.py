@@ -1,4 +1,4 @@
-"""ModelKit references: parsing and display exactly as the Go CLI (spec §3.3).
+"""ModelKit references: parsing and display exactly as the Go CLI.
 
 ``parse_reference`` reproduces the reference's defaulting rules (registry
 ``localhost``, repository ``_`` for bare digests, tag ``latest``) because the

@@ -1,5 +1,5 @@
 // Generates reference tar bytes with Go's own archive/tar, configured exactly as the
-// Go kit CLI configures headers (spec §2.5): uid 1000, gid 0, empty uname/gname,
+// Go kit CLI configures headers: uid 1000, gid 0, empty uname/gname,
 // mtime = Unix epoch, no atime/ctime, no trailing slash on directories.
 // Usage: go run main.go OUT.tar then entries as "d:NAME:MODE" or "f:NAME:MODE:CONTENT".
 // A "h:NAME:MODE:SIZE" entry writes only the header (for >8 GiB cases).
