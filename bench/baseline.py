@@ -71,8 +71,10 @@ def pull(base_url: str, outdir: str, *digests: str) -> None:
     view = memoryview(buf)
     for digest in digests:
         h = hashlib.sha256()
-        with urllib.request.urlopen(f"{base_url}/blobs/{digest}") as resp, \
-                open(os.path.join(outdir, digest.split(":")[1]), "wb") as out:
+        with (
+            urllib.request.urlopen(f"{base_url}/blobs/{digest}") as resp,
+            open(os.path.join(outdir, digest.split(":")[1]), "wb") as out,
+        ):
             while n := resp.readinto(buf):
                 h.update(view[:n])
                 out.write(view[:n])

@@ -14,5 +14,13 @@ pid = os.fork()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
 _pid, status, usage = os.wait4(pid, 0)
-print(json.dumps({"rc": os.waitstatus_to_exitcode(status), "seconds": time.monotonic() - start,
-                  "maxrss_kib": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime}))
+print(
+    json.dumps(
+        {
+            "rc": os.waitstatus_to_exitcode(status),
+            "seconds": time.monotonic() - start,
+            "maxrss_kib": usage.ru_maxrss,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+        }
+    )
+)

@@ -53,8 +53,10 @@ for name in ("httpx", "httpcore._sync.http11", "click", "yaml"):
     except Exception:
         pass
 """
-WARM_TOOLS = ("tar --version; sha256sum --version; openssl version; tee --version; cat --version; curl --version; "
-              "mkdir --version")
+WARM_TOOLS = (
+    "tar --version; sha256sum --version; openssl version; tee --version; cat --version; curl --version; "
+    "mkdir --version"
+)
 # the yardsticks' hashing command: prints "HEX ..." for a file argument or stdin. Debian's GNU
 # sha256sum is not built with OpenSSL (no SHA-NI: ~200 MB/s here against ~1 GB/s for OpenSSL,
 # which Python's hashlib uses), so --hasher openssl gives the faster native yardstick.
@@ -195,14 +197,18 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, floa
     children's peak into their parent's). Dirty pages of earlier runs are flushed first
     (outside the clock): otherwise their write-back lands in whichever run is next."""
     os.sync()
-    proc = subprocess.run([PY, str(BENCH / "measure.py"), *cmd], env=env, cwd=cwd, capture_output=True, check=False)
+    proc = subprocess.run(
+        [PY, str(BENCH / "measure.py"), *cmd], env=env, cwd=cwd, capture_output=True, check=False
+    )
     try:
         result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
         result = {"rc": proc.returncode}
     if result.get("rc") != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} failed (rc {result.get('rc')}):\n"
-                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"{shlex.join(cmd)} failed (rc {result.get('rc')}):\n"
+            f"{proc.stderr.decode(errors='replace')[-2000:]}"
+        )
     return float(result["seconds"]), result["maxrss_kib"] / 1024, float(result["cpu_s"])
 
 
@@ -338,8 +344,9 @@ class ModelKit:
 
 
 def inspect_modelkit(kit: Kit, home: Path, ref: str, cwd: Path) -> ModelKit:
-    out = subprocess.run(kit.cmd("inspect", ref), env=kit.env(home), cwd=cwd, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        kit.cmd("inspect", ref), env=kit.env(home), cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
     info = json.loads(out)
     blob_dir = home / "storage" / "blobs" / "sha256"
 
@@ -347,8 +354,14 @@ def inspect_modelkit(kit: Kit, home: Path, ref: str, cwd: Path) -> ModelKit:
         return digest, blob_dir / digest.split(":", 1)[1]
 
     manifest = info["manifest"]
-    return ModelKit(home, ref, blob(info["digest"])[1], info["digest"], blob(manifest["config"]["digest"]),
-                    [blob(layer["digest"]) for layer in manifest["layers"]])
+    return ModelKit(
+        home,
+        ref,
+        blob(info["digest"])[1],
+        info["digest"],
+        blob(manifest["config"]["digest"]),
+        [blob(layer["digest"]) for layer in manifest["layers"]],
+    )
 
 
 def curl_push_script(mk: ModelKit, host: str, repo: str) -> str:
@@ -360,10 +373,14 @@ def curl_push_script(mk: ModelKit, host: str, repo: str) -> str:
             f"awk -F': ' 'tolower($1)==\"location\"{{print $2}}')"
         )
         lines.append('case "$loc" in http*) ;; *) loc="http://' + host + '$loc";; esac')
-        lines.append(f'curl -sf -X PUT -H "Content-Type: application/octet-stream" -T {path} '
-                     f'"$loc&digest={digest}" -o /dev/null')
-    lines.append(f'curl -sf -X PUT -H "Content-Type: {MANIFEST_TYPE}" --data-binary @{mk.manifest} '
-                 f"http://{host}/v2/{repo}/manifests/{TAG} -o /dev/null")
+        lines.append(
+            f'curl -sf -X PUT -H "Content-Type: application/octet-stream" -T {path} '
+            f'"$loc&digest={digest}" -o /dev/null'
+        )
+    lines.append(
+        f'curl -sf -X PUT -H "Content-Type: {MANIFEST_TYPE}" --data-binary @{mk.manifest} '
+        f"http://{host}/v2/{repo}/manifests/{TAG} -o /dev/null"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -377,7 +394,7 @@ def curl_pull_script(mk: ModelKit, host: str, repo: str, out: Path, hasher: str 
         hexd = digest.split(":", 1)[1]
         url = f"http://{host}/v2/{repo}/blobs/{digest}"
         if hasher:
-            lines.append(f"h=$(curl -sf {url} | tee {out / hexd} | {hasher}); [ \"${{h%% *}}\" = {hexd} ]")
+            lines.append(f'h=$(curl -sf {url} | tee {out / hexd} | {hasher}); [ "${{h%% *}}" = {hexd} ]')
         else:
             lines.append(f"curl -sf {url} -o {out / hexd}")
     return "\n".join(lines) + "\n"
@@ -389,9 +406,11 @@ def curl_unpack_script(mk: ModelKit, host: str, repo: str, out: Path, hasher: st
     lines = ["set -eo pipefail", f"mkdir -p {out}", manifest_get(host, repo, "/dev/null")]
     for digest, _p in mk.layers:
         hexd = digest.split(":", 1)[1]
-        lines.append(f"h=$( {{ curl -sf http://{host}/v2/{repo}/blobs/{digest} | tee /dev/fd/3 | "
-                     f"{{ tar -xf - -C {out} && cat >/dev/null; }}; }} 3>&1 >/dev/null | {hasher} ); "
-                     f"[ \"${{h%% *}}\" = {hexd} ]")
+        lines.append(
+            f"h=$( {{ curl -sf http://{host}/v2/{repo}/blobs/{digest} | tee /dev/fd/3 | "
+            f"{{ tar -xf - -C {out} && cat >/dev/null; }}; }} 3>&1 >/dev/null | {hasher} ); "
+            f'[ "${{h%% *}}" = {hexd} ]'
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -400,19 +419,27 @@ def tar_unpack_script(mk: ModelKit, out: Path, hasher: str | None) -> str:
     a blob that does not match its digest."""
     lines = ["set -e", f"mkdir -p {out}"]
     if hasher:
-        lines.extend(f"h=$({hasher} {p}); [ \"${{h%% *}}\" = {d.split(':', 1)[1]} ]" for d, p in mk.layers)
+        lines.extend(f'h=$({hasher} {p}); [ "${{h%% *}}" = {d.split(":", 1)[1]} ]' for d, p in mk.layers)
     lines.extend(f"tar -xf {p} -C {out}" for _d, p in mk.layers)
     return "\n".join(lines) + "\n"
 
 
 def tar_pack_script(project: Path, paths: list[str], out: Path, hasher: str) -> str:
-    return (f"set -o pipefail\nmkdir -p {out}\n"
-            f"tar -cf - -C {project} {' '.join(paths)} | tee {out / 'layer.tar'} | {hasher}\n")
+    return (
+        f"set -o pipefail\nmkdir -p {out}\n"
+        f"tar -cf - -C {project} {' '.join(paths)} | tee {out / 'layer.tar'} | {hasher}\n"
+    )
 
 
 # placeholders: the legend under each table shows the yardstick scripts' lines for one blob
-SAMPLE = ModelKit(Path("HOME"), "REF", Path("MANIFEST"), "sha256:MHEX", ("sha256:CHEX", Path("CONFIG")),
-                  [("sha256:HEX", Path("BLOB"))])
+SAMPLE = ModelKit(
+    Path("HOME"),
+    "REF",
+    Path("MANIFEST"),
+    "sha256:MHEX",
+    ("sha256:CHEX", Path("CONFIG")),
+    [("sha256:HEX", Path("BLOB"))],
+)
 ONE_BLOB = ModelKit(Path("HOME"), "REF", Path("MANIFEST"), "sha256:MHEX", ("sha256:HEX", Path("BLOB")), [])
 
 
@@ -457,16 +484,39 @@ class Runner:
             return
         read_back(warm)
         for kit in self.kits:
-            subprocess.run([PY, "-c", WARM_CODE], env=kit.env(self.work / "warm-home"), cwd=self.work,
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [PY, "-c", WARM_CODE],
+                env=kit.env(self.work / "warm-home"),
+                cwd=self.work,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         subprocess.run(["bash", "-c", WARM_TOOLS], check=True, stdout=subprocess.DEVNULL)
 
-    def step(self, name: str, nbytes: int, impls: list[Impl], warm: list[Path],
-             expected: dict[str, int] | None = None) -> dict[str, object]:
+    def step(
+        self,
+        name: str,
+        nbytes: int,
+        impls: list[Impl],
+        warm: list[Path],
+        expected: dict[str, int] | None = None,
+    ) -> dict[str, object]:
         res: dict[str, dict[str, object]] = {
-            i.key: {"label": i.label, "seconds_each": [], "peak_rss_MiB_each": [], "steal_s_each": [],
-                    "cpu_s_each": [], "registry_cpu_s_each": [], "others_cpu_s_each": [],
-                    "position_each": [], "error": None, "tree_problem": None} for i in impls}
+            i.key: {
+                "label": i.label,
+                "seconds_each": [],
+                "peak_rss_MiB_each": [],
+                "steal_s_each": [],
+                "cpu_s_each": [],
+                "registry_cpu_s_each": [],
+                "others_cpu_s_each": [],
+                "position_each": [],
+                "error": None,
+                "tree_problem": None,
+            }
+            for i in impls
+        }
         for r in range(self.rounds):
             order = impls if r % 2 == 0 else impls[::-1]
             for pos, impl in enumerate(order):
@@ -483,7 +533,10 @@ class Runner:
                     secs, rss, own = measure(cmd, impl.env, self.work)
                 except RuntimeError as exc:
                     row["error"] = str(exc)
-                    print(f"  {name:13} {impl.label:40} FAILED: {str(exc).strip().splitlines()[-1][:200]}", flush=True)
+                    print(
+                        f"  {name:13} {impl.label:40} FAILED: {str(exc).strip().splitlines()[-1][:200]}",
+                        flush=True,
+                    )
                     rm(*impl.outputs)
                     continue
                 after = cpu_counters(self.server)
@@ -502,10 +555,15 @@ class Runner:
                 if r == 0 and expected is not None and impl.tree is not None:
                     row["tree_problem"] = tree_problem(impl.tree, expected)
                     if row["tree_problem"]:
-                        print(f"  {name:13} {impl.label:40} OUTPUT DIFFERS: {row['tree_problem']}", flush=True)
+                        print(
+                            f"  {name:13} {impl.label:40} OUTPUT DIFFERS: {row['tree_problem']}", flush=True
+                        )
                 rm(*impl.outputs)
-                print(f"  {name:13} round {r + 1} {impl.label:40} {secs:8.2f}s {nbytes / secs / 1e6:9.1f} MB/s "
-                      f"{rss:7.1f} MiB  cpu {own:5.2f}s  registry {server:5.2f}s  others {others:5.2f}s  steal {steal}s", flush=True)
+                print(
+                    f"  {name:13} round {r + 1} {impl.label:40} {secs:8.2f}s {nbytes / secs / 1e6:9.1f} MB/s "
+                    f"{rss:7.1f} MiB  cpu {own:5.2f}s  registry {server:5.2f}s  others {others:5.2f}s  steal {steal}s",
+                    flush=True,
+                )
         for row in res.values():
             times: list[float] = row["seconds_each"]  # type: ignore[assignment]
             if times and not row["error"]:
@@ -524,7 +582,9 @@ class Runner:
                 if other in (key, "ours") or "median_s" not in row:
                     continue
                 ratios[other] = round(float(row["median_s"]) / float(mine["median_s"]), 2)  # type: ignore[arg-type]
-                ratios[other + "_each"] = [round(o / m, 2) for o, m in zip(row["seconds_each"], mine["seconds_each"], strict=False)]  # type: ignore[call-overload]
+                ratios[other + "_each"] = [
+                    round(o / m, 2) for o, m in zip(row["seconds_each"], mine["seconds_each"], strict=False)
+                ]  # type: ignore[call-overload]
             mine["speed_ratio_vs"] = ratios
         return {"bytes": nbytes, "impls": res}
 
@@ -533,8 +593,13 @@ def fmt_ratio(x: object) -> str:
     return "" if x is None else f"{x:.2f}"
 
 
-def table(scenario: str, desc: str, steps: dict[str, dict[str, object]], legend: dict[str, dict[str, str]],
-          have_ref: bool) -> str:
+def table(
+    scenario: str,
+    desc: str,
+    steps: dict[str, dict[str, object]],
+    legend: dict[str, dict[str, str]],
+    have_ref: bool,
+) -> str:
     ykeys = [k for k in ("Y1", "Y2", "stdlib") if any(k in s["impls"] for s in steps.values())]  # type: ignore[operator]
     cols = ["step", "impl", "median s", "MB/s", "peak RSS MiB", *(f"vs {k}" for k in ykeys)]
     if have_ref:
@@ -548,7 +613,13 @@ def table(scenario: str, desc: str, steps: dict[str, dict[str, object]], legend:
             if "median_s" not in row:
                 cells = [step, str(name), "FAILED" if row["error"] else "-", "", ""]
             else:
-                cells = [step, str(name), f"{row['median_s']:.2f}", f"{row['MBps']:.1f}", f"{row['peak_rss_MiB']:.1f}"]
+                cells = [
+                    step,
+                    str(name),
+                    f"{row['median_s']:.2f}",
+                    f"{row['MBps']:.1f}",
+                    f"{row['peak_rss_MiB']:.1f}",
+                ]
             ratios: dict[str, object] = row.get("speed_ratio_vs", {})  # type: ignore[assignment]
             cells.extend(fmt_ratio(ratios.get(k)) for k in ykeys)
             if have_ref:
@@ -571,7 +642,9 @@ def table(scenario: str, desc: str, steps: dict[str, dict[str, object]], legend:
 def git(*args: str) -> str:
     # GIT_OPTIONAL_LOCKS=0: no opportunistic index refresh; this harness never writes the index
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    return subprocess.run(["git", "-C", str(ROOT), *args], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(ROOT), *args], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def compile_tree(src: Path) -> None:
@@ -584,15 +657,25 @@ def add_worktree(ref: str) -> tuple[Path, str]:
     sha = git("rev-parse", "--verify", f"{ref}^{{commit}}")
     path = Path(f"/tmp/kitbench-ref-{sha[:12]}")
     if path.exists():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True, check=False)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)],
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(path, ignore_errors=True)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], capture_output=True, check=False)
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), sha], capture_output=True, check=True)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), sha],
+        capture_output=True,
+        check=True,
+    )
     return path, sha
 
 
 def remove_worktree(path: Path) -> None:
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True, check=False)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True, check=False
+    )
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -603,7 +686,9 @@ def setup_run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
         raise SystemExit(f"{shlex.join(cmd)} failed:\n{proc.stderr[-2000:]}")
 
 
-def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list[Kit]) -> tuple[dict[str, object], str]:
+def run_scenario(
+    name: str, args: argparse.Namespace, runner: Runner, kits: list[Kit]
+) -> tuple[dict[str, object], str]:
     work = runner.work
     ours = kits[0]
     hasher = HASHERS[args.hasher]
@@ -616,7 +701,9 @@ def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list
         gen = f"run.generate_small(run.Path({str(project)!r}))"
     print(f"\n== scenario {name}: generating {project} (reused when present) ...", flush=True)
     # in a child: the generator's buffers stay out of this process
-    subprocess.run([PY, "-c", f"import sys; sys.path.insert(0, {str(BENCH)!r}); import run; {gen}"], check=True)
+    subprocess.run(
+        [PY, "-c", f"import sys; sys.path.insert(0, {str(BENCH)!r}); import run; {gen}"], check=True
+    )
     expected = layer_files(project, paths)
     nbytes = sum(expected.values())
     desc = f"{nbytes / 1e9:.2f} GB in {len(expected)} files, layers {', '.join(paths)}"
@@ -631,7 +718,12 @@ def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list
     out = sw / "out"
     legend: dict[str, dict[str, str]] = {}
     results: dict[str, dict[str, object]] = {}
-    info: dict[str, object] = {"project": str(project), "bytes": nbytes, "files": len(expected), "steps": results}
+    info: dict[str, object] = {
+        "project": str(project),
+        "bytes": nbytes,
+        "files": len(expected),
+        "steps": results,
+    }
     env = {**os.environ}
 
     def done() -> tuple[dict[str, object], str]:
@@ -639,16 +731,47 @@ def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list
 
     if "pack" in steps:
         # each kit into a fresh home, tar into a fresh directory
-        impls = [Impl(k.key, k.label, (lambda r, k=k: k.cmd("pack", str(project), "-t", f"bench/{name}:{TAG}")),
-                      k.env(out / f"pack-{k.key}"), [out / f"pack-{k.key}"]) for k in kits]
-        impls.append(Impl("Y1", f"tar -cf - | tee layer.tar | {args.hasher}",
-                          lambda r: script(scripts / "pack-Y1.sh", tar_pack_script(project, paths, out / "pack-Y1", hasher)),
-                          env, [out / "pack-Y1"]))
+        impls = [
+            Impl(
+                k.key,
+                k.label,
+                (lambda r, k=k: k.cmd("pack", str(project), "-t", f"bench/{name}:{TAG}")),
+                k.env(out / f"pack-{k.key}"),
+                [out / f"pack-{k.key}"],
+            )
+            for k in kits
+        ]
+        impls.append(
+            Impl(
+                "Y1",
+                f"tar -cf - | tee layer.tar | {args.hasher}",
+                lambda r: script(
+                    scripts / "pack-Y1.sh", tar_pack_script(project, paths, out / "pack-Y1", hasher)
+                ),
+                env,
+                [out / "pack-Y1"],
+            )
+        )
         if args.stdlib:
-            impls.append(Impl("stdlib", "stdlib tarfile+sha256 per layer",
-                              lambda r: [PY, str(BENCH / "baseline.py"), "pack", str(project), str(out / "pack-stdlib"), *paths],
-                              env, [out / "pack-stdlib"]))
-        legend["pack"] = {"Y1": f"`{sample(tar_pack_script(Path('PROJECT'), paths, Path('OUT'), hasher))}` (pipefail)"}
+            impls.append(
+                Impl(
+                    "stdlib",
+                    "stdlib tarfile+sha256 per layer",
+                    lambda r: [
+                        PY,
+                        str(BENCH / "baseline.py"),
+                        "pack",
+                        str(project),
+                        str(out / "pack-stdlib"),
+                        *paths,
+                    ],
+                    env,
+                    [out / "pack-stdlib"],
+                )
+            )
+        legend["pack"] = {
+            "Y1": f"`{sample(tar_pack_script(Path('PROJECT'), paths, Path('OUT'), hasher))}` (pipefail)"
+        }
         results["pack"] = runner.step("pack", nbytes, impls, files_under(project))
     if not set(steps) - {"pack"}:
         return done()
@@ -660,22 +783,59 @@ def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list
     info.update(blob_bytes=mk.blob_bytes, layer_bytes=mk.layer_bytes, layers=len(mk.layers))
 
     if "unpack" in steps:
-        impls = [Impl(k.key, k.label, (lambda r, k=k: k.cmd("unpack", mk.ref, "-d", str(out / f"unpack-{k.key}"))),
-                      k.env(src_home), [out / f"unpack-{k.key}"], out / f"unpack-{k.key}") for k in kits]
-        impls.append(Impl("Y1", f"{args.hasher} + tar -xf per layer",
-                          lambda r: script(scripts / "unpack-Y1.sh", tar_unpack_script(mk, out / "unpack-Y1", hasher)),
-                          env, [out / "unpack-Y1"], out / "unpack-Y1"))
-        impls.append(Impl("Y2", "tar -xf per layer (no hashing)",
-                          lambda r: script(scripts / "unpack-Y2.sh", tar_unpack_script(mk, out / "unpack-Y2", None)),
-                          env, [out / "unpack-Y2"], out / "unpack-Y2"))
+        impls = [
+            Impl(
+                k.key,
+                k.label,
+                (lambda r, k=k: k.cmd("unpack", mk.ref, "-d", str(out / f"unpack-{k.key}"))),
+                k.env(src_home),
+                [out / f"unpack-{k.key}"],
+                out / f"unpack-{k.key}",
+            )
+            for k in kits
+        ]
+        impls.append(
+            Impl(
+                "Y1",
+                f"{args.hasher} + tar -xf per layer",
+                lambda r: script(scripts / "unpack-Y1.sh", tar_unpack_script(mk, out / "unpack-Y1", hasher)),
+                env,
+                [out / "unpack-Y1"],
+                out / "unpack-Y1",
+            )
+        )
+        impls.append(
+            Impl(
+                "Y2",
+                "tar -xf per layer (no hashing)",
+                lambda r: script(scripts / "unpack-Y2.sh", tar_unpack_script(mk, out / "unpack-Y2", None)),
+                env,
+                [out / "unpack-Y2"],
+                out / "unpack-Y2",
+            )
+        )
         if args.stdlib:
-            impls.append(Impl("stdlib", "stdlib tarfile+sha256 per layer",
-                              lambda r: [PY, str(BENCH / "baseline.py"), "unpack", str(out / "unpack-stdlib"),
-                                         *(f"{d}={p}" for d, p in mk.layers)],
-                              env, [out / "unpack-stdlib"], out / "unpack-stdlib"))
-        legend["unpack"] = {"Y1": f"`{sample(tar_unpack_script(SAMPLE, Path('OUT'), hasher))}` "
-                                  "(every layer blob hashed and checked, then every one extracted)",
-                            "Y2": f"`{sample(tar_unpack_script(SAMPLE, Path('OUT'), None))}`"}
+            impls.append(
+                Impl(
+                    "stdlib",
+                    "stdlib tarfile+sha256 per layer",
+                    lambda r: [
+                        PY,
+                        str(BENCH / "baseline.py"),
+                        "unpack",
+                        str(out / "unpack-stdlib"),
+                        *(f"{d}={p}" for d, p in mk.layers),
+                    ],
+                    env,
+                    [out / "unpack-stdlib"],
+                    out / "unpack-stdlib",
+                )
+            )
+        legend["unpack"] = {
+            "Y1": f"`{sample(tar_unpack_script(SAMPLE, Path('OUT'), hasher))}` "
+            "(every layer blob hashed and checked, then every one extracted)",
+            "Y2": f"`{sample(tar_unpack_script(SAMPLE, Path('OUT'), None))}`",
+        }
         results["unpack"] = runner.step("unpack", nbytes, impls, [p for _d, p in mk.layers], expected)
     rm(out)
 
@@ -700,55 +860,130 @@ def run_scenario(name: str, args: argparse.Namespace, runner: Runner, kits: list
         reg_warm = [] if str(registry_dir).startswith("/dev/shm/") else files_under(registry_dir)
 
         if "push" in steps:
+
             def forget_locations() -> None:
                 # no remembered blob locations (cross-repository mounts): every byte is sent
                 rm(src_home / "cache" / "blob-locations.json")
 
             # a fresh repository for every run
-            impls = [Impl(k.key, k.label, (lambda r, k=k: k.cmd("push", mk.ref, f"{host}/push/{k.key}-{r}:{TAG}")),
-                          k.env(src_home), before=forget_locations) for k in kits]
-            impls.append(Impl("Y1", "curl POST+PUT per blob, PUT manifest",
-                              lambda r: script(scripts / f"push-Y1-{r}.sh", curl_push_script(mk, host, f"push/y1-{r}")),
-                              env))
-            legend["push"] = {"Y1": f"`{sample(curl_push_script(ONE_BLOB, 'HOST', 'REPO'))}` "
-                                    "(the first three commands for the config and every layer, then the manifest's PUT)"}
-            results["push"] = runner.step("push", mk.blob_bytes, impls, [mk.manifest, *(p for _d, p in mk.blobs)])
+            impls = [
+                Impl(
+                    k.key,
+                    k.label,
+                    (lambda r, k=k: k.cmd("push", mk.ref, f"{host}/push/{k.key}-{r}:{TAG}")),
+                    k.env(src_home),
+                    before=forget_locations,
+                )
+                for k in kits
+            ]
+            impls.append(
+                Impl(
+                    "Y1",
+                    "curl POST+PUT per blob, PUT manifest",
+                    lambda r: script(scripts / f"push-Y1-{r}.sh", curl_push_script(mk, host, f"push/y1-{r}")),
+                    env,
+                )
+            )
+            legend["push"] = {
+                "Y1": f"`{sample(curl_push_script(ONE_BLOB, 'HOST', 'REPO'))}` "
+                "(the first three commands for the config and every layer, then the manifest's PUT)"
+            }
+            results["push"] = runner.step(
+                "push", mk.blob_bytes, impls, [mk.manifest, *(p for _d, p in mk.blobs)]
+            )
 
         if "pull" in steps:
-            impls = [Impl(k.key, k.label, (lambda r, k=k: k.cmd("pull", f"{host}/{repo}:{TAG}")),
-                          k.env(pulls / f"pull-{k.key}"), [pulls / f"pull-{k.key}"]) for k in kits]
-            impls.append(Impl("Y1", f"curl | tee FILE | {args.hasher} per blob",
-                              lambda r: script(scripts / "pull-Y1.sh",
-                                               curl_pull_script(mk, host, repo, pulls / "pull-Y1", hasher)),
-                              env, [pulls / "pull-Y1"]))
-            impls.append(Impl("Y2", "curl -o FILE per blob (no hashing)",
-                              lambda r: script(scripts / "pull-Y2.sh",
-                                               curl_pull_script(mk, host, repo, pulls / "pull-Y2", None)),
-                              env, [pulls / "pull-Y2"]))
+            impls = [
+                Impl(
+                    k.key,
+                    k.label,
+                    (lambda r, k=k: k.cmd("pull", f"{host}/{repo}:{TAG}")),
+                    k.env(pulls / f"pull-{k.key}"),
+                    [pulls / f"pull-{k.key}"],
+                )
+                for k in kits
+            ]
+            impls.append(
+                Impl(
+                    "Y1",
+                    f"curl | tee FILE | {args.hasher} per blob",
+                    lambda r: script(
+                        scripts / "pull-Y1.sh", curl_pull_script(mk, host, repo, pulls / "pull-Y1", hasher)
+                    ),
+                    env,
+                    [pulls / "pull-Y1"],
+                )
+            )
+            impls.append(
+                Impl(
+                    "Y2",
+                    "curl -o FILE per blob (no hashing)",
+                    lambda r: script(
+                        scripts / "pull-Y2.sh", curl_pull_script(mk, host, repo, pulls / "pull-Y2", None)
+                    ),
+                    env,
+                    [pulls / "pull-Y2"],
+                )
+            )
             if args.stdlib:
-                impls.append(Impl("stdlib", "stdlib urllib+sha256 per blob",
-                                  lambda r: [PY, str(BENCH / "baseline.py"), "pull", f"http://{host}/v2/{repo}",
-                                             str(pulls / "pull-stdlib"), *(d for d, _p in mk.blobs)],
-                                  env, [pulls / "pull-stdlib"]))
-            legend["pull"] = {"Y1": f"`{sample(curl_pull_script(ONE_BLOB, 'HOST', 'REPO', Path('OUT'), hasher))}` "
-                                    "(pipefail; the manifest, then the config and every layer)",
-                              "Y2": f"`{sample(curl_pull_script(ONE_BLOB, 'HOST', 'REPO', Path('OUT'), None))}` "
-                                    "(the manifest, then the config and every layer)"}
+                impls.append(
+                    Impl(
+                        "stdlib",
+                        "stdlib urllib+sha256 per blob",
+                        lambda r: [
+                            PY,
+                            str(BENCH / "baseline.py"),
+                            "pull",
+                            f"http://{host}/v2/{repo}",
+                            str(pulls / "pull-stdlib"),
+                            *(d for d, _p in mk.blobs),
+                        ],
+                        env,
+                        [pulls / "pull-stdlib"],
+                    )
+                )
+            legend["pull"] = {
+                "Y1": f"`{sample(curl_pull_script(ONE_BLOB, 'HOST', 'REPO', Path('OUT'), hasher))}` "
+                "(pipefail; the manifest, then the config and every layer)",
+                "Y2": f"`{sample(curl_pull_script(ONE_BLOB, 'HOST', 'REPO', Path('OUT'), None))}` "
+                "(the manifest, then the config and every layer)",
+            }
             results["pull"] = runner.step("pull", mk.blob_bytes, impls, reg_warm)
 
         if "remote-unpack" in steps:
             # a fresh home and directory every run: nothing of the ModelKit is local
-            impls = [Impl(k.key, k.label,
-                          (lambda r, k=k: k.cmd("unpack", f"{host}/{repo}:{TAG}", "-d", str(pulls / f"ru-{k.key}"))),
-                          k.env(pulls / f"ru-home-{k.key}"), [pulls / f"ru-{k.key}", pulls / f"ru-home-{k.key}"],
-                          pulls / f"ru-{k.key}") for k in kits]
-            impls.append(Impl("Y1", f"curl | tee >({args.hasher}) | tar -x per layer",
-                              lambda r: script(scripts / "remote-unpack-Y1.sh",
-                                               curl_unpack_script(mk, host, repo, pulls / "ru-Y1", hasher)),
-                              env, [pulls / "ru-Y1"], pulls / "ru-Y1"))
+            impls = [
+                Impl(
+                    k.key,
+                    k.label,
+                    (
+                        lambda r, k=k: k.cmd(
+                            "unpack", f"{host}/{repo}:{TAG}", "-d", str(pulls / f"ru-{k.key}")
+                        )
+                    ),
+                    k.env(pulls / f"ru-home-{k.key}"),
+                    [pulls / f"ru-{k.key}", pulls / f"ru-home-{k.key}"],
+                    pulls / f"ru-{k.key}",
+                )
+                for k in kits
+            ]
+            impls.append(
+                Impl(
+                    "Y1",
+                    f"curl | tee >({args.hasher}) | tar -x per layer",
+                    lambda r: script(
+                        scripts / "remote-unpack-Y1.sh",
+                        curl_unpack_script(mk, host, repo, pulls / "ru-Y1", hasher),
+                    ),
+                    env,
+                    [pulls / "ru-Y1"],
+                    pulls / "ru-Y1",
+                )
+            )
             legend["remote-unpack"] = {
                 "Y1": f"`{sample(curl_unpack_script(SAMPLE, 'HOST', 'REPO', Path('OUT'), hasher))}` "
-                      "(pipefail; the manifest, then every layer)"}
+                "(pipefail; the manifest, then every layer)"
+            }
             results["remote-unpack"] = runner.step("remote-unpack", nbytes, impls, reg_warm, expected)
     finally:
         runner.server = None
@@ -762,18 +997,36 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     ap.add_argument("--size-gb", type=float, default=2.0, help="size of the big scenario's project")
-    ap.add_argument("--rounds", type=int, default=5, help="runs of every implementation per step (median reported)")
-    ap.add_argument("--compare-ref", metavar="REF", help="also time this commit of kitops (built in a git worktree)")
+    ap.add_argument(
+        "--rounds", type=int, default=5, help="runs of every implementation per step (median reported)"
+    )
+    ap.add_argument(
+        "--compare-ref", metavar="REF", help="also time this commit of kitops (built in a git worktree)"
+    )
     ap.add_argument("--steps", default=",".join(STEPS))
-    ap.add_argument("--stdlib", action="store_true", help="also time the stdlib baselines (bench/baseline.py)")
-    ap.add_argument("--hasher", choices=sorted(HASHERS), default="sha256sum",
-                    help="the yardsticks' hashing command (default: GNU sha256sum)")
+    ap.add_argument(
+        "--stdlib", action="store_true", help="also time the stdlib baselines (bench/baseline.py)"
+    )
+    ap.add_argument(
+        "--hasher",
+        choices=sorted(HASHERS),
+        default="sha256sum",
+        help="the yardsticks' hashing command (default: GNU sha256sum)",
+    )
     ap.add_argument("--workdir", default="/tmp/kitbench")
-    ap.add_argument("--pull-dir", default="auto",
-                    help="parent of the pulls' and remote unpacks' outputs (default: /dev/shm when it has room)")
-    ap.add_argument("--registry-dir", default="auto",
-                    help="parent of the registry's storage (default: /dev/shm when it has room)")
-    ap.add_argument("--keep", action="store_true", help="keep homes and outputs (the generated projects are always kept)")
+    ap.add_argument(
+        "--pull-dir",
+        default="auto",
+        help="parent of the pulls' and remote unpacks' outputs (default: /dev/shm when it has room)",
+    )
+    ap.add_argument(
+        "--registry-dir",
+        default="auto",
+        help="parent of the registry's storage (default: /dev/shm when it has room)",
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="keep homes and outputs (the generated projects are always kept)"
+    )
     args = ap.parse_args()
     unknown = set(args.steps.split(",")) - set(STEPS)
     if unknown:
@@ -786,20 +1039,33 @@ def main() -> None:
     # ours: a snapshot of this working tree, so edits made during the run do not leak into it
     ours_src = work / "ours-src"
     rm(ours_src)
-    shutil.copytree(ROOT / "src" / "kitops", ours_src / "kitops", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "src" / "kitops", ours_src / "kitops", ignore=shutil.ignore_patterns("__pycache__")
+    )
     compile_tree(ours_src)
     head = git("rev-parse", "HEAD")
-    dirty = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--", "src"],
-                           env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}, check=False).returncode != 0
+    dirty = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--", "src"],
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+            check=False,
+        ).returncode
+        != 0
+    )
     kits = [Kit("ours", f"ours ({head[:7]}{'+dirty' if dirty else ''})", ours_src)]
     worktree: Path | None = None
     meta: dict[str, object] = {
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "arch": platform.machine(),
-                    "kernel": platform.release()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "arch": platform.machine(),
+            "kernel": platform.release(),
+        },
         "ours": {"head": head, "dirty_src": dirty, "snapshot": str(ours_src)},
         "rounds": args.rounds,
         "hasher": HASHERS[args.hasher],
-        "page_cache": "dropped before every run, inputs and code read back" if os.geteuid() == 0
+        "page_cache": "dropped before every run, inputs and code read back"
+        if os.geteuid() == 0
         else "not dropped (needs root)",
     }
     try:
@@ -808,8 +1074,11 @@ def main() -> None:
             compile_tree(worktree / "src")
             kits.append(Kit("ref", f"ref ({args.compare_ref} = {sha[:7]})", worktree / "src"))
             meta["ref"] = {"ref": args.compare_ref, "commit": sha, "worktree": str(worktree)}
-        print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}; "
-              f"{meta['page_cache']}; kits: {', '.join(k.label for k in kits)}", flush=True)
+        print(
+            f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}; "
+            f"{meta['page_cache']}; kits: {', '.join(k.label for k in kits)}",
+            flush=True,
+        )
         runner = Runner(work, args.rounds, kits)
         scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
         out: dict[str, object] = {}
@@ -824,8 +1093,10 @@ def main() -> None:
         (work / "results.json").write_text(json.dumps(meta, indent=2))
         report = "\n".join(tables)
         (work / "results.md").write_text(report)
-        print("\nspeed ratios: the other's median seconds / this row's (>1 = this row is faster); others' CPU s: the\n"
-          "most CPU time, over the rounds, that neither the run nor the registry used (other load: noise)\n")
+        print(
+            "\nspeed ratios: the other's median seconds / this row's (>1 = this row is faster); others' CPU s: the\n"
+            "most CPU time, over the rounds, that neither the run nor the registry used (other load: noise)\n"
+        )
         print(report)
         print(f"results: {work / 'results.json'}, {work / 'results.md'}")
     finally:

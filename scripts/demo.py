@@ -66,8 +66,12 @@ def main() -> None:
     if mismatched:
         raise SystemExit(f"demo failed: unpacked files differ from the project: {mismatched}")
     print("\nUnpacked files are identical to examples/iris.")
-    pred = subprocess.run([sys.executable, str(target / "src" / "predict.py"), "6.7", "3.0", "5.2", "2.3"],
-                          text=True, capture_output=True, check=False)
+    pred = subprocess.run(
+        [sys.executable, str(target / "src" / "predict.py"), "6.7", "3.0", "5.2", "2.3"],
+        text=True,
+        capture_output=True,
+        check=False,
+    )
     if pred.returncode == 0:
         print(f"The unpacked model classifies (6.7, 3.0, 5.2, 2.3) as: {pred.stdout.strip()}")
 
@@ -83,7 +87,11 @@ def main() -> None:
         run("list", env=env)
         pulled = OUT / "pulled"
         run("unpack", ref, "-d", str(pulled), env=env)
-        if filecmp.cmp(project / "model" / "iris-classifier.joblib", pulled / "model" / "iris-classifier.joblib", shallow=False):
+        if filecmp.cmp(
+            project / "model" / "iris-classifier.joblib",
+            pulled / "model" / "iris-classifier.joblib",
+            shallow=False,
+        ):
             print("\nThe model pulled back from the registry is byte-identical.")
         else:
             raise SystemExit("demo failed: the pulled model differs")

@@ -68,10 +68,24 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
 
 # What a developer's machine may hold that must not reach a test: credentials in the
 # environment, Docker/podman configs (and the credential helpers they name), a default MLflow.
-_USER_STATE = ("JOZU_USERNAME", "JOZU_PASSWORD", "JOZU_REGISTRY", "JOZU_NAMESPACE", "KITOPS_REGISTRY_USER",
-               "KITOPS_REGISTRY_PASSWORD", "KITOPS_HOME", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",
-               "XDG_DATA_HOME", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_TOKEN",
-               "KITOPS_CLIENT_CERT", "KITOPS_CLIENT_KEY")
+_USER_STATE = (
+    "JOZU_USERNAME",
+    "JOZU_PASSWORD",
+    "JOZU_REGISTRY",
+    "JOZU_NAMESPACE",
+    "KITOPS_REGISTRY_USER",
+    "KITOPS_REGISTRY_PASSWORD",
+    "KITOPS_HOME",
+    "REGISTRY_AUTH_FILE",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_TRACKING_TOKEN",
+    "KITOPS_CLIENT_CERT",
+    "KITOPS_CLIENT_KEY",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -100,7 +100,9 @@ class FaultProxy:
                     return
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = lines[0].split(" ", 2)
-                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+                headers = {
+                    k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
+                }
                 fault = self._pick(method, target)
                 with self._lock:
                     self.seen.append(Seen(method, target, headers, fault))
@@ -119,14 +121,25 @@ class FaultProxy:
             pass
 
     def _answer(self, client: socket.socket, fault: Fault) -> None:
-        reason = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-                  503: "Service Unavailable", 401: "Unauthorized", 413: "Payload Too Large"}.get(fault.status or 0, "Error")
+        reason = {
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            502: "Bad Gateway",
+            503: "Service Unavailable",
+            401: "Unauthorized",
+            413: "Payload Too Large",
+        }.get(fault.status or 0, "Error")
         hdrs = dict(fault.headers)
         hdrs["Connection"] = "close"
         if fault.body_size <= (1 << 20):
             hdrs["Content-Length"] = str(fault.body_size)
-        client.sendall((f"HTTP/1.1 {fault.status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
-                        + "\r\n").encode("latin-1"))
+        client.sendall(
+            (
+                f"HTTP/1.1 {fault.status} {reason}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+                + "\r\n"
+            ).encode("latin-1")
+        )
         left = fault.body_size
         block = b"x" * (1 << 20)
         while left > 0:
@@ -135,14 +148,20 @@ class FaultProxy:
             left -= len(piece)
 
     def _relay(self, client: socket.socket, lines: list[str], body: bytes, fault: Fault | None) -> None:
-        request_lines = [ln for ln in lines if not ln.lower().startswith("connection:")] + ["Connection: close"]
+        request_lines = [ln for ln in lines if not ln.lower().startswith("connection:")] + [
+            "Connection: close"
+        ]
         with socket.create_connection(self._upstream) as upstream:
             upstream.sendall(("\r\n".join(request_lines) + "\r\n\r\n").encode("latin-1") + body)
             head, rest = _read_head(upstream)
             if head is None:
                 return
             if fault is not None and fault.content_length is not None:
-                head = re.sub(rb"(?im)^content-length:[^\r\n]*", f"Content-Length: {fault.content_length}".encode(), head)
+                head = re.sub(
+                    rb"(?im)^content-length:[^\r\n]*",
+                    f"Content-Length: {fault.content_length}".encode(),
+                    head,
+                )
             sent = 0
             limit = fault.drop_after if fault is not None else None
             rate = fault.rate if fault is not None else None

@@ -37,7 +37,9 @@ def layer_names(store: LocalStore, digest: str) -> list[str]:
 
 def kit(home: Path, *args: str, input: str | None = None) -> Result:
     runner = CliRunner()
-    return runner.invoke(cli, ["--config", str(home), "--progress", "none", *args], input=input, catch_exceptions=False)
+    return runner.invoke(
+        cli, ["--config", str(home), "--progress", "none", *args], input=input, catch_exceptions=False
+    )
 
 
 def tree_files(root: Path) -> dict[str, bytes]:

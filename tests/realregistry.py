@@ -61,7 +61,9 @@ class Registry:
 
     def blob_path(self, digest: str) -> Path:
         hexpart = digest.split(":", 1)[1]
-        return self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexpart[:2] / hexpart / "data"
+        return (
+            self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexpart[:2] / hexpart / "data"
+        )
 
 
 def installed() -> bool:
@@ -85,26 +87,41 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kitops test CA")])
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server.key"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return ca_path, cert_path, key_path
 
 
@@ -149,19 +166,38 @@ def start_registry(
     storage = storage or directory / "data"
     # Upload purging off: its periodic walk deletes week-old uploads, which no run here lives long
     # enough to leave, so it would only be one more writer to the storage the tests inspect.
-    lines = ["version: 0.1", "log:", f"  level: {log_level}", "storage:", "  filesystem:", f"    rootdirectory: {storage}",
-             "  delete:", "    enabled: true", "  maintenance:", "    uploadpurging:", "      enabled: false"]
+    lines = [
+        "version: 0.1",
+        "log:",
+        f"  level: {log_level}",
+        "storage:",
+        "  filesystem:",
+        f"    rootdirectory: {storage}",
+        "  delete:",
+        "    enabled: true",
+        "  maintenance:",
+        "    uploadpurging:",
+        "      enabled: false",
+    ]
     username = password = ca_file = None
     if basic_auth:
         username, password = "alice", "s3cret-pass"
-        out = subprocess.run(["htpasswd", "-nbB", username, password], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["htpasswd", "-nbB", username, password], capture_output=True, text=True, check=True
+        )
         (directory / "htpasswd").write_text(out.stdout.strip() + "\n")
         lines += ["auth:", "  htpasswd:", "    realm: kitops-test", f"    path: {directory / 'htpasswd'}"]
     if token_auth is not None:
         username, password = token_auth.username, token_auth.password
         bundle = token_auth.write_rootcertbundle(directory / "token-signer.pem")
-        lines += ["auth:", "  token:", f"    realm: {token_auth.realm}", f"    service: {token_auth.service}",
-                  f"    issuer: {token_auth.issuer}", f"    rootcertbundle: {bundle}"]
+        lines += [
+            "auth:",
+            "  token:",
+            f"    realm: {token_auth.realm}",
+            f"    service: {token_auth.service}",
+            f"    issuer: {token_auth.issuer}",
+            f"    rootcertbundle: {bundle}",
+        ]
     tls_lines: list[str] = []
     if tls:
         ca, cert, key = make_tls(directory)
@@ -180,7 +216,9 @@ def start_registry(
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
             if _answers(f"{scheme}://127.0.0.1:{port}/v2/", ca_file):
-                return Registry(f"127.0.0.1:{port}", scheme, storage, proc, username, password, ca_file, token_auth)
+                return Registry(
+                    f"127.0.0.1:{port}", scheme, storage, proc, username, password, ca_file, token_auth
+                )
             time.sleep(0.05)
         proc.kill()
         proc.wait()

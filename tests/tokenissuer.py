@@ -147,8 +147,12 @@ class TokenIssuer:
         now = dt.datetime.now(dt.timezone.utc)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kitops test token signer")])
         cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=2))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(self._key, hashes.SHA256())
@@ -159,8 +163,9 @@ class TokenIssuer:
     def key_id(self) -> str:
         from cryptography.hazmat.primitives import serialization
 
-        spki = self._key.public_key().public_bytes(serialization.Encoding.DER,
-                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = self._key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         return libtrust_key_id(spki)
 
     def write_rootcertbundle(self, path: Path) -> Path:
@@ -234,8 +239,13 @@ class TokenIssuer:
         (``account=True`` means any account)."""
         with self._lock:
             reqs = list(self.requests)
-        return [r for r in reqs if r.status == 200 and (not scope_contains or any(scope_contains in s for s in r.scopes))
-                and (account is True or r.account == account)]
+        return [
+            r
+            for r in reqs
+            if r.status == 200
+            and (not scope_contains or any(scope_contains in s for s in r.scopes))
+            and (account is True or r.account == account)
+        ]
 
     @property
     def tokens(self) -> list[str]:
@@ -255,7 +265,8 @@ class TokenIssuer:
         except (binascii.Error, UnicodeDecodeError):
             return False, None
         good = hmac.compare_digest(user.encode(), self.username.encode()) & hmac.compare_digest(
-            password.encode(), self.password.encode())
+            password.encode(), self.password.encode()
+        )
         return (bool(sep) and good), (user if good else None)
 
     def handle(self, path: str, authorization: str | None) -> tuple[int, bytes, dict[str, str]]:
@@ -273,20 +284,31 @@ class TokenIssuer:
         elif account is None and not self.anonymous_pull:
             status, body, headers = 401, b'{"details":"authentication required"}', challenge
         elif service != self.service:
-            status, body, headers = 400, b'{"details":"unknown service"}', {"Content-Type": "application/json"}
+            status, body, headers = (
+                400,
+                b'{"details":"unknown service"}',
+                {"Content-Type": "application/json"},
+            )
         else:
             allowed = USER_ACTIONS if account is not None else ANONYMOUS_ACTIONS
             record.granted = self._grant(scopes, allowed)
             with self._lock:
                 born_expired = self._expire_next > 0 and (
-                    not self._expire_filter or any(self._expire_filter in s for s in scopes))
+                    not self._expire_filter or any(self._expire_filter in s for s in scopes)
+                )
                 if born_expired:
                     self._expire_next -= 1
                     self.expired_issued += 1
             record.token, issued_at = self._sign(account or "", record.granted, born_expired=born_expired)
             status = 200
-            body = json.dumps({"token": record.token, "access_token": record.token, "expires_in": self.expires_in,
-                               "issued_at": issued_at}).encode()
+            body = json.dumps(
+                {
+                    "token": record.token,
+                    "access_token": record.token,
+                    "expires_in": self.expires_in,
+                    "issued_at": issued_at,
+                }
+            ).encode()
             headers = {"Content-Type": "application/json"}
         record.status = status
         with self._lock:
@@ -310,7 +332,9 @@ class TokenIssuer:
                     acts.append(a)
         return [{"type": t, "name": n, "actions": a} for (t, n), a in by_name.items() if a]
 
-    def _sign(self, subject: str, access: list[dict[str, object]], *, born_expired: bool = False) -> tuple[str, str]:
+    def _sign(
+        self, subject: str, access: list[dict[str, object]], *, born_expired: bool = False
+    ) -> tuple[str, str]:
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -327,8 +351,14 @@ class TokenIssuer:
         else:
             header["kid"] = self.key_id
         claims = {
-            "iss": self.issuer, "sub": subject, "aud": self.service, "exp": exp, "nbf": int(now) - 1,
-            "iat": int(now), "jti": uuid.uuid4().hex, "access": access,
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.service,
+            "exp": exp,
+            "nbf": int(now) - 1,
+            "iat": int(now),
+            "jti": uuid.uuid4().hex,
+            "access": access,
         }
         signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
         der = self._key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))

@@ -69,8 +69,10 @@ def find_kitfile(context_dir: str | os.PathLike[str]) -> Path:
         if candidate.is_file():
             return candidate
         if candidate.exists() and not candidate.is_dir():
-            raise KitfileError(f"{candidate} is not a regular file",
-                               hint="make the Kitfile a plain file, or name one with -f")
+            raise KitfileError(
+                f"{candidate} is not a regular file",
+                hint="make the Kitfile a plain file, or name one with -f",
+            )
     raise NotFoundError(
         f"No Kitfile found in {context.absolute()}. Consider using the -f flag to specify its path",
         hint=f"create one with: kit init {context_dir}",
@@ -182,14 +184,32 @@ def unpack(
         target_ref = parse_single(ref)
         if target_ref.registry == "localhost":
             raise
-        return _unpack_remote(target_ref, target_dir, parsed, overwrite, ignore_existing, home,
-                              build_network("unpack", net), progress, cancel)
+        return _unpack_remote(
+            target_ref,
+            target_dir,
+            parsed,
+            overwrite,
+            ignore_existing,
+            home,
+            build_network("unpack", net),
+            progress,
+            cancel,
+        )
     check_filters(kit, parsed)
     parent_filters = filters_for_parent(parsed)
     if parent_filters:  # parents give only model layers: with none selected, none is even read
         for repo, parent in reversed(_local_parents(store, kit, parsed_ref)):  # farthest first
-            unpack_modelkit(repo, parent, target_dir, filters=parent_filters, overwrite=overwrite,
-                            ignore_existing=ignore_existing, include_kitfile=False, progress=progress, cancel=cancel)
+            unpack_modelkit(
+                repo,
+                parent,
+                target_dir,
+                filters=parent_filters,
+                overwrite=overwrite,
+                ignore_existing=ignore_existing,
+                include_kitfile=False,
+                progress=progress,
+                cancel=cancel,
+            )
     return unpack_modelkit(
         store.repository(parsed_ref.repo_key),
         kit,
@@ -203,8 +223,15 @@ def unpack(
 
 
 def _unpack_remote(
-    ref: Reference, target: str | os.PathLike[str], filters: list[UnpackFilter], overwrite: bool,
-    ignore_existing: bool, home: Home, network: NetworkOptions, progress: Progress | None, cancel: Cancel | None,
+    ref: Reference,
+    target: str | os.PathLike[str],
+    filters: list[UnpackFilter],
+    overwrite: bool,
+    ignore_existing: bool,
+    home: Home,
+    network: NetworkOptions,
+    progress: Progress | None,
+    cancel: Cancel | None,
 ) -> UnpackResult:
     from kitops.modelkit.references import walk_parents
     from kitops.modelkit.unpack import check_filters, filters_for_parent, unpack_modelkit
@@ -225,15 +252,35 @@ def _unpack_remote(
         if parent_filters:
             for path, (prepo, parent) in reversed(parents):  # farthest first, like the local path
                 log.info("Unpacking referenced modelkit %s", path)
-                unpack_modelkit(prepo, parent, target, filters=parent_filters, overwrite=overwrite,
-                                ignore_existing=ignore_existing, include_kitfile=False, progress=progress,
-                                cancel=cancel, concurrency=remotes.options.concurrency)
-        return unpack_modelkit(repo, kit, target, filters=filters, overwrite=overwrite, ignore_existing=ignore_existing,
-                               include_kitfile=None if filters else True, progress=progress, cancel=cancel,
-                               concurrency=remotes.options.concurrency)
+                unpack_modelkit(
+                    prepo,
+                    parent,
+                    target,
+                    filters=parent_filters,
+                    overwrite=overwrite,
+                    ignore_existing=ignore_existing,
+                    include_kitfile=False,
+                    progress=progress,
+                    cancel=cancel,
+                    concurrency=remotes.options.concurrency,
+                )
+        return unpack_modelkit(
+            repo,
+            kit,
+            target,
+            filters=filters,
+            overwrite=overwrite,
+            ignore_existing=ignore_existing,
+            include_kitfile=None if filters else True,
+            progress=progress,
+            cancel=cancel,
+            concurrency=remotes.options.concurrency,
+        )
 
 
-def _local_parents(store: LocalStore, kit: ModelKit, ref: Reference) -> list[tuple[LocalRepository, ModelKit]]:
+def _local_parents(
+    store: LocalStore, kit: ModelKit, ref: Reference
+) -> list[tuple[LocalRepository, ModelKit]]:
     """The stored ModelKits ``kit``'s ``model.path`` references lead to, nearest first, with their
     repositories; all read before the caller writes anything. Each is announced as it is reached,
     nearest first, as the reference CLI logs its recursion."""
@@ -423,19 +470,28 @@ def tag(
             desc = store.repository(src.repo_key).resolve(src.reference)
         except NotFoundError:
             if remote is False or src.registry == DEFAULT_REGISTRY:
-                raise NotFoundError(f"Failed to tag modelkit: model {src.display()} not found",
-                                    hint="run 'kit list' to see what is stored") from None
+                raise NotFoundError(
+                    f"Failed to tag modelkit: model {src.display()} not found",
+                    hint="run 'kit list' to see what is stored",
+                ) from None
         else:
             store.repository(dst.repo_key).tag(desc, dst.tag or "latest")
             return src, dst
     if src.registry == DEFAULT_REGISTRY or dst.registry == DEFAULT_REGISTRY:
-        raise UsageError("tagging on a registry needs both references to name one",
-                         hint="kit tag registry.example.com/team/model:dev registry.example.com/team/model:prod")
+        raise UsageError(
+            "tagging on a registry needs both references to name one",
+            hint="kit tag registry.example.com/team/model:dev registry.example.com/team/model:prod",
+        )
     from kitops import transfer
 
     with _remotes(home, build_network("tag", net)) as remotes:
-        transfer.copy(remotes.repository(src), src.reference, remotes.repository(dst), dst_ref=dst.tag or "latest",
-                      concurrency=remotes.options.concurrency)
+        transfer.copy(
+            remotes.repository(src),
+            src.reference,
+            remotes.repository(dst),
+            dst_ref=dst.tag or "latest",
+            concurrency=remotes.options.concurrency,
+        )
     return src, dst
 
 
@@ -473,7 +529,9 @@ def _remove_one(repo: LocalRepository, ref: Reference, force: bool) -> Removal:
     try:
         desc: Descriptor = repo.resolve(ref.reference)
     except NotFoundError:
-        raise NotFoundError(f"model {ref.display()} not found", hint="run 'kit list' to see what is stored") from None
+        raise NotFoundError(
+            f"model {ref.display()} not found", hint="run 'kit list' to see what is stored"
+        ) from None
     tags = repo.tags_for(desc.digest)
     if ref.tag and len(tags) > 1 and not force:
         repo.untag(ref.tag)
@@ -529,8 +587,10 @@ def diff(
                     desc = repo.resolve(ref.reference)
                 except NotFoundError:
                     if where == "local" or ref.registry == DEFAULT_REGISTRY:
-                        raise NotFoundError(f"model {ref.display()} not found",
-                                            hint="run 'kit list' to see the ModelKits in local storage") from None
+                        raise NotFoundError(
+                            f"model {ref.display()} not found",
+                            hint="run 'kit list' to see the ModelKits in local storage",
+                        ) from None
                 else:
                     return read_side(repo, desc, str(ref))
             if ref.registry == DEFAULT_REGISTRY:
@@ -547,11 +607,18 @@ def diff(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kit-diff") as pool:
         futures = [pool.submit(side, which, arg, ref) for (which, arg), ref in zip(args, refs, strict=True)]
         side_a, side_b = (f.result() for f in futures)  # ModelKit1's error first, as the reference
-    if side_a.descriptor.digest != side_b.descriptor.digest and side_a.manifest.config.digest != side_b.manifest.config.digest:
+    if (
+        side_a.descriptor.digest != side_b.descriptor.digest
+        and side_a.manifest.config.digest != side_b.manifest.config.digest
+    ):
         for which, s in (("ModelKit1", side_a), ("ModelKit2", side_b)):
             if s.config is None:
                 logging.getLogger(__name__).warning(
-                    "Kitfiles not compared: the config of %s (%s) could not be read: %s", which, s.reference, s.config_error)
+                    "Kitfiles not compared: the config of %s (%s) could not be read: %s",
+                    which,
+                    s.reference,
+                    s.config_error,
+                )
     return ModelKitDiff(side_a, side_b)
 
 
@@ -611,7 +678,12 @@ def _tree_size(path: Path) -> int:
 
 
 def init(
-    path: str | os.PathLike[str], *, name: str = "", description: str = "", author: str = "", force: bool = False
+    path: str | os.PathLike[str],
+    *,
+    name: str = "",
+    description: str = "",
+    author: str = "",
+    force: bool = False,
 ) -> tuple[Kitfile, Path]:
     """Generate ``path/Kitfile`` from the directory's contents; never overwrites without ``force``."""
     from kitops.errors import AlreadyExistsError
@@ -624,7 +696,8 @@ def init(
     target = directory / "Kitfile"
     if target.exists() and not force:
         raise AlreadyExistsError(
-            f"Kitfile already exists at {target}. Use '--force' to overwrite", hint="kit init --force " + str(path)
+            f"Kitfile already exists at {target}. Use '--force' to overwrite",
+            hint="kit init --force " + str(path),
         )
     kitfile = generate_kitfile(directory, name=name, description=description, author=author)
     atomic_write(target, kitfile.to_yaml().encode("utf-8"))
@@ -670,14 +743,18 @@ def login(
     network = build_network("login", net)
     if not password:
         raise UsageError("a password is required", hint="use --password-stdin to pass it safely")
-    cred = Credential(username=username, password=password) if username else Credential(identity_token=password)
+    cred = (
+        Credential(username=username, password=password) if username else Credential(identity_token=password)
+    )
     with _remotes(home, network) as remotes:
         client = remotes.client(registry, credentials=lambda _r: cred)  # exactly these credentials
         try:
             client.request("GET", "/v2/", scope="", expect=(200,))
         except AuthenticationError as exc:
-            raise AuthenticationError(f"failed to validate the credentials for {registry}: {exc.message}",
-                                      hint="check the username and password (or token)") from None
+            raise AuthenticationError(
+                f"failed to validate the credentials for {registry}: {exc.message}",
+                hint="check the username and password (or token)",
+            ) from None
         remotes.credentials.save(registry, Credential(username=username, password=password))
 
 
@@ -713,20 +790,41 @@ def push(
     src_ref = parse_single(source, what="reference")
     dst_ref = parse_single(destination or source, what="target reference")
     if dst_ref.registry == "localhost":
-        raise UsageError("registry is required when pushing", hint="name the registry: kit push my-model:v1 registry.example.com/team/my-model:v1")
+        raise UsageError(
+            "registry is required when pushing",
+            hint="name the registry: kit push my-model:v1 registry.example.com/team/my-model:v1",
+        )
     store = local_store(home)
     src_repo = store.repository(src_ref.repo_key)
     kit = load_modelkit(src_repo, src_ref.reference, display=src_ref.display())
     parents = _stored_parents(store, kit, src_ref)
     with _remotes(home, network) as remotes:
-        for pref in reversed(parents):  # farthest first: a registry then never holds a child without its parent
+        for pref in reversed(
+            parents
+        ):  # farthest first: a registry then never holds a child without its parent
             # a parent named without a registry goes to the destination's
-            target = pref if pref.registry != DEFAULT_REGISTRY else dataclasses.replace(pref, registry=dst_ref.registry)
-            transfer.copy(store.repository(pref.repo_key), pref.reference, remotes.repository(target),
-                          dst_ref=target.tag, concurrency=remotes.options.concurrency, progress=progress, cancel=cancel)
+            target = (
+                pref
+                if pref.registry != DEFAULT_REGISTRY
+                else dataclasses.replace(pref, registry=dst_ref.registry)
+            )
+            transfer.copy(
+                store.repository(pref.repo_key),
+                pref.reference,
+                remotes.repository(target),
+                dst_ref=target.tag,
+                concurrency=remotes.options.concurrency,
+                progress=progress,
+                cancel=cancel,
+            )
         desc = transfer.copy(
-            src_repo, src_ref.reference, remotes.repository(dst_ref), dst_ref=dst_ref.tag,
-            concurrency=remotes.options.concurrency, progress=progress, cancel=cancel,
+            src_repo,
+            src_ref.reference,
+            remotes.repository(dst_ref),
+            dst_ref=dst_ref.tag,
+            concurrency=remotes.options.concurrency,
+            progress=progress,
+            cancel=cancel,
         )
     return TransferResult(dst_ref, desc)
 
@@ -762,7 +860,9 @@ def pull(
     network = build_network("pull", net)
     parsed = parse_single(ref)
     if parsed.registry == "localhost":
-        raise UsageError("registry is required when pulling", hint="e.g. kit pull registry.example.com/team/model:v1")
+        raise UsageError(
+            "registry is required when pulling", hint="e.g. kit pull registry.example.com/team/model:v1"
+        )
     store = local_store(home)
     with _remotes(home, network) as remotes, store.leased():
 
@@ -774,21 +874,30 @@ def pull(
             kit = load_modelkit_at(remote, root)
             if kit.manifest.format != "kit":
                 raise FormatError(f"reference {current} does not refer to a model")
-            desc = transfer.copy(remote, root.digest, local, concurrency=remotes.options.concurrency,
-                                 progress=progress, cancel=cancel)
+            desc = transfer.copy(
+                remote,
+                root.digest,
+                local,
+                concurrency=remotes.options.concurrency,
+                progress=progress,
+                cancel=cancel,
+            )
             if current.tag:
                 local.tag(desc, current.tag)
             return kit.kitfile, desc
 
         kitfile, first = fetch(parsed)
         # the reference's pull allows one fewer ancestor than pack and unpack
-        for _parent in walk_parents(kitfile, parsed.display(), fetch, registry=parsed.registry,
-                                    limit=MAX_REFERENCE_DEPTH - 1):
+        for _parent in walk_parents(
+            kitfile, parsed.display(), fetch, registry=parsed.registry, limit=MAX_REFERENCE_DEPTH - 1
+        ):
             pass  # fetch stores each ancestor as the walk reaches it
     return TransferResult(parsed, first)
 
 
-def list_remote(repository: str, *, home: Home = None, **net: Unpack[NetworkKeywords]) -> list[ModelKitSummary]:
+def list_remote(
+    repository: str, *, home: Home = None, **net: Unpack[NetworkKeywords]
+) -> list[ModelKitSummary]:
     """ModelKits of a registry repository: every tag (all pages), or the one named."""
     network = build_network("list_remote", net)
     ref, _ = parse_reference(repository)
@@ -813,10 +922,16 @@ def list_remote(repository: str, *, home: Home = None, **net: Unpack[NetworkKeyw
         for digest, (kit, ktags) in sorted(by_digest.items()):
             pkg = kit.kitfile.package
             tag_list = [] if ref.digest else ktags
-            out.append(ModelKitSummary(
-                repo=ref.repo_key, digest=digest, tags=tuple(tag_list) or None, model_name=pkg.name or NONE,
-                size=sum(x.size for x in kit.manifest.layers), author=pkg.authors[0] if pkg.authors else NONE,
-            ))
+            out.append(
+                ModelKitSummary(
+                    repo=ref.repo_key,
+                    digest=digest,
+                    tags=tuple(tag_list) or None,
+                    model_name=pkg.name or NONE,
+                    size=sum(x.size for x in kit.manifest.layers),
+                    author=pkg.authors[0] if pkg.authors else NONE,
+                )
+            )
         return out
 
 

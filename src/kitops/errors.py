@@ -103,7 +103,8 @@ class Cancelled(KitError):
     ``kept_bytes`` is what a transfer leaves for the next run to resume from (blobs completed and
     verified, and partial downloads whose prefix is kept); ``None`` when nothing is resumable."""
 
-    def __init__(self, message: str = "operation cancelled", *, hint: str | None = None,
-                 kept_bytes: int | None = None) -> None:
+    def __init__(
+        self, message: str = "operation cancelled", *, hint: str | None = None, kept_bytes: int | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.kept_bytes = kept_bytes

@@ -87,8 +87,12 @@ def build_network(function: str, keywords: NetworkKeywords) -> NetworkOptions:
         cert=_pick(base.cert, _fspath(keywords.get("cert")), default.cert),
         key=_pick(base.key, _fspath(keywords.get("key")), default.key),
         proxy=_pick(base.proxy, keywords.get("proxy", default.proxy), default.proxy),
-        concurrency=_pick(base.concurrency, keywords.get("concurrency", default.concurrency), default.concurrency),
-        upload_mode=_pick(base.upload_mode, keywords.get("upload_mode", default.upload_mode), default.upload_mode),
+        concurrency=_pick(
+            base.concurrency, keywords.get("concurrency", default.concurrency), default.concurrency
+        ),
+        upload_mode=_pick(
+            base.upload_mode, keywords.get("upload_mode", default.upload_mode), default.upload_mode
+        ),
         chunk_size=_pick(base.chunk_size, keywords.get("chunk_size", default.chunk_size), default.chunk_size),
     )
     # Nothing changed: the caller's own object, so options built once and passed on stay one object.

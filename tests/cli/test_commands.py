@@ -69,7 +69,9 @@ def test_info_yaml_and_filter(home: Path) -> None:
     assert "authors: [kitops examples]" in out
     assert "digest" not in out
     assert kit(home, "info", "iris:v1", "--filter", "package.name").stdout == "iris-classifier\n"
-    assert "name: iris" in kit(home, "info", "iris:v1", "-f", "datasets").stdout  # the reference cannot: its filter keys are Go field names
+    assert (
+        "name: iris" in kit(home, "info", "iris:v1", "-f", "datasets").stdout
+    )  # the reference cannot: its filter keys are Go field names
     bad = kit(home, "info", "iris:v1", "-f", "model[0]")
     assert bad.exit_code == 2 and "array access using '[]' is not currently supported" in bad.stderr
 
@@ -81,7 +83,9 @@ def test_unpack_cli_and_overwrite_rules(home: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert (out / "Kitfile").is_file() and (out / "model" / "iris-classifier.joblib").is_file()
     again = kit(home, "unpack", "iris:v1", "-d", str(out))
-    assert again.exit_code == 1 and "already exists" in again.stderr and "hint: use --overwrite" in again.stderr
+    assert (
+        again.exit_code == 1 and "already exists" in again.stderr and "hint: use --overwrite" in again.stderr
+    )
     assert kit(home, "unpack", "iris:v1", "-d", str(out), "-o").exit_code == 0
     assert kit(home, "unpack", "iris:v1", "-d", str(out), "-i").exit_code == 0
     only = tmp_path / "only"
@@ -128,13 +132,17 @@ def test_diff_output(home: Path, tmp_path: Path) -> None:
     assert kit(home, "diff", "iris:v1", "iris:v1").stdout == "ModelKits are identical\n"
     assert kit(home, "pack", str(EXAMPLE), "-t", "iris:z", "--compression", "zstd").exit_code == 0
     out = kit(home, "diff", "local://iris:v1", "iris:z").stdout
-    assert out.startswith("Comparing:\n  ModelKit1: localhost/iris:v1\n  ModelKit2: localhost/iris:z\n\nConfigurations:\n")
+    assert out.startswith(
+        "Comparing:\n  ModelKit1: localhost/iris:v1\n  ModelKit2: localhost/iris:z\n\nConfigurations:\n"
+    )
     assert "Configs differ:" in out and "Unique Layers to ModelKit1 (localhost/iris:v1)" in out
     assert "model   | sha256:" in out
 
 
 def test_init_writes_kitfile_and_refuses_overwrite(home: Path, tmp_path: Path) -> None:
-    proj = write_tree(tmp_path / "proj", {"model.safetensors": b"x" * 100, "README.md": "# hi", "data/train.csv": "a\n1\n"})
+    proj = write_tree(
+        tmp_path / "proj", {"model.safetensors": b"x" * 100, "README.md": "# hi", "data/train.csv": "a\n1\n"}
+    )
     res = kit(home, "init", str(proj), "--name", "demo", "--desc", "a demo", "--author", "me")
     assert res.exit_code == 0, res.output
     text = (proj / "Kitfile").read_text()
@@ -171,7 +179,9 @@ def test_console_script_exit_codes(tmp_path: Path) -> None:
     """The real entry point, in a subprocess: stdout carries results only, errors exit 1."""
     env = {**os.environ, "KITOPS_HOME": str(tmp_path / "h")}
     cmd = [sys.executable, "-m", "kitops.cli.main", "--progress", "none"]
-    ok = subprocess.run([*cmd, "pack", str(EXAMPLE), "-t", "x:v1"], capture_output=True, text=True, env=env, check=False)
+    ok = subprocess.run(
+        [*cmd, "pack", str(EXAMPLE), "-t", "x:v1"], capture_output=True, text=True, env=env, check=False
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("Model saved: sha256:") and ok.stdout.count("\n") == 1
     bad = subprocess.run([*cmd, "unpack", "nope:v1"], capture_output=True, text=True, env=env, check=False)
@@ -200,10 +210,16 @@ def test_console_script_exits_the_ordinary_way(tmp_path: Path) -> None:
     """The console script leaves through SystemExit like any Python program (no os._exit and no
     private atexit call): atexit handlers and the interpreter's teardown both run, codes are kept."""
     env = {**os.environ, "KITOPS_HOME": str(tmp_path / "h")}
-    ok = subprocess.run([sys.executable, "-c", EXIT_PROBE, "version"], capture_output=True, text=True,
-                        env=env, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "version"], capture_output=True, text=True, env=env, check=False
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("Version: ") and "atexit ran\n" in ok.stdout and "teardown ran" in ok.stdout
-    bad = subprocess.run([sys.executable, "-c", EXIT_PROBE, "--progress", "none", "unpack", "nope:v1"],
-                         capture_output=True, text=True, env=env, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "--progress", "none", "unpack", "nope:v1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert bad.returncode == 1 and "model nope:v1 not found" in bad.stderr and "atexit ran\n" in bad.stdout

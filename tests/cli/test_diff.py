@@ -33,7 +33,8 @@ KITFILE_V1 = """\
 
 # version 2.0.0 and one more layer (a model part)
 KITFILE_V2 = KITFILE_V1.replace("version: 1.0.0", "version: 2.0.0").replace(
-    "  path: model.bin\n", "  path: model.bin\n      parts:\n        - name: tokenizer\n          path: tok.json\n"
+    "  path: model.bin\n",
+    "  path: model.bin\n      parts:\n        - name: tokenizer\n          path: tok.json\n",
 )
 
 
@@ -44,8 +45,13 @@ def reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _pack(tmp_path: Path, home: Path, tag: str, kitfile: str, **extra: str) -> Manifest:
     files: dict[str, str | bytes] = {
-        "Kitfile": kitfile, "model.bin": "weights\n", "data/train.csv": "x,y\n1,2\n", "tok.json": "{}\n",
-        "README.md": "# demo\n", "src/train.py": "print()\n", **extra,
+        "Kitfile": kitfile,
+        "model.bin": "weights\n",
+        "data/train.csv": "x,y\n1,2\n",
+        "tok.json": "{}\n",
+        "README.md": "# demo\n",
+        "src/train.py": "print()\n",
+        **extra,
     }
     ctx = write_tree(tmp_path / tag.replace(":", "_").replace("/", "_"), files)
     return api.pack(ctx, tag=tag, home=home).manifest
@@ -115,7 +121,9 @@ def _kitfile_block_v1_v2(man_b: Manifest) -> str:
 def test_identical_modelkits_need_only_their_manifests(tmp_path: Path, home: Path) -> None:
     man = _pack(tmp_path, home, "demo:1", KITFILE_V1)
     api.tag("demo:1", "other/demo:same", home=home)
-    LocalStore(home / "storage").blob_path(man.config.digest).unlink()  # equal manifests: the config is not read
+    LocalStore(home / "storage").blob_path(
+        man.config.digest
+    ).unlink()  # equal manifests: the config is not read
     result = kit(home, "diff", "demo:1", "local://other/demo:same")
     assert result.exit_code == 0, result.output
     assert result.stdout == "ModelKits are identical\n"
@@ -193,22 +201,28 @@ def test_kitfile_block_lists_each_difference(tmp_path: Path, home: Path) -> None
         """)
 
 
-def test_annotation_differences_are_listed(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_annotation_differences_are_listed(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ctx = write_tree(tmp_path / "ctx", {"Kitfile": KITFILE_V1, "model.bin": "w\n", "data/train.csv": "x\n"})
-    man_a = api.pack(ctx, tag="demo:1", home=home, annotations={"com.example.team": "red", "com.example.gone": "x"}).manifest
+    man_a = api.pack(
+        ctx, tag="demo:1", home=home, annotations={"com.example.team": "red", "com.example.gone": "x"}
+    ).manifest
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700003600")
     api.pack(ctx, tag="demo:2", home=home, annotations={"com.example.team": "blue", "com.example.new": "y"})
     result = kit(home, "diff", "demo:1", "demo:2")
     assert result.exit_code == 0, result.output
     block = result.stdout.split("Annotations:\n", 1)[1].split("\n\n", 1)[0]
-    assert block == "\n".join([
-        DASHES,
-        "  Annotations does not match",
-        "    - com.example.gone: x",
-        "    + com.example.new: y",
-        "    ~ com.example.team: red → blue",
-        "    ~ org.opencontainers.image.created: 2023-11-14T22:13:20Z → 2023-11-14T23:13:20Z",
-    ])
+    assert block == "\n".join(
+        [
+            DASHES,
+            "  Annotations does not match",
+            "    - com.example.gone: x",
+            "    + com.example.new: y",
+            "    ~ com.example.team: red → blue",
+            "    ~ org.opencontainers.image.created: 2023-11-14T22:13:20Z → 2023-11-14T23:13:20Z",
+        ]
+    )
     # the same config and layers: the reference's short config digest, and no Kitfile difference
     assert f"  Configs are identical (Digest: {_short(man_a.config)})\n" in result.stdout
     assert result.stdout.endswith(f"Kitfile Differences:\n{DASHES}\n  Kitfiles are identical\n")
@@ -235,7 +249,7 @@ def test_missing_local_config_still_prints_the_manifest_blocks(tmp_path: Path, h
     assert result.exit_code == 0, result.output
     go_blocks = _go_blocks("localhost/demo:1", man_a, "localhost/demo:2", man_b)
     assert result.stdout.startswith(go_blocks)
-    assert result.stdout[len(go_blocks):] == (
+    assert result.stdout[len(go_blocks) :] == (
         f"Kitfile Differences:\n{DASHES}\n"
         f"  Not compared: the config of ModelKit2 ({man_b.config.digest[:17]}) could not be read: "
         f"blob {man_b.config.digest} not found in local storage\n"
@@ -261,29 +275,55 @@ def test_missing_remote_config_still_prints_the_manifest_blocks(
     assert result.exit_code == 0, result.output
     go_blocks = _go_blocks("localhost/demo:1", man_a, ref, man_b)
     assert result.stdout.startswith(go_blocks)
-    rest = result.stdout[len(go_blocks):]
-    assert rest.startswith(f"Kitfile Differences:\n{DASHES}\n"
-                           f"  Not compared: the config of ModelKit2 ({man_b.config.digest[:17]}) could not be read: ")
-    assert result.stderr.startswith(f"[WARN ] Kitfiles not compared: the config of ModelKit2 ({ref}) could not be read: ")
+    rest = result.stdout[len(go_blocks) :]
+    assert rest.startswith(
+        f"Kitfile Differences:\n{DASHES}\n"
+        f"  Not compared: the config of ModelKit2 ({man_b.config.digest[:17]}) could not be read: "
+    )
+    assert result.stderr.startswith(
+        f"[WARN ] Kitfiles not compared: the config of ModelKit2 ({ref}) could not be read: "
+    )
     assert result.stderr.count("\n") == 1
 
 
 def _desc(media: str, digest_char: str, path: str | None = None) -> Descriptor:
     kit_type = f"application/vnd.kitops.modelkit.{media}.v1.tar"
-    return Descriptor(kit_type, "sha256:" + digest_char * 64, 2048,
-                      {"org.cncf.model.filepath": path} if path is not None else None)
+    return Descriptor(
+        kit_type,
+        "sha256:" + digest_char * 64,
+        2048,
+        {"org.cncf.model.filepath": path} if path is not None else None,
+    )
 
 
 def test_layers_matched_once_each_and_by_file_path() -> None:
     config = Descriptor("application/vnd.kitops.modelkit.config.v1+json", "sha256:" + "c" * 64, 10)
     # the same content twice in A, once in B; a raw file moved to another path; an old layer without paths
-    a = Manifest(config, (_desc("model", "1", "m.bin"), _desc("code", "2", "x.py"), _desc("code", "2", "y.py"),
-                          _desc("docs", "3", "old.md"), _desc("dataset", "4")))
-    b = Manifest(config, (_desc("dataset", "4", "d.csv"), _desc("docs", "3", "new.md"), _desc("code", "2", "y.py"),
-                          _desc("model", "1", "./m.bin")))
+    a = Manifest(
+        config,
+        (
+            _desc("model", "1", "m.bin"),
+            _desc("code", "2", "x.py"),
+            _desc("code", "2", "y.py"),
+            _desc("docs", "3", "old.md"),
+            _desc("dataset", "4"),
+        ),
+    )
+    b = Manifest(
+        config,
+        (
+            _desc("dataset", "4", "d.csv"),
+            _desc("docs", "3", "new.md"),
+            _desc("code", "2", "y.py"),
+            _desc("model", "1", "./m.bin"),
+        ),
+    )
     result = compare_layers(a, b)
-    assert [(layer_type(d.media_type), d.digest[7]) for d in result.shared] == [("code", "2"), ("dataset", "4"),
-                                                                                ("model", "1")]
+    assert [(layer_type(d.media_type), d.digest[7]) for d in result.shared] == [
+        ("code", "2"),
+        ("dataset", "4"),
+        ("model", "1"),
+    ]
     assert [(d.annotations or {}).get("org.cncf.model.filepath") for d in result.only_a] == ["x.py", "old.md"]
     assert [(d.annotations or {}).get("org.cncf.model.filepath") for d in result.only_b] == ["new.md"]
 

@@ -112,8 +112,9 @@ def test_the_table_covers_every_command() -> None:
 
 @pytest.mark.parametrize("case", list(GLOBAL_CASES))
 @pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
-def test_global_flag_works_in_every_position_with_the_same_effect(path: tuple[str, ...], case: str,
-                                                                  work: Path) -> None:
+def test_global_flag_works_in_every_position_with_the_same_effect(
+    path: tuple[str, ...], case: str, work: Path
+) -> None:
     base, flag, expected = GLOBAL_CASES[case]
     args = [a.format(work=work) for a in COMMAND_ARGS[path]]
     flag = [f.format(work=work) for f in flag]
@@ -129,7 +130,11 @@ def test_global_flag_works_in_every_position_with_the_same_effect(path: tuple[st
         else:
             assert len(settings) == 1 and expected.format(work=work) in settings[0], (where, res.stderr)
         # a traceback (--debug) names the line of concurrent.futures that happened to raise: not ours to compare
-        stderr = re.sub(r"(?m)^  File \"[^\"]*/concurrent/futures/[^\"]*\", line \d+", "  File concurrent.futures", res.stderr)
+        stderr = re.sub(
+            r"(?m)^  File \"[^\"]*/concurrent/futures/[^\"]*\", line \d+",
+            "  File concurrent.futures",
+            res.stderr,
+        )
         results[where] = (res.exit_code, res.stdout, stderr)
     first = results.pop("before the command")
     for where, result in results.items():
@@ -139,7 +144,9 @@ def test_global_flag_works_in_every_position_with_the_same_effect(path: tuple[st
 def test_without_flags_no_settings_line_and_the_defaults(work: Path) -> None:
     fresh(work)
     assert SETTINGS not in invoke("list").stderr
-    line = next(x for x in invoke("list", "--log-level", "debug").stderr.splitlines() if x.startswith(SETTINGS))
+    line = next(
+        x for x in invoke("list", "--log-level", "debug").stderr.splitlines() if x.startswith(SETTINGS)
+    )
     assert line == f"{SETTINGS}storage {work / 'home'}, log level debug, progress plain, tracebacks off"
 
 
@@ -147,11 +154,15 @@ def _pack_project(tmp_path: Path) -> Path:
     proj = tmp_path / "proj"
     proj.mkdir()
     (proj / "model.bin").write_bytes(b"weights" * 1000)
-    (proj / "Kitfile").write_text("manifestVersion: 1.0.0\npackage:\n  name: demo\nmodel:\n  path: model.bin\n")
+    (proj / "Kitfile").write_text(
+        "manifestVersion: 1.0.0\npackage:\n  name: demo\nmodel:\n  path: model.bin\n"
+    )
     return proj
 
 
-def test_config_after_the_subcommand_selects_the_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_after_the_subcommand_selects_the_storage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KITOPS_HOME", str(tmp_path / "env-home"))
     proj = _pack_project(tmp_path)
     other = tmp_path / "other"
@@ -160,13 +171,19 @@ def test_config_after_the_subcommand_selects_the_storage(tmp_path: Path, monkeyp
     assert (other / "storage").is_dir() and not (tmp_path / "env-home" / "storage").exists()
     assert "demo" in invoke("list", "--config", str(other)).stdout
     assert "demo" not in invoke("list").stdout  # $KITOPS_HOME: nothing there
-    assert "demo" in invoke("--config", str(tmp_path / "env-home"), "list", "--config", str(other)).stdout  # later wins
+    assert (
+        "demo" in invoke("--config", str(tmp_path / "env-home"), "list", "--config", str(other)).stdout
+    )  # later wins
     assert "demo" not in invoke("--config", str(other), "list", "--config", str(tmp_path / "env-home")).stdout
     (other / "cache" / "pack-digests.json").unlink()  # pack's digest cache: only our 2 KiB file counted below
     (other / "cache" / "x").mkdir(parents=True)
     (other / "cache" / "x" / "f").write_bytes(b"0" * 2048)
-    assert invoke("cache", "info", "--config", str(other)).stdout.startswith("Total size of cache directory: 2.0 KiB")
-    assert invoke("cache", "--config", str(other), "info").stdout.startswith("Total size of cache directory: 2.0 KiB")
+    assert invoke("cache", "info", "--config", str(other)).stdout.startswith(
+        "Total size of cache directory: 2.0 KiB"
+    )
+    assert invoke("cache", "--config", str(other), "info").stdout.startswith(
+        "Total size of cache directory: 2.0 KiB"
+    )
 
 
 @pytest.mark.parametrize("flag", [["-v"], ["--verbose"], ["--log-level", "debug"]])
@@ -185,7 +202,9 @@ def test_log_level_error_suppresses_info_lines(before: bool, tmp_path: Path) -> 
     proj = _pack_project(tmp_path)
     flag = ["--log-level", "error"]
     words = ["pack", str(proj), "-t", "demo:v1"]
-    res = invoke("--config", str(tmp_path / "home"), "--progress", "none", *(flag + words if before else words + flag))
+    res = invoke(
+        "--config", str(tmp_path / "home"), "--progress", "none", *(flag + words if before else words + flag)
+    )
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith("Model saved: sha256:")
     assert "Saved manifest" not in res.stderr and res.stderr == ""
@@ -208,7 +227,9 @@ def test_progress_none_after_the_subcommand_turns_progress_off(tmp_path: Path) -
     assert pack("--progress", "none", after=True) == ""
     assert pack("--progress", "none", after=False) == ""
     traced = pack("-vvv", after=True)  # -vvv: trace logs, and no progress lines among them
-    assert "log level trace, progress none" in traced and all(line.startswith("[") for line in traced.splitlines())
+    assert "log level trace, progress none" in traced and all(
+        line.startswith("[") for line in traced.splitlines()
+    )
 
 
 def test_debug_after_the_subcommand_shows_tracebacks(work: Path) -> None:
@@ -229,12 +250,20 @@ def test_a_value_that_looks_like_a_global_flag_stays_a_value(tmp_path: Path) -> 
     assert fmt.exit_code == 2 and "'--debug'" in fmt.stderr and "Traceback" not in fmt.stderr
 
 
-@pytest.mark.parametrize("args", [["list", "--log-level", "loud"], ["--log-level", "loud", "list"],
-                                  ["cache", "info", "--log-level", "loud"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--log-level", "loud"],
+        ["--log-level", "loud", "list"],
+        ["cache", "info", "--log-level", "loud"],
+    ],
+)
 def test_bad_log_level_anywhere_is_a_usage_error(args: list[str], work: Path) -> None:
     res = invoke(*args)
     assert res.exit_code == 2
-    assert "error: Invalid log level 'loud'. Options are 'trace', 'debug', 'info', 'warn', 'error'" in res.stderr
+    assert (
+        "error: Invalid log level 'loud'. Options are 'trace', 'debug', 'info', 'warn', 'error'" in res.stderr
+    )
     assert "hint: " in res.stderr and res.stdout == ""
 
 
@@ -289,7 +318,9 @@ def test_network_and_upload_flags_only_on_commands_that_use_them(path: tuple[str
         found = command.get_command(click.Context(command), word)
         assert found is not None
         command = found
-    given = {opt for p in command.params if isinstance(p, click.Option) for opt in p.opts if opt.startswith("--")}
+    given = {
+        opt for p in command.params if isinstance(p, click.Option) for opt in p.opts if opt.startswith("--")
+    }
     assert given & (NETWORK | UPLOAD) == EXPECTED_FLAGS[path]
     help_text = invoke(*path, "--help").stdout
     for flag in NETWORK | UPLOAD:
@@ -313,7 +344,10 @@ USAGE_ERRORS = {
     "missing subcommand": (["cache", "-v"], "Missing command"),
     # kitops.errors.UsageError from the command's body
     "remove without a ModelKit": (["remove"], "modelkit is required for remove unless --all is specified"),
-    "remove --remote --all": (["remove", "x", "--remote", "--all"], "cannot use --all or --force with --remote"),
+    "remove --remote --all": (
+        ["remove", "x", "--remote", "--all"],
+        "cannot use --all or --force with --remote",
+    ),
     "bad reference": (["inspect", "UPPER:v1"], "must be lowercase"),
     "unsupported import": (["import", "nope://source"], "unsupported import source"),
 }

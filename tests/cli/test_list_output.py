@@ -62,16 +62,19 @@ def test_template_escapes_and_trim_markers(home: Path) -> None:
     assert kit(home, "list", "--format", "{{.Repo}}  {{- .Tags -}}  !").stdout == "demo[v1]!\n"
 
 
-@pytest.mark.parametrize(("template", "message"), [
-    ("\\x", "invalid escape"),
-    ("{{.Repo}} \\q", "invalid escape"),
-    ("trailing \\", "invalid escape"),
-    ("{{.Repo", "unclosed action"),
-    ("{{.Repo}} {{", "unclosed action"),
-    ("{{.Nope}}", "can't evaluate field Nope"),
-    ("{{ .Repo | printf }}", "unsupported action"),
-    ("{{}}", "unsupported action"),
-])
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("\\x", "invalid escape"),
+        ("{{.Repo}} \\q", "invalid escape"),
+        ("trailing \\", "invalid escape"),
+        ("{{.Repo", "unclosed action"),
+        ("{{.Repo}} {{", "unclosed action"),
+        ("{{.Nope}}", "can't evaluate field Nope"),
+        ("{{ .Repo | printf }}", "unsupported action"),
+        ("{{}}", "unsupported action"),
+    ],
+)
 def test_bad_template_is_a_clear_usage_error(template: str, message: str, home: Path, tmp_path: Path) -> None:
     for where in (home, tmp_path / "empty-home"):
         res = kit(where, "list", "--format", template)

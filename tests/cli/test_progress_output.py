@@ -44,7 +44,9 @@ class FakeClock:
             self.now += seconds
 
 
-def transfer(progress: PlainProgress, clock: FakeClock, key: str, total: int, seconds: float, steps: int) -> None:
+def transfer(
+    progress: PlainProgress, clock: FakeClock, key: str, total: int, seconds: float, steps: int
+) -> None:
     progress.begin(key, "copying", total)
     for i in range(steps):
         clock.advance(seconds / steps)
@@ -156,7 +158,7 @@ class Screen:
             ch = text[i]
             if ch == "\x1b":
                 m = self.CSI.match(text, i)
-                assert m, f"unknown escape sequence {text[i:i + 10]!r}"
+                assert m, f"unknown escape sequence {text[i : i + 10]!r}"
                 self._csi(m.group(1), m.group(2), m.group(3))
                 i = m.end()
                 continue
@@ -190,7 +192,7 @@ class Screen:
             if (params or "0") == "2":
                 line.clear()
             elif (params or "0") == "0":
-                del line[self.col:]
+                del line[self.col :]
             else:
                 raise AssertionError(f"unexpected erase {params!r}")
         else:
@@ -297,10 +299,15 @@ def run_in_pty(args: list[str], width: int = 160, timeout: float = 120) -> tuple
     """Run ``kit ARGS`` with stderr on a pseudo-terminal and stdout on a pipe: (terminal bytes, stdout, exit code)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, width, 0, 0))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
+    }
     env["TERM"] = "xterm-256color"
-    proc = subprocess.Popen([str(KIT), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env)
+    proc = subprocess.Popen(
+        [str(KIT), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env
+    )
     os.close(slave)
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout
@@ -332,7 +339,9 @@ def run_in_pty(args: list[str], width: int = 160, timeout: float = 120) -> tuple
 @pytest.mark.slow
 def test_kit_pack_in_a_terminal_keeps_log_lines_off_the_bars(tmp_path: Path) -> None:
     proj = make_project(tmp_path)
-    raw, stdout, code = run_in_pty(["--config", str(tmp_path / "home"), "-v", "pack", str(proj), "-t", "progress:v1"])
+    raw, stdout, code = run_in_pty(
+        ["--config", str(tmp_path / "home"), "-v", "pack", str(proj), "-t", "progress:v1"]
+    )
     assert code == 0, raw
     assert re.fullmatch(r"Model saved: sha256:[0-9a-f]{64}\n", stdout), stdout  # only the result on stdout
     assert BAR not in stdout and "[INFO" not in stdout
@@ -346,21 +355,32 @@ def test_kit_pack_in_a_terminal_keeps_log_lines_off_the_bars(tmp_path: Path) -> 
     for line in bars:
         assert line.startswith("packing ") and not LOG_PREFIX.search(line), screen
     messages = [LOG_PREFIX.sub("", line, count=1).split(":")[0] for line in logs]
-    for message in ("Saved model layer", "Saved dataset layer", "Saved configuration", "Saved manifest to storage"):
+    for message in (
+        "Saved model layer",
+        "Saved dataset layer",
+        "Saved configuration",
+        "Saved manifest to storage",
+    ):
         assert message in messages, screen
     assert messages.count("Saved dataset layer") == 2
     # each layer's bar exactly once (layers are packed in parallel: in any order), finished, below every log line
-    finished = sorted(" ".join(b.split(BAR)[0].split()) + " " + re.findall(r"[\d.]+/[\d.]+ MiB", b)[0] for b in bars)
+    finished = sorted(
+        " ".join(b.split(BAR)[0].split()) + " " + re.findall(r"[\d.]+/[\d.]+ MiB", b)[0] for b in bars
+    )
     assert finished == [
-        "packing dataset data1 10.0/10.0 MiB", "packing dataset data2 10.0/10.0 MiB", "packing model model 30.0/30.0 MiB",
+        "packing dataset data1 10.0/10.0 MiB",
+        "packing dataset data2 10.0/10.0 MiB",
+        "packing model model 30.0/30.0 MiB",
     ], screen
-    assert screen.index(bars[0]) > screen.index(logs[-1]) and screen[-len(bars):] == bars
+    assert screen.index(bars[0]) > screen.index(logs[-1]) and screen[-len(bars) :] == bars
 
 
 @pytest.mark.slow
 def test_kit_progress_none_prints_no_progress(tmp_path: Path) -> None:
     proj = make_project(tmp_path)
-    raw, stdout, code = run_in_pty(["--config", str(tmp_path / "home"), "--progress", "none", "pack", str(proj)])
+    raw, stdout, code = run_in_pty(
+        ["--config", str(tmp_path / "home"), "--progress", "none", "pack", str(proj)]
+    )
     assert code == 0, raw
     assert re.fullmatch(r"Model saved: sha256:[0-9a-f]{64}\n", stdout), stdout
     assert BAR not in raw and "packing" not in raw and "MiB" not in raw, raw
@@ -370,8 +390,13 @@ def test_kit_progress_none_prints_no_progress(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_kit_plain_progress_goes_to_stderr_only(tmp_path: Path) -> None:
     proj = make_project(tmp_path)
-    res = subprocess.run([str(KIT), "--config", str(tmp_path / "home"), "pack", str(proj)],
-                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    res = subprocess.run(
+        [str(KIT), "--config", str(tmp_path / "home"), "pack", str(proj)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert res.returncode == 0, res.stderr
     assert re.fullmatch(r"Model saved: sha256:[0-9a-f]{64}\n", res.stdout), res.stdout
     assert "packing model model:model: 30.0 MiB in " in res.stderr and BAR not in res.stderr

@@ -46,17 +46,32 @@ def test_filter_names_matching_nothing_are_errors(
 
 def test_filters_that_match_still_unpack(iris: str, home: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = kit(home, "unpack", iris, "-d", str(out), "--filter", "datasets:iris", "--filter", "model:model/iris-classifier.joblib")
+    result = kit(
+        home,
+        "unpack",
+        iris,
+        "-d",
+        str(out),
+        "--filter",
+        "datasets:iris",
+        "--filter",
+        "model:model/iris-classifier.joblib",
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "data/iris.csv", "model/iris-classifier.joblib"]
+        "data/iris.csv",
+        "model/iris-classifier.joblib",
+    ]
 
 
 def test_a_type_without_layers_is_a_warning(home: Path, tmp_path: Path) -> None:
-    project = write_tree(tmp_path / "p", {
-        "Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n",
-        "m.bin": b"weights",
-    })
+    project = write_tree(
+        tmp_path / "p",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n",
+            "m.bin": b"weights",
+        },
+    )
     api.pack(project, tag="nodocs:v1", home=home)
     out = tmp_path / "out"
     result = kit(home, "unpack", "nodocs:v1", "-d", str(out), "--filter", "docs")

@@ -17,7 +17,9 @@ from kitops.errors import IntegrityError
 from kitops.modelkit import tar
 from kitops.store.layout import LocalStore
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="file-to-file sendfile is Linux only")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="file-to-file sendfile is Linux only"
+)
 MiB = 1 << 20
 
 
@@ -50,7 +52,9 @@ def project(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     for name, data in files.items():
         (ctx / name).parent.mkdir(parents=True, exist_ok=True)
         (ctx / name).write_bytes(data)
-    (ctx / "Kitfile").write_text("manifestVersion: 1.0.0\nmodel:\n  path: model\ndatasets:\n  - name: d\n    path: data\n")
+    (ctx / "Kitfile").write_text(
+        "manifestVersion: 1.0.0\nmodel:\n  path: model\ndatasets:\n  - name: d\n    path: data\n"
+    )
     return ctx, files
 
 
@@ -58,7 +62,9 @@ def pack_digests(ctx: Path, home: Path) -> list[str]:
     return [layer.digest for layer in api.pack(ctx, tag="k:v1", home=home).manifest.layers]
 
 
-def test_pack_copies_in_the_kernel_and_makes_the_same_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pack_copies_in_the_kernel_and_makes_the_same_layers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ctx, _files = project(tmp_path)
     monkeypatch.setattr(tar, "KERNEL_COPY", False)
     buffered = pack_digests(ctx, tmp_path / "h1")
@@ -97,7 +103,9 @@ def test_unpack_copies_in_the_kernel_and_verifies(tmp_path: Path, monkeypatch: p
     assert spy.bytes >= 9 * MiB  # the big layer's file went through sendfile
 
 
-def test_unpack_by_kernel_copy_still_refuses_a_corrupt_blob(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unpack_by_kernel_copy_still_refuses_a_corrupt_blob(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ctx, _files = project(tmp_path)
     home = tmp_path / "home"
     model_layer = api.pack(ctx, tag="k:v1", home=home).manifest.layers[0]

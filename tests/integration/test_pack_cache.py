@@ -17,18 +17,23 @@ UNCHANGED = "not read again"
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    return write_tree(tmp_path / "p", {
-        "Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: w.bin\ncode:\n  - path: src\n",
-        "w.bin": b"weights-v1" * 100_000,
-        "src/a.py": "print(1)\n",
-    })
+    return write_tree(
+        tmp_path / "p",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: w.bin\ncode:\n  - path: src\n",
+            "w.bin": b"weights-v1" * 100_000,
+            "src/a.py": "print(1)\n",
+        },
+    )
 
 
 def _reused(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if UNCHANGED in r.getMessage()]
 
 
-def test_repack_of_unchanged_files_reuses_every_layer(project: Path, home: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_repack_of_unchanged_files_reuses_every_layer(
+    project: Path, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = api.pack(project, tag="m:v1", home=home)
     caplog.set_level(logging.INFO, logger="kitops")
     second = api.pack(project, tag="m:v2", home=home)
@@ -37,7 +42,9 @@ def test_repack_of_unchanged_files_reuses_every_layer(project: Path, home: Path,
     assert second.kitfile.to_config_bytes() == first.kitfile.to_config_bytes()
 
 
-def test_a_change_that_keeps_size_and_mtime_is_still_packed(project: Path, home: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_change_that_keeps_size_and_mtime_is_still_packed(
+    project: Path, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = api.pack(project, tag="m:v1", home=home)
     weights = project / "w.bin"
     st = weights.stat()
@@ -52,7 +59,9 @@ def test_a_change_that_keeps_size_and_mtime_is_still_packed(project: Path, home:
     assert (out / "w.bin").read_bytes() == b"weights-v2" * 100_000
 
 
-def test_a_collected_blob_is_packed_again(project: Path, home: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_collected_blob_is_packed_again(
+    project: Path, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     api.pack(project, tag="m:v1", home=home)
     api.remove("m:v1", home=home)  # garbage-collects the layers the cache remembers
     caplog.set_level(logging.INFO, logger="kitops")

@@ -34,7 +34,10 @@ def test_example_round_trip_is_byte_identical(tmp_path: Path) -> None:
     original = {k: v for k, v in tree_files(EXAMPLE).items() if k != "Kitfile"}
     unpacked = tree_files(out)
     assert {k: v for k, v in unpacked.items() if k != "Kitfile"} == original
-    assert api.load_kitfile(out / "Kitfile").to_config_dict() == api.load_kitfile(EXAMPLE / "Kitfile").to_config_dict()
+    assert (
+        api.load_kitfile(out / "Kitfile").to_config_dict()
+        == api.load_kitfile(EXAMPLE / "Kitfile").to_config_dict()
+    )
     # modes survive
     for rel in original:
         assert os.stat(out / rel).st_mode & 0o777 == os.stat(EXAMPLE / rel).st_mode & 0o777
@@ -46,9 +49,17 @@ def test_manifest_shape_newer_form(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     m = result.manifest
     assert m.media_type == mt.OCI_MANIFEST and m.artifact_type == mt.KIT_MANIFEST_ARTIFACT
     assert m.annotations is not None and m.annotations[mt.ANNOTATION_CREATED] == "2023-11-14T22:13:20Z"
-    assert [mt.parse_layer_media_type(d.media_type)[0] for d in m.layers] == ["model", "code", "dataset", "docs"]  # type: ignore[index]
+    assert [mt.parse_layer_media_type(d.media_type)[0] for d in m.layers] == [
+        "model",
+        "code",
+        "dataset",
+        "docs",
+    ]  # type: ignore[index]
     assert [d.annotations[mt.ANNOTATION_FILEPATH] for d in m.layers] == [  # type: ignore[index]
-        "model/iris-classifier.joblib", "src", "data/iris.csv", "README.md"
+        "model/iris-classifier.joblib",
+        "src",
+        "data/iris.csv",
+        "README.md",
     ]
     config = json.loads(store_of(tmp_path).blob_path(m.config.digest).read_bytes())
     assert config["model"]["digest"] == m.layers[0].digest == config["model"]["diffId"]
@@ -57,10 +68,13 @@ def test_manifest_shape_newer_form(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_v17_byte_compatibility_case(tmp_path: Path) -> None:
     """Byte compatibility with kit v1.7: layer = Go archive/tar bytes; config and manifest bytes in the reference's exact shape."""
-    ctx = write_tree(tmp_path / "ctx", {
-        "Kitfile": "manifestVersion: 1.0.0\npackage: {name: demo}\nmodel: {name: m, path: model.bin}\n",
-        "model.bin": "hello\n",
-    })
+    ctx = write_tree(
+        tmp_path / "ctx",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\npackage: {name: demo}\nmodel: {name: m, path: model.bin}\n",
+            "model.bin": "hello\n",
+        },
+    )
     os.chmod(ctx / "model.bin", 0o644)
     result = api.pack(ctx, home=tmp_path / "home", legacy_manifest=True)
     store = store_of(tmp_path / "home")
@@ -96,7 +110,9 @@ def test_repack_with_other_mtimes_gives_same_digests(tmp_path: Path) -> None:
     assert len(store_of(tmp_path / "h").repository("localhost/iris").manifests()) == 1
 
 
-def test_reproducible_across_stores_with_source_date_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reproducible_across_stores_with_source_date_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     a = api.pack(EXAMPLE, tag="iris:v1", home=tmp_path / "a")
     b = api.pack(EXAMPLE, tag="iris:v1", home=tmp_path / "b")
@@ -105,14 +121,17 @@ def test_reproducible_across_stores_with_source_date_epoch(tmp_path: Path, monke
 
 def test_worked_case_nested_layers(tmp_path: Path) -> None:
     """The reference's worked case of nested layers: model main-dir, dataset main-dir/subdir, code '.'."""
-    ctx = write_tree(tmp_path / "ctx", {
-        "Kitfile": "manifestVersion: 1.0.0\nmodel: {path: main-dir}\ndatasets: [{name: d, path: main-dir/subdir}]\ncode: [{path: .}]\n",
-        "main-dir/file-main1.txt": "m1",
-        "main-dir/subdir/data.txt": "d",
-        "other-dir/o.txt": "o",
-        "root.txt": "r",
-        "main-dir2/keep.txt": "sibling with a shared prefix",
-    })
+    ctx = write_tree(
+        tmp_path / "ctx",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\nmodel: {path: main-dir}\ndatasets: [{name: d, path: main-dir/subdir}]\ncode: [{path: .}]\n",
+            "main-dir/file-main1.txt": "m1",
+            "main-dir/subdir/data.txt": "d",
+            "other-dir/o.txt": "o",
+            "root.txt": "r",
+            "main-dir2/keep.txt": "sibling with a shared prefix",
+        },
+    )
     res = api.pack(ctx, home=tmp_path / "h")
     store = store_of(tmp_path / "h")
     model, code, dataset = (layer_names(store, d.digest) for d in res.manifest.layers)
@@ -123,31 +142,42 @@ def test_worked_case_nested_layers(tmp_path: Path) -> None:
 
 
 def test_parts_excluded_from_model_and_paths_normalised(tmp_path: Path) -> None:
-    ctx = write_tree(tmp_path / "ctx", {
-        "Kitfile": (
-            "manifestVersion: 1.0.0\nmodel:\n  path: ./model/\n  parts:\n    - {name: p1, path: ./model/part1}\n"
-            "    - {name: p2, path: model/part2, type: lora-adapter}\n    - {name: p3, path: ./part3}\n"
-        ),
-        "model/weights.bin": "w",
-        "model/part1": "1",
-        "model/part2": "2",
-        "part3": "3",
-    })
+    ctx = write_tree(
+        tmp_path / "ctx",
+        {
+            "Kitfile": (
+                "manifestVersion: 1.0.0\nmodel:\n  path: ./model/\n  parts:\n    - {name: p1, path: ./model/part1}\n"
+                "    - {name: p2, path: model/part2, type: lora-adapter}\n    - {name: p3, path: ./part3}\n"
+            ),
+            "model/weights.bin": "w",
+            "model/part1": "1",
+            "model/part2": "2",
+            "part3": "3",
+        },
+    )
     res = api.pack(ctx, home=tmp_path / "h")
     store = store_of(tmp_path / "h")
     names = [layer_names(store, d.digest) for d in res.manifest.layers]
-    assert names == [["model", "model/weights.bin"], ["model", "model/part1"], ["model", "model/part2"], ["part3"]]
+    assert names == [
+        ["model", "model/weights.bin"],
+        ["model", "model/part1"],
+        ["model", "model/part2"],
+        ["part3"],
+    ]
 
 
 def test_kitignore_reinclude_unpacks_with_parent_dirs(tmp_path: Path) -> None:
-    ctx = write_tree(tmp_path / "ctx", {
-        "Kitfile": "manifestVersion: 1.0.0\ncode: [{path: .}]\n",
-        ".kitignore": "dir\n!dir/keep.txt\n*.log\n",
-        "dir/drop.txt": "x",
-        "dir/keep.txt": "kept",
-        "a.log": "log",
-        "sub/Kitfile": "nested Kitfiles are packed",
-    })
+    ctx = write_tree(
+        tmp_path / "ctx",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\ncode: [{path: .}]\n",
+            ".kitignore": "dir\n!dir/keep.txt\n*.log\n",
+            "dir/drop.txt": "x",
+            "dir/keep.txt": "kept",
+            "a.log": "log",
+            "sub/Kitfile": "nested Kitfiles are packed",
+        },
+    )
     res = api.pack(ctx, tag="ign:v1", home=tmp_path / "h")
     names = layer_names(store_of(tmp_path / "h"), res.manifest.layers[0].digest)
     assert names == ["dir", "dir/keep.txt", "sub", "sub/Kitfile"]
@@ -157,7 +187,9 @@ def test_kitignore_reinclude_unpacks_with_parent_dirs(tmp_path: Path) -> None:
 
 def test_symlinks_are_followed_and_loops_detected(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     outside = write_tree(tmp_path / "outside", {"shared.bin": "shared weights"})
-    ctx = write_tree(tmp_path / "ctx", {"Kitfile": "manifestVersion: 1.0.0\ncode: [{path: src}]\n", "src/real.py": "x=1"})
+    ctx = write_tree(
+        tmp_path / "ctx", {"Kitfile": "manifestVersion: 1.0.0\ncode: [{path: src}]\n", "src/real.py": "x=1"}
+    )
     (ctx / "src" / "link.py").symlink_to("real.py")
     (ctx / "src" / "weights.bin").symlink_to(outside / "shared.bin")
     (ctx / "src" / "loop").symlink_to(".")
@@ -180,19 +212,24 @@ def test_compressed_round_trip(tmp_path: Path, compression: str) -> None:
     assert kf.model is not None and kf.model.layer is not None
     assert kf.model.layer.digest != kf.model.layer.diff_id
     api.unpack("iris:c", target_dir=tmp_path / "out", home=tmp_path / "h")
-    assert (tmp_path / "out" / "data" / "iris.csv").read_bytes() == (EXAMPLE / "data" / "iris.csv").read_bytes()
+    assert (tmp_path / "out" / "data" / "iris.csv").read_bytes() == (
+        EXAMPLE / "data" / "iris.csv"
+    ).read_bytes()
 
 
 def test_validation_reports_every_problem_before_writing(tmp_path: Path) -> None:
-    ctx = write_tree(tmp_path / "ctx", {
-        "Kitfile": (
-            "manifestVersion: 1.0.0\nmodel:\n  path: /abs/model.bin\n  parts: [{name: p, path: x, type: 'bad type!'}]\n"
-            "datasets:\n  - {name: a, path: ./data}\n  - {name: b, path: data}\ncode: [{path: ../escape}]\n"
-            "docs: [{path: missing.md}]\n"
-        ),
-        "x": "part",
-        "data/f.csv": "1",
-    })
+    ctx = write_tree(
+        tmp_path / "ctx",
+        {
+            "Kitfile": (
+                "manifestVersion: 1.0.0\nmodel:\n  path: /abs/model.bin\n  parts: [{name: p, path: x, type: 'bad type!'}]\n"
+                "datasets:\n  - {name: a, path: ./data}\n  - {name: b, path: data}\ncode: [{path: ../escape}]\n"
+                "docs: [{path: missing.md}]\n"
+            ),
+            "x": "part",
+            "data/f.csv": "1",
+        },
+    )
     with pytest.raises(KitfileError) as err:
         api.pack(ctx, home=tmp_path / "h")
     text = str(err.value)
@@ -205,8 +242,12 @@ def test_validation_reports_every_problem_before_writing(tmp_path: Path) -> None
 
 
 def test_unknown_key_is_an_error_with_suggestion_and_line(tmp_path: Path) -> None:
-    ctx = write_tree(tmp_path / "ctx", {"Kitfile": "manifestVersion: 1.0.0\nmodle:\n  path: m.bin\n", "m.bin": "m"})
-    with pytest.raises(KitfileError, match=r"line 2: unknown field 'modle' in Kitfile \(did you mean 'model'\?\)"):
+    ctx = write_tree(
+        tmp_path / "ctx", {"Kitfile": "manifestVersion: 1.0.0\nmodle:\n  path: m.bin\n", "m.bin": "m"}
+    )
+    with pytest.raises(
+        KitfileError, match=r"line 2: unknown field 'modle' in Kitfile \(did you mean 'model'\?\)"
+    ):
         api.pack(ctx, home=tmp_path / "h")
 
 
@@ -245,10 +286,13 @@ def test_unpack_filters_and_existing_files(tmp_path: Path) -> None:
 def test_model_reference_in_model_path(tmp_path: Path) -> None:
     home = tmp_path / "h"
     api.pack(EXAMPLE, tag="base:v1", home=home)
-    child = write_tree(tmp_path / "child", {
-        "Kitfile": "manifestVersion: 1.0.0\npackage: {name: tuned}\nmodel:\n  path: base:v1\n  parts: [{name: lora, path: lora.bin}]\n",
-        "lora.bin": "adapter",
-    })
+    child = write_tree(
+        tmp_path / "child",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\npackage: {name: tuned}\nmodel:\n  path: base:v1\n  parts: [{name: lora, path: lora.bin}]\n",
+            "lora.bin": "adapter",
+        },
+    )
     res = api.pack(child, tag="tuned:v1", home=home)
     assert [mt.parse_layer_media_type(d.media_type)[0] for d in res.manifest.layers] == ["modelpart"]  # type: ignore[index]
     out = tmp_path / "out"
@@ -259,6 +303,8 @@ def test_model_reference_in_model_path(tmp_path: Path) -> None:
 
 
 def test_model_reference_cycle_and_missing(tmp_path: Path) -> None:
-    child = write_tree(tmp_path / "child", {"Kitfile": "manifestVersion: 1.0.0\nmodel: {path: 'nothere:v1'}\n"})
+    child = write_tree(
+        tmp_path / "child", {"Kitfile": "manifestVersion: 1.0.0\nmodel: {path: 'nothere:v1'}\n"}
+    )
     with pytest.raises(KitfileError, match=r"pull it first|not found"):
         api.pack(child, tag="c:v1", home=tmp_path / "h")

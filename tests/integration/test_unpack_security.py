@@ -46,7 +46,9 @@ def raw_kit(tmp_path: Path, layer_bytes: bytes):  # type: ignore[no-untyped-def]
     """A ModelKit whose one (code) layer is ``layer_bytes``, stored with a correct digest."""
     store = LocalStore(tmp_path / "storage")
     layer = store.put_bytes(mt.layer_media_type("code"), layer_bytes)
-    kf = Kitfile(manifest_version="1.0.0", code=[CodeEntry(path="src", layer=LayerInfo(layer.digest, layer.digest))])
+    kf = Kitfile(
+        manifest_version="1.0.0", code=[CodeEntry(path="src", layer=LayerInfo(layer.digest, layer.digest))]
+    )
     cfg = store.put_bytes(mt.KIT_CONFIG, kf.to_config_bytes())
     man = store.put_bytes(mt.OCI_MANIFEST, Manifest(cfg, (layer,)).to_bytes())
     repo = store.repository("localhost/evil")
@@ -76,7 +78,9 @@ def info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.Ta
     ],
 )
 def test_hostile_entries_are_refused(tmp_path: Path, entries: list[tarfile.TarInfo], message: str) -> None:
-    repo, kit = hostile_kit(tmp_path, entries, {e.name: b"pwned" for e in entries if e.type == tarfile.REGTYPE})
+    repo, kit = hostile_kit(
+        tmp_path, entries, {e.name: b"pwned" for e in entries if e.type == tarfile.REGTYPE}
+    )
     out = tmp_path / "out"
     with pytest.raises(IntegrityError, match=message):
         unpack_modelkit(repo, kit, out, include_kitfile=False)
@@ -100,7 +104,9 @@ def test_setuid_bits_are_dropped_and_safe_symlinks_kept(tmp_path: Path) -> None:
     exe = info("src/run.sh")
     exe.mode = 0o4755
     link = info("src/alias.sh", tarfile.SYMTYPE, "run.sh")
-    repo, kit = hostile_kit(tmp_path, [info("src", tarfile.DIRTYPE), exe, link], {"src/run.sh": b"#!/bin/sh\n"})
+    repo, kit = hostile_kit(
+        tmp_path, [info("src", tarfile.DIRTYPE), exe, link], {"src/run.sh": b"#!/bin/sh\n"}
+    )
     out = tmp_path / "out"
     unpack_modelkit(repo, kit, out, include_kitfile=False)
     assert os.stat(out / "src" / "run.sh").st_mode & 0o7777 == 0o755
@@ -159,7 +165,9 @@ def test_symlink_chain_cannot_escape_and_hard_link_cannot_grab_outside_files(tmp
     before = sorted(p.name for p in tmp_path.iterdir())
     repo, kit = hostile_kit(tmp_path, chain_entries("model/u15" + str(secret)))
     out = tmp_path / "out"
-    with pytest.raises(IntegrityError, match=r"illegal link: model/u1 -> sub/l2/\.\.: '\.\.' after model/sub/l2"):
+    with pytest.raises(
+        IntegrityError, match=r"illegal link: model/u1 -> sub/l2/\.\.: '\.\.' after model/sub/l2"
+    ):
         unpack_modelkit(repo, kit, out, include_kitfile=False)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "out") == sorted([*before, "storage"])
     assert sorted(p.name for p in victim.iterdir()) == ["secret.txt"] and os.stat(secret).st_nlink == 1
@@ -196,7 +204,9 @@ def test_hard_link_only_to_a_file_of_the_same_layer(tmp_path: Path) -> None:
     (out / "src").mkdir(parents=True)
     (out / "src" / "local.txt").write_text("already here, not from the archive")
     repo, kit = hostile_kit(tmp_path, [info("src/alias", tarfile.LNKTYPE, "src/local.txt")])
-    with pytest.raises(IntegrityError, match="a hard link may only point to a regular file extracted earlier"):
+    with pytest.raises(
+        IntegrityError, match="a hard link may only point to a regular file extracted earlier"
+    ):
         unpack_modelkit(repo, kit, out, include_kitfile=False)
     assert not (out / "src" / "alias").exists() and os.stat(out / "src" / "local.txt").st_nlink == 1
 
@@ -260,33 +270,75 @@ def leftovers(out: Path) -> list[str]:
     ("on_disk", "entries", "error", "message"),
     [
         # a file entry where a directory exists
-        ("dir", [info("src/b")], AlreadyExistsError, r"archive entry src/b \(file\): .*/out/src/b exists and is a directory"),
+        (
+            "dir",
+            [info("src/b")],
+            AlreadyExistsError,
+            r"archive entry src/b \(file\): .*/out/src/b exists and is a directory",
+        ),
         # a directory entry where a file exists
-        ("file", [info("src/b", tarfile.DIRTYPE)], AlreadyExistsError,
-         r"archive entry src/b/: .*/out/src/b exists and is not a directory"),
+        (
+            "file",
+            [info("src/b", tarfile.DIRTYPE)],
+            AlreadyExistsError,
+            r"archive entry src/b/: .*/out/src/b exists and is not a directory",
+        ),
         # a file below a path that exists as a file
-        ("file", [info("src/b/c")], AlreadyExistsError, r"archive entry src/b/c: .*/out/src/b exists and is not a directory"),
+        (
+            "file",
+            [info("src/b/c")],
+            AlreadyExistsError,
+            r"archive entry src/b/c: .*/out/src/b exists and is not a directory",
+        ),
         # a link where a directory exists
-        ("dir", [info("src/b", tarfile.SYMTYPE, "first.txt")], AlreadyExistsError,
-         r"archive entry src/b \(symlink\): .*/out/src/b exists and is a directory"),
+        (
+            "dir",
+            [info("src/b", tarfile.SYMTYPE, "first.txt")],
+            AlreadyExistsError,
+            r"archive entry src/b \(symlink\): .*/out/src/b exists and is a directory",
+        ),
         # the same name twice in one layer
-        (None, [info("src/b"), info("src/b")], FormatError,
-         r"archive entry src/b \(file\) conflicts with an earlier entry of the layer for the same path .*/out/src/b \(file\)"),
+        (
+            None,
+            [info("src/b"), info("src/b")],
+            FormatError,
+            r"archive entry src/b \(file\) conflicts with an earlier entry of the layer for the same path .*/out/src/b \(file\)",
+        ),
         # a file, then a file below it
-        (None, [info("src/b"), info("src/b/c")], FormatError,
-         r"archive entry src/b/c needs src/b to be a directory, but the layer also has src/b as a file"),
+        (
+            None,
+            [info("src/b"), info("src/b/c")],
+            FormatError,
+            r"archive entry src/b/c needs src/b to be a directory, but the layer also has src/b as a file",
+        ),
         # a directory, then a file of the same name
-        (None, [info("src/b", tarfile.DIRTYPE), info("src/b")], FormatError,
-         r"archive entry src/b \(file\) conflicts with an earlier entry .* \(directory\)"),
+        (
+            None,
+            [info("src/b", tarfile.DIRTYPE), info("src/b")],
+            FormatError,
+            r"archive entry src/b \(file\) conflicts with an earlier entry .* \(directory\)",
+        ),
         # a file below, then a file of the directory's name
-        (None, [info("src/b/c"), info("src/b")], FormatError,
-         r"archive entry src/b is a file, but earlier entries of the layer use .*/out/src/b as a directory"),
+        (
+            None,
+            [info("src/b/c"), info("src/b")],
+            FormatError,
+            r"archive entry src/b is a file, but earlier entries of the layer use .*/out/src/b as a directory",
+        ),
         # a file, then a link of the same name
-        (None, [info("src/b"), info("src/b", tarfile.SYMTYPE, "first.txt")], FormatError,
-         r"archive entry src/b \(symlink\) conflicts with an earlier entry .* \(file\)"),
+        (
+            None,
+            [info("src/b"), info("src/b", tarfile.SYMTYPE, "first.txt")],
+            FormatError,
+            r"archive entry src/b \(symlink\) conflicts with an earlier entry .* \(file\)",
+        ),
         # a symlink, then a file below it (would be written through the link)
-        (None, [info("src/b", tarfile.SYMTYPE, "."), info("src/b/c")], FormatError,
-         r"archive entry src/b/c needs src/b to be a directory, but the layer also has src/b as a symlink"),
+        (
+            None,
+            [info("src/b", tarfile.SYMTYPE, "."), info("src/b/c")],
+            FormatError,
+            r"archive entry src/b/c needs src/b to be a directory, but the layer also has src/b as a symlink",
+        ),
     ],
 )
 def test_name_conflicts_name_the_entry_and_leave_nothing_of_the_layer(
@@ -393,10 +445,17 @@ def test_successful_unpack_removes_stale_partial_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "src").mkdir(parents=True)
     stale_dead = out / "src" / f".model.bin.kit-partial-{dead_pid()}-3"
-    stale_mine = out / "src" / f".model.bin.kit-partial-{os.getpid()}-987654321"  # this process is not writing it
-    alive = out / "src" / f".model.bin.kit-partial-{os.getppid()}-5"  # another process may still be writing it
-    lookalikes = [out / "src" / "model.bin.kit-partial-1-2", out / "src" / ".model.bin.kit-partial-x-2",
-                  out / "src" / ".model.bin.kit-partial-1-2.txt"]
+    stale_mine = (
+        out / "src" / f".model.bin.kit-partial-{os.getpid()}-987654321"
+    )  # this process is not writing it
+    alive = (
+        out / "src" / f".model.bin.kit-partial-{os.getppid()}-5"
+    )  # another process may still be writing it
+    lookalikes = [
+        out / "src" / "model.bin.kit-partial-1-2",
+        out / "src" / ".model.bin.kit-partial-x-2",
+        out / "src" / ".model.bin.kit-partial-1-2.txt",
+    ]
     for p in [stale_dead, stale_mine, alive, *lookalikes]:
         p.write_bytes(b"half a file")
     repo, kit = hostile_kit(tmp_path, [info("src/model.bin")], {"src/model.bin": b"whole"})
@@ -420,16 +479,22 @@ def test_failed_unpack_keeps_partial_files_it_did_not_write(tmp_path: Path) -> N
 def test_pack_never_includes_partial_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from tests.helpers import layer_names, write_tree
 
-    ctx = write_tree(tmp_path / "ctx", {
-        "Kitfile": "manifestVersion: 1.0.0\ncode: [{path: src}]\n",
-        "src/model.bin": "whole",
-        "src/.model.bin.kit-partial-123-4": "half a file",
-        "src/.notes.kit-partial": "not ours: kept",
-    })
+    ctx = write_tree(
+        tmp_path / "ctx",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\ncode: [{path: src}]\n",
+            "src/model.bin": "whole",
+            "src/.model.bin.kit-partial-123-4": "half a file",
+            "src/.notes.kit-partial": "not ours: kept",
+        },
+    )
     res = api.pack(ctx, tag="p:v1", home=tmp_path / "h")
     names = layer_names(LocalStore(tmp_path / "h" / "storage"), res.manifest.layers[0].digest)
     assert names == ["src", "src/.notes.kit-partial", "src/model.bin"]
-    assert "src/.model.bin.kit-partial-123-4: a partial file left behind by an interrupted kit unpack" in caplog.text
+    assert (
+        "src/.model.bin.kit-partial-123-4: a partial file left behind by an interrupted kit unpack"
+        in caplog.text
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,11 +504,23 @@ def test_pack_never_includes_partial_files(tmp_path: Path, caplog: pytest.LogCap
 @pytest.mark.parametrize(
     ("layout", "path", "message"),
     [
-        ("absolute", "weights", r"layer path weights is a symlink leading outside the context directory: weights -> /"),
-        ("relative", "weights", r"layer path weights is a symlink leading outside the context directory: "
-                                r"weights -> \.\./secret"),
-        ("parent", "models/weights", r"layer path models/weights goes through a symlink leading outside the context "
-                                     r"directory: models -> /"),
+        (
+            "absolute",
+            "weights",
+            r"layer path weights is a symlink leading outside the context directory: weights -> /",
+        ),
+        (
+            "relative",
+            "weights",
+            r"layer path weights is a symlink leading outside the context directory: "
+            r"weights -> \.\./secret",
+        ),
+        (
+            "parent",
+            "models/weights",
+            r"layer path models/weights goes through a symlink leading outside the context "
+            r"directory: models -> /",
+        ),
     ],
 )
 def test_pack_refuses_a_layer_path_symlinked_outside_the_context(
@@ -452,7 +529,9 @@ def test_pack_refuses_a_layer_path_symlinked_outside_the_context(
     from tests.helpers import write_tree
 
     secret = write_tree(tmp_path / "secret", {"weights/id_rsa": "PRIVATE", "id_rsa": "PRIVATE"})
-    ctx = write_tree(tmp_path / "ctx", {"Kitfile": f"manifestVersion: 1.0.0\nmodel: {{name: m, path: {path}}}\n"})
+    ctx = write_tree(
+        tmp_path / "ctx", {"Kitfile": f"manifestVersion: 1.0.0\nmodel: {{name: m, path: {path}}}\n"}
+    )
     if layout == "absolute":
         (ctx / "weights").symlink_to(secret)
     elif layout == "relative":
@@ -470,14 +549,18 @@ def test_pack_refuses_a_layer_path_symlinked_outside_the_context(
 def test_pack_follows_a_layer_path_symlinked_inside_the_context(tmp_path: Path) -> None:
     from tests.helpers import layer_names, write_tree
 
-    ctx = write_tree(tmp_path / "ctx", {
-        "Kitfile": "manifestVersion: 1.0.0\nmodel: {name: m, path: weights}\n",
-        "store/v2/model.bin": "w",
-    })
+    ctx = write_tree(
+        tmp_path / "ctx",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\nmodel: {name: m, path: weights}\n",
+            "store/v2/model.bin": "w",
+        },
+    )
     (ctx / "weights").symlink_to("store/v2")
     res = api.pack(ctx, tag="s:v1", home=tmp_path / "h")
     assert layer_names(LocalStore(tmp_path / "h" / "storage"), res.manifest.layers[0].digest) == [
-        "weights", "weights/model.bin"
+        "weights",
+        "weights/model.bin",
     ]
 
 

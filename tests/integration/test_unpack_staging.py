@@ -47,7 +47,12 @@ def test_a_new_layer_path_is_written_under_one_staging_name_and_renamed_once(
     odd.mode = 0o777  # more than the umask lets through: must still be exact
     private = info("src/key.pem")
     private.mode = 0o600
-    entries += [odd, private, info("src/alias", tarfile.SYMTYPE, "run.sh"), info("src/hard", tarfile.LNKTYPE, "src/run.sh")]
+    entries += [
+        odd,
+        private,
+        info("src/alias", tarfile.SYMTYPE, "run.sh"),
+        info("src/hard", tarfile.LNKTYPE, "src/run.sh"),
+    ]
     files.update({"src/run.sh": b"#!/bin/sh\n", "src/key.pem": b"secret"})
     repo, kit = hostile_kit(tmp_path, entries, files)
     out = tmp_path / "out"
@@ -140,5 +145,7 @@ def test_layers_that_share_a_path_are_not_staged(tmp_path: Path, monkeypatch: py
     assert (out / "model" / "weights.bin").read_bytes() == b"w" * 1000
     assert (out / "model" / "parts" / "p.bin").read_bytes() == b"p" * 1000
     assert (out / "code" / "a.py").read_text() == "print(1)\n"
-    staged = [dst for _src, dst in renames.calls if ".kit-partial-" in os.path.basename(_src) and os.path.isdir(dst)]
+    staged = [
+        dst for _src, dst in renames.calls if ".kit-partial-" in os.path.basename(_src) and os.path.isdir(dst)
+    ]
     assert staged == [str(out / "code")]  # only the layer with a path of its own

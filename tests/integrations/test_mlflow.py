@@ -55,29 +55,49 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     uri = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     try:
-        experiment_id = mlflow.create_experiment("kitops-tests", artifact_location=(root / "artifacts").as_uri())
+        experiment_id = mlflow.create_experiment(
+            "kitops-tests", artifact_location=(root / "artifacts").as_uri()
+        )
         rng = np.random.default_rng(0)
         X = rng.normal(size=(80, 4))
         y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
         csv = root / "train.csv"
         np.savetxt(csv, np.column_stack([X, y]), delimiter=",")
         params = {"C": 0.5, "max_iter": 200}
-        with mlflow.start_run(experiment_id=experiment_id, run_name="kitops-test",
-                              description="LogisticRegression on synthetic data") as run:
+        with mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name="kitops-test",
+            description="LogisticRegression on synthetic data",
+        ) as run:
             mlflow.log_params(params)
             mlflow.set_tag("team", "kitops")
             model = LogisticRegression(**params).fit(X, y)
             accuracy = float(model.score(X, y))
             mlflow.log_metric("accuracy", accuracy)
             mlflow.log_artifact(str(csv), artifact_path="data")
-            mlflow.log_input(mlflow.data.from_numpy(X, targets=y, source=str(csv), name="train"), context="training")
+            mlflow.log_input(
+                mlflow.data.from_numpy(X, targets=y, source=str(csv), name="train"), context="training"
+            )
             # explicit requirements: MLflow's inference runs a subprocess (~9 s); the notebook test covers it
             mlflow.sklearn.log_model(
-                model, name="model", signature=infer_signature(X, model.predict(X)), input_example=X[:3],
-                pip_requirements=["scikit-learn", "skops"], registered_model_name=REGISTERED,
+                model,
+                name="model",
+                signature=infer_signature(X, model.predict(X)),
+                input_example=X[:3],
+                pip_requirements=["scikit-learn", "skops"],
+                registered_model_name=REGISTERED,
             )
-        yield Trained(mlflow, uri, experiment_id, run.info.run_id, model, X,
-                      {k: str(v) for k, v in params.items()}, accuracy, root)
+        yield Trained(
+            mlflow,
+            uri,
+            experiment_id,
+            run.info.run_id,
+            model,
+            X,
+            {k: str(v) for k, v in params.items()},
+            accuracy,
+            root,
+        )
     finally:
         while mlflow.active_run() is not None:
             mlflow.end_run()
@@ -117,15 +137,24 @@ def test_log_modelkit_push_tags_and_load_back(
     meta = kf.model.parameters["mlflow"]
     assert meta["run_id"] == t.run_id and meta["experiment_id"] == t.experiment_id
     assert meta["experiment_name"] == "kitops-tests" and meta["run_name"] == "kitops-test"
-    assert meta["status"] == "FINISHED" and meta["start_time"].endswith("Z") and meta["end_time"].endswith("Z")
+    assert (
+        meta["status"] == "FINISHED" and meta["start_time"].endswith("Z") and meta["end_time"].endswith("Z")
+    )
     assert meta["params"] == t.params
     assert meta["metrics"] == {"accuracy": t.accuracy}
     assert meta["tags"] == {"team": "kitops"}
-    assert meta["model_uri"].startswith("models:/m-") and meta["model_id"] == meta["model_uri"][len("models:/"):]
+    assert (
+        meta["model_uri"].startswith("models:/m-")
+        and meta["model_id"] == meta["model_uri"][len("models:/") :]
+    )
     assert meta["flavors"] == ["python_function", "sklearn"]
     assert meta["signature"]["inputs"][0]["tensor-spec"]["shape"] == [-1, 4]
     assert "datasets" not in meta  # the one input was matched to its artifact
-    assert [c.path for c in kf.code] == ["model/requirements.txt", "model/conda.yaml", "model/python_env.yaml"]
+    assert [c.path for c in kf.code] == [
+        "model/requirements.txt",
+        "model/conda.yaml",
+        "model/python_env.yaml",
+    ]
     assert [(d.name, d.path) for d in kf.datasets] == [("train", "data/train.csv")]
     ds_meta = kf.datasets[0].parameters["mlflow"]
     assert ds_meta["context"] == "training" and ds_meta["source_type"] == "local" and ds_meta["digest"]
@@ -145,8 +174,11 @@ def test_log_modelkit_push_tags_and_load_back(
     tags = client.get_run(t.run_id).data.tags
     assert tags[kmlflow.TAG_REF] == ref and tags[kmlflow.TAG_DIGEST] == result.digest
     assert [a.path for a in client.list_artifacts(t.run_id, "kitops")] == ["kitops/Kitfile"]
-    logged = Path(t.mlflow.artifacts.download_artifacts(run_id=t.run_id, artifact_path="kitops/Kitfile",
-                                                        dst_path=str(home.parent / "kf")))
+    logged = Path(
+        t.mlflow.artifacts.download_artifacts(
+            run_id=t.run_id, artifact_path="kitops/Kitfile", dst_path=str(home.parent / "kf")
+        )
+    )
     assert logged.read_text() == kf.to_yaml()
 
     # nothing local any more: load_model fetches the model layers from the registry
@@ -168,10 +200,16 @@ def test_log_modelkit_push_tags_and_load_back(
     # a caller's Kitfile wins, and gets the MLflow metadata in model.parameters
     from kitops.kitfile.model import Kitfile, Model, Package
 
-    own = Kitfile(manifest_version="1.0.0", package=Package(name="mine"), model=Model(name="clf", path="model"))
+    own = Kitfile(
+        manifest_version="1.0.0", package=Package(name="mine"), model=Model(name="clf", path="model")
+    )
     custom = kmlflow.log_modelkit("own:v1", run_id=t.run_id, push=False, home=home, kitfile=own)
-    assert custom.kitfile.package.name == "mine" and custom.kitfile.code == [] and custom.kitfile.datasets == []
-    assert custom.kitfile.model is not None and custom.kitfile.model.parameters["mlflow"]["run_id"] == t.run_id
+    assert (
+        custom.kitfile.package.name == "mine" and custom.kitfile.code == [] and custom.kitfile.datasets == []
+    )
+    assert (
+        custom.kitfile.model is not None and custom.kitfile.model.parameters["mlflow"]["run_id"] == t.run_id
+    )
 
     # PyKitOps' Kitfile (what kit.init returns) is taken as well
     from kitops.modelkit.kitfile import Kitfile as PyKitfile
@@ -179,7 +217,10 @@ def test_log_modelkit_push_tags_and_load_back(
     pyk = PyKitfile(manifestVersion="1.0.0", package={"name": "pyk"}, model={"name": "clf", "path": "model"})
     from_sdk = kmlflow.log_modelkit("pyk:v1", run_id=t.run_id, push=False, home=home, kitfile=pyk)
     assert from_sdk.kitfile.package.name == "pyk"
-    assert from_sdk.kitfile.model is not None and from_sdk.kitfile.model.parameters["mlflow"]["run_id"] == t.run_id
+    assert (
+        from_sdk.kitfile.model is not None
+        and from_sdk.kitfile.model.parameters["mlflow"]["run_id"] == t.run_id
+    )
 
 
 def test_log_modelkit_active_run_allowed_other_unfinished_refused(tracking: Trained, home: Path) -> None:
@@ -202,8 +243,16 @@ def test_log_modelkit_active_run_allowed_other_unfinished_refused(tracking: Trai
         with pytest.raises(UsageError, match="is RUNNING, not FINISHED"):
             kmlflow.log_modelkit("other:v1", run_id=other, push=False, home=home)
     assert client.get_run(inside.run_id).data.tags[kmlflow.TAG_REF] == "active:v1"
-    forced = kmlflow.log_modelkit("other:v1", run_id=other, push=False, force=True, home=home,
-                                  name="custom", description="by hand", authors=["ana@example.com"])
+    forced = kmlflow.log_modelkit(
+        "other:v1",
+        run_id=other,
+        push=False,
+        force=True,
+        home=home,
+        name="custom",
+        description="by hand",
+        authors=["ana@example.com"],
+    )
     assert forced.run_id == other
     pkg = forced.kitfile.package
     assert (pkg.name, pkg.description, pkg.authors) == ("custom", "by hand", ["ana@example.com"])
@@ -226,11 +275,20 @@ def test_kit_import_run_uses_tracking_uri_option(tracking: Trained, home: Path, 
     assert info.model is not None and info.model.framework == "sklearn"
     assert info.model.parameters["mlflow"]["run_id"] == t.run_id
     # read-only on the MLflow side: import writes no tags
-    assert not any(k.startswith("kitops.") and v == "x:v1"
-                   for k, v in t.mlflow.MlflowClient(t.tracking_uri).get_run(t.run_id).data.tags.items())
+    assert not any(
+        k.startswith("kitops.") and v == "x:v1"
+        for k, v in t.mlflow.MlflowClient(t.tracking_uri).get_run(t.run_id).data.tags.items()
+    )
     # the experiment form, and one artifact path only
-    res = kit(home, "import", f"mlflow://experiments/{t.experiment_id}/runs/{t.run_id}/model", "-t", "y:v1",
-              "--tracking-uri", t.tracking_uri)
+    res = kit(
+        home,
+        "import",
+        f"mlflow://experiments/{t.experiment_id}/runs/{t.run_id}/model",
+        "-t",
+        "y:v1",
+        "--tracking-uri",
+        t.tracking_uri,
+    )
     assert res.exit_code == 0, res.output
     only_model = api.info("y:v1", home=home)
     assert only_model.datasets == [] and only_model.model is not None and only_model.model.path == "model"
@@ -243,11 +301,15 @@ def test_kit_import_errors(tracking: Trained, home: Path) -> None:
     no_tag = kit(home, "import", f"mlflow://runs/{tracking.run_id}")
     assert no_tag.exit_code == 2 and "use flag --tag" in no_tag.stderr
     bad = kit(home, "import", "mlflow://nonsense", "-t", "x:v1")
-    assert bad.exit_code == 2 and "invalid MLflow URI" in bad.stderr and "hint: use mlflow://runs/" in bad.stderr
+    assert (
+        bad.exit_code == 2 and "invalid MLflow URI" in bad.stderr and "hint: use mlflow://runs/" in bad.stderr
+    )
     hf = kit(home, "import", "hf://org/model", "-t", "x:v1")
     assert hf.exit_code == 2 and "not supported yet" in hf.stderr and "hint: " in hf.stderr
     other = kit(home, "import", "s3://bucket/model", "-t", "x:v1")
-    assert other.exit_code == 2 and "unsupported import source" in other.stderr and "mlflow://" in other.stderr
+    assert (
+        other.exit_code == 2 and "unsupported import source" in other.stderr and "mlflow://" in other.stderr
+    )
     assert api.list_modelkits(home=home) == []
 
 
@@ -258,7 +320,11 @@ def test_import_registered_model_version_and_load(tracking: Trained, home: Path)
     result = kmlflow.import_mlflow(f"mlflow://models/{REGISTERED}/1", home=home)
     assert result.ref == f"{REGISTERED}:1" and result.run_id == t.run_id
     kf = result.kitfile
-    assert kf.model is not None and (kf.model.name, kf.model.version, kf.model.framework) == (REGISTERED, "1", "sklearn")
+    assert kf.model is not None and (kf.model.name, kf.model.version, kf.model.framework) == (
+        REGISTERED,
+        "1",
+        "sklearn",
+    )
     assert (kf.package.name, kf.package.version) == (REGISTERED, "1")
     assert kf.model.parameters["mlflow"]["registered_model"]["name"] == REGISTERED
     assert kf.model.parameters["mlflow"]["run_id"] == t.run_id
@@ -275,11 +341,19 @@ def test_uri_parsing_dataset_matching_and_redaction() -> None:
 
     parse = kmlflow.parse_mlflow_uri
     assert parse("mlflow://runs/abc") == kmlflow.MLflowSource(run_id="abc")
-    assert parse("mlflow://runs/abc/sub/model") == kmlflow.MLflowSource(run_id="abc", artifact_path="sub/model")
+    assert parse("mlflow://runs/abc/sub/model") == kmlflow.MLflowSource(
+        run_id="abc", artifact_path="sub/model"
+    )
     assert parse("mlflow://experiments/3/runs/abc") == kmlflow.MLflowSource(run_id="abc", experiment_id="3")
     assert parse("mlflow://models/clf/2") == kmlflow.MLflowSource(model_name="clf", model_version="2")
     assert parse("mlflow://models/clf@prod") == kmlflow.MLflowSource(model_name="clf", model_alias="prod")
-    for bad in ("mlflow://", "mlflow://runs", "mlflow://models/clf", "mlflow://models/clf/latest", "runs:/abc"):
+    for bad in (
+        "mlflow://",
+        "mlflow://runs",
+        "mlflow://models/clf",
+        "mlflow://models/clf/latest",
+        "runs:/abc",
+    ):
         with pytest.raises(UsageError):
             parse(bad)
     files = ["data/train.csv", "data/test.csv", "other/train.csv", "eval/x/train.csv"]
@@ -287,7 +361,10 @@ def test_uri_parsing_dataset_matching_and_redaction() -> None:
     assert kmlflow._match_dataset("/srv/x/train.csv", files) == "eval/x/train.csv"
     assert kmlflow._match_dataset("/srv/train.csv", files) is None  # three equally good matches
     assert kmlflow._match_dataset("/srv/valid.csv", files) is None
-    assert kmlflow.redact_uri("https://user:secret@mlflow.example.com:8443/x") == "https://mlflow.example.com:8443/x"
+    assert (
+        kmlflow.redact_uri("https://user:secret@mlflow.example.com:8443/x")
+        == "https://mlflow.example.com:8443/x"
+    )
     assert kmlflow.redact_uri("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
 
 
@@ -295,9 +372,11 @@ def test_missing_mlflow_gives_install_hint(monkeypatch: pytest.MonkeyPatch, home
     from kitops.integrations import mlflow as kmlflow
 
     monkeypatch.setitem(sys.modules, "mlflow", None)
-    for call in (lambda: kmlflow.log_modelkit("x:v1", push=False, home=home),
-                 lambda: kmlflow.load_model("x:v1", home=home),
-                 lambda: kmlflow.import_mlflow("mlflow://runs/abc", tag="x:v1", home=home)):
+    for call in (
+        lambda: kmlflow.log_modelkit("x:v1", push=False, home=home),
+        lambda: kmlflow.load_model("x:v1", home=home),
+        lambda: kmlflow.import_mlflow("mlflow://runs/abc", tag="x:v1", home=home),
+    ):
         with pytest.raises(UsageError, match="MLflow is not installed") as exc:
             call()
         assert exc.value.hint == "pip install 'kitops[mlflow]'"
@@ -306,18 +385,30 @@ def test_missing_mlflow_gives_install_hint(monkeypatch: pytest.MonkeyPatch, home
 
 
 def test_importing_kitops_does_not_import_mlflow() -> None:
-    code = ("import sys; import kitops, kitops.integrations, "
-            "kitops.integrations.mlflow; "
-            "assert not [m for m in sys.modules if m.split('.')[0] in ('mlflow', 'sklearn', 'pandas')], 'heavy'")
+    code = (
+        "import sys; import kitops, kitops.integrations, "
+        "kitops.integrations.mlflow; "
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('mlflow', 'sklearn', 'pandas')], 'heavy'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_notebook_example_runs(plain_registry: Registry, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(KITOPS_HOME=str(tmp_path / "home"), KITOPS_DEMO_REGISTRY=f"{plain_registry.host}/notebook",
-               MLFLOW_DISABLE_TELEMETRY="true", TMPDIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "mlflow_notebook.py")], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=240)
+    env.update(
+        KITOPS_HOME=str(tmp_path / "home"),
+        KITOPS_DEMO_REGISTRY=f"{plain_registry.host}/notebook",
+        MLFLOW_DISABLE_TELEMETRY="true",
+        TMPDIR=str(tmp_path),
+    )
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "mlflow_notebook.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "(pushed)" in proc.stdout and "predictions identical: True" in proc.stdout
     assert "framework: sklearn" in proc.stdout

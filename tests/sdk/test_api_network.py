@@ -19,24 +19,45 @@ from kitops.registry.remote import NetworkOptions
 from tests.helpers import write_tree
 from tests.realregistry import Registry
 
-REMOTE_FUNCTIONS = ["push", "pull", "unpack", "list_remote", "inspect", "info", "remove_remote", "login",
-                    "remote_modelkit", "tag", "diff"]
+REMOTE_FUNCTIONS = [
+    "push",
+    "pull",
+    "unpack",
+    "list_remote",
+    "inspect",
+    "info",
+    "remove_remote",
+    "login",
+    "remote_modelkit",
+    "tag",
+    "diff",
+]
 MLFLOW_FUNCTIONS = ["log_modelkit", "download_model", "load_model"]
 # Every keyword at a value other than its default, so each one has to reach the options.
 ALL_FLAGS: NetworkKeywords = {
-    "plain_http": True, "tls_verify": False, "ca_file": Path("/ca.pem"), "cert": "/c.pem", "key": "/k.pem",
-    "proxy": "http://proxy.invalid:3128", "concurrency": 3, "upload_mode": "chunked", "chunk_size": 1 << 20,
+    "plain_http": True,
+    "tls_verify": False,
+    "ca_file": Path("/ca.pem"),
+    "cert": "/c.pem",
+    "key": "/k.pem",
+    "proxy": "http://proxy.invalid:3128",
+    "concurrency": 3,
+    "upload_mode": "chunked",
+    "chunk_size": 1 << 20,
 }
 REMOTE = "registry.invalid/team/model:v1"
 
 
 def _functions() -> list[tuple[str, Callable[..., object]]]:
     return [(f"api.{n}", getattr(api, n)) for n in REMOTE_FUNCTIONS] + [
-        (f"mlflow.{n}", getattr(kit_mlflow, n)) for n in MLFLOW_FUNCTIONS]
+        (f"mlflow.{n}", getattr(kit_mlflow, n)) for n in MLFLOW_FUNCTIONS
+    ]
 
 
 @pytest.mark.parametrize(("name", "func"), _functions(), ids=[n for n, _f in _functions()])
-def test_every_remote_function_takes_the_one_set_of_network_keywords(name: str, func: Callable[..., object]) -> None:
+def test_every_remote_function_takes_the_one_set_of_network_keywords(
+    name: str, func: Callable[..., object]
+) -> None:
     params = inspect.signature(func).parameters.values()
     var_kw = [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
     assert [p.annotation for p in var_kw] == ["Unpack[NetworkKeywords]"], name
@@ -64,7 +85,9 @@ def test_network_options_helper() -> None:
     assert base.concurrency == 5  # the base itself is not changed
     with pytest.raises(UsageError, match="concurrency"):
         api.network_options(concurrency=0)
-    with pytest.raises(TypeError, match=r"^network_options\(\) got an unexpected keyword argument 'plain_htp'$"):
+    with pytest.raises(
+        TypeError, match=r"^network_options\(\) got an unexpected keyword argument 'plain_htp'$"
+    ):
         api.network_options(plain_htp=True)  # type: ignore[call-arg]
 
 
@@ -76,6 +99,7 @@ class _Reached(Exception):
 @pytest.fixture()
 def captured(monkeypatch: pytest.MonkeyPatch) -> None:
     """The registry is never asked: the options a function would open it with are raised instead."""
+
     def remotes(home: object, network: NetworkOptions) -> object:
         raise _Reached(network)
 
@@ -84,8 +108,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _calls(tmp_path: Path) -> dict[str, Callable[[NetworkKeywords], object]]:
     """Each remote function, called so that it goes to the registry."""
-    project = write_tree(tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n",
-                                          "m.bin": b"x\n"})
+    project = write_tree(
+        tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n", "m.bin": b"x\n"}
+    )
     api.pack(project, tag="local/model:v1")
     return {
         "push": lambda kw: api.push("local/model:v1", REMOTE, **kw),
@@ -136,7 +161,9 @@ def test_an_unknown_keyword_is_refused_before_any_work(tmp_path: Path) -> None:
     function, even where the call would never reach a registry (local reads, a missing local ref)."""
     for name, call in _calls(tmp_path).items():
         function = name.removeprefix("mlflow.")
-        with pytest.raises(TypeError, match=rf"^{function}\(\) got an unexpected keyword argument 'plain_htp'$"):
+        with pytest.raises(
+            TypeError, match=rf"^{function}\(\) got an unexpected keyword argument 'plain_htp'$"
+        ):
             call({"plain_htp": True})  # type: ignore[typeddict-unknown-key]
     with pytest.raises(TypeError, match=r"^info\(\)"):
         api.info("local/model:v1", plain_htp=True)  # type: ignore[call-arg]
@@ -147,8 +174,9 @@ def test_an_unknown_keyword_is_refused_before_any_work(tmp_path: Path) -> None:
 
 def test_local_reads_build_no_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stored ModelKit is read without the HTTP stack: its keywords are checked, not built."""
-    project = write_tree(tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n",
-                                          "m.bin": b"x\n"})
+    project = write_tree(
+        tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n", "m.bin": b"x\n"}
+    )
     api.pack(project, tag="local/model:v1")
 
     def never(function: str, keywords: object) -> NetworkOptions:
@@ -170,25 +198,35 @@ def test_transport_injection_with_keyword_overrides(tmp_path: Path) -> None:
             return httpx.Response(200, json={"name": "team/model", "tags": []})
         return httpx.Response(200, json={})
 
-    rows = api.list_remote("registry.invalid/team/model", home=tmp_path, plain_http=True,
-                           network=NetworkOptions(transport=httpx.MockTransport(handler)))
+    rows = api.list_remote(
+        "registry.invalid/team/model",
+        home=tmp_path,
+        plain_http=True,
+        network=NetworkOptions(transport=httpx.MockTransport(handler)),
+    )
     assert rows == []
-    assert seen and all(s.split()[1].startswith("http://registry.invalid/") for s in seen)  # plain_http applied
+    assert seen and all(
+        s.split()[1].startswith("http://registry.invalid/") for s in seen
+    )  # plain_http applied
 
 
 @pytest.mark.registry
 def test_keywords_against_the_registry(plain_registry: Registry, repo_name: str, tmp_path: Path) -> None:
-    project = write_tree(tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n",
-                                          "m.bin": b"x\n"})
+    project = write_tree(
+        tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n", "m.bin": b"x\n"}
+    )
     ref = f"{plain_registry.host}/{repo_name}:v1"
     home = tmp_path / "home"
     packed = api.pack(project, tag=ref, home=home)
-    pushed = api.push(ref, home=home, plain_http=True, concurrency=1, upload_mode="chunked", chunk_size=1 << 20)
+    pushed = api.push(
+        ref, home=home, plain_http=True, concurrency=1, upload_mode="chunked", chunk_size=1 << 20
+    )
     assert pushed.descriptor.digest == packed.descriptor.digest
     assert api.inspect(ref, home=home, remote=True, plain_http=True).digest == packed.descriptor.digest
     assert api.info(ref, home=home, remote=True, concurrency=2).model is not None
     assert [r.digest for r in api.list_remote(ref.rsplit(":", 1)[0], home=home, plain_http=True)] == [
-        packed.descriptor.digest]
+        packed.descriptor.digest
+    ]
     other = tmp_path / "other"
     api.pull(ref, home=other, concurrency=2)
     assert api.diff(ref, "remote://" + ref, home=other, concurrency=2).identical

@@ -48,7 +48,9 @@ def test_exit_codes_are_those_of_the_command_line(sdk_env: Path, monkeypatch: py
     assert info.value.returncode == 2 and info.value.hint == "use format='table' or format='json'"
     with pytest.raises(kit.KitCommandError) as info:
         kit.remove("r.example.com/a/b:v1", remote=True, force=True)
-    assert info.value.returncode == 2 == kit_cli(sdk_env, "remove", "-r", "-f", "r.example.com/a/b:v1").exit_code
+    assert (
+        info.value.returncode == 2 == kit_cli(sdk_env, "remove", "-r", "-f", "r.example.com/a/b:v1").exit_code
+    )
 
     def cancelled(ref: str, **_kwargs: Any) -> Any:
         raise Cancelled("interrupted")
@@ -67,13 +69,18 @@ def test_exit_code_constants_match_the_command_line() -> None:
     from kitops.compat.pykitops import errors as compat_errors
 
     assert (compat_errors.EXIT_ERROR, compat_errors.EXIT_USAGE, compat_errors.EXIT_CANCELLED) == (
-        cli_errors.EXIT_ERROR, cli_errors.EXIT_USAGE, cli_errors.EXIT_CANCELLED)
+        cli_errors.EXIT_ERROR,
+        cli_errors.EXIT_USAGE,
+        cli_errors.EXIT_CANCELLED,
+    )
 
 
 def test_importing_the_kit_functions_loads_no_command_line() -> None:
-    code = ("import sys, kitops.cli.kit, kitops.modelkit.manager\n"
-            "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'rich') or m == 'kitops.cli.main')\n"
-            "assert not loaded, loaded\n")
+    code = (
+        "import sys, kitops.cli.kit, kitops.modelkit.manager\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'rich') or m == 'kitops.cli.main')\n"
+        "assert not loaded, loaded\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -81,11 +88,18 @@ def test_importing_the_kit_functions_loads_no_command_line() -> None:
 # _run: a kit command line, run as its own process
 
 
-def test_run_is_a_child_process_of_this_kitops(sdk_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_is_a_child_process_of_this_kitops(
+    sdk_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The command runs the kitops this process imported (a kitops or click in the current directory
     cannot stand in for it), and nothing patched in this process reaches it."""
-    write_tree(Path.cwd(), {"kitops/__init__.py": "raise ImportError('the wrong kitops')\n",
-                            "click.py": "raise ImportError('the wrong click')\n"})
+    write_tree(
+        Path.cwd(),
+        {
+            "kitops/__init__.py": "raise ImportError('the wrong kitops')\n",
+            "click.py": "raise ImportError('the wrong click')\n",
+        },
+    )
 
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("called in this process")
@@ -97,9 +111,14 @@ def test_run_is_a_child_process_of_this_kitops(sdk_env: Path, tmp_path: Path, mo
     assert json.loads(kit_cli(sdk_env, "list", "--format", "json").stdout)[0]["tags"] == ["v1"]
 
 
-@pytest.mark.parametrize("form", [["-p", SECRET], ["-p" + SECRET], ["--password", SECRET], ["--password=" + SECRET]],
-                         ids=["-p value", "-pvalue", "--password value", "--password=value"])
-def test_run_passes_the_password_and_never_shows_it(form: list[str], caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "form",
+    [["-p", SECRET], ["-p" + SECRET], ["--password", SECRET], ["--password=" + SECRET]],
+    ids=["-p value", "-pvalue", "--password value", "--password=value"],
+)
+def test_run_passes_the_password_and_never_shows_it(
+    form: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="kitops")
     with pytest.raises(kit.KitCommandError) as info:
         kit._run(["kit", "login", "127.0.0.1:1", "-u", "bob", *form])
@@ -107,8 +126,17 @@ def test_run_passes_the_password_and_never_shows_it(form: list[str], caplog: pyt
     # it got as far as connecting: the password option was taken, not refused as a usage error
     assert exc.returncode == 1 and "connection refused" in exc.message and exc.hint
     assert "***" in " ".join(exc.cmd)
-    texts = [str(exc), repr(exc), " ".join(exc.cmd), exc.stderr, exc.stdout or "", exc.message, exc.hint or "",
-             caplog.text, *(r.getMessage() for r in caplog.records)]
+    texts = [
+        str(exc),
+        repr(exc),
+        " ".join(exc.cmd),
+        exc.stderr,
+        exc.stdout or "",
+        exc.message,
+        exc.hint or "",
+        caplog.text,
+        *(r.getMessage() for r in caplog.records),
+    ]
     assert not [t for t in texts if SECRET in t]
 
 
@@ -153,13 +181,18 @@ def echoing_registry() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("stdin", [False, True], ids=["--password", "--password-stdin"])
-def test_run_scrubs_a_password_the_registry_echoes(stdin: bool, echoing_registry: str,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_run_scrubs_a_password_the_registry_echoes(
+    stdin: bool, echoing_registry: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="kitops")
     args = ["--password-stdin"] if stdin else ["--password", SECRET]
     with pytest.raises(kit.KitCommandError) as info:
-        kit._run(["kit", "login", echoing_registry, "-u", "bob", *args], input=SECRET + "\n" if stdin else None)
-    assert _EchoingRegistry.passwords and set(_EchoingRegistry.passwords) == {SECRET}  # it did get the password
+        kit._run(
+            ["kit", "login", echoing_registry, "-u", "bob", *args], input=SECRET + "\n" if stdin else None
+        )
+    assert _EchoingRegistry.passwords and set(_EchoingRegistry.passwords) == {
+        SECRET
+    }  # it did get the password
     exc = info.value
     assert exc.returncode == 1 and "bad credentials ***" in exc.stderr
     texts = [str(exc), exc.stderr, exc.message, caplog.text]

@@ -26,9 +26,13 @@ def test_entry_and_put_entry(tmp_path: Path) -> None:
     assert store.entry("r.example.com") == {"auth": "dTpwdw==", "extra": {"kept": True}}
     assert stat.S_IMODE((home / "credentials.json").stat().st_mode) == 0o600
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
-    assert store.get("r.example.com") == Credential(username="u", password="pw")  # "dTpwdw==" is base64 of "u:pw"
+    assert store.get("r.example.com") == Credential(
+        username="u", password="pw"
+    )  # "dTpwdw==" is base64 of "u:pw"
 
-    store.save("docker.io", Credential(username="me", password="secret"))  # Docker Hub's key, as save writes it
+    store.save(
+        "docker.io", Credential(username="me", password="secret")
+    )  # Docker Hub's key, as save writes it
     hub = store.entry("docker.io")
     assert hub is not None and hub == store.entry("index.docker.io")
     assert DOCKER_HUB_KEY in _file(home)["auths"]  # type: ignore[operator]
@@ -47,10 +51,15 @@ def test_entry_and_put_entry(tmp_path: Path) -> None:
 def test_other_contents_of_the_file_are_kept(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "credentials.json").write_text(json.dumps({"auths": {"a.io": {"auth": "x"}}, "credsStore": "none"}))
+    (home / "credentials.json").write_text(
+        json.dumps({"auths": {"a.io": {"auth": "x"}}, "credsStore": "none"})
+    )
     store = CredentialStore(home)
     store.put_entry("b.io", {"identitytoken": "t"})
-    assert _file(home) == {"auths": {"a.io": {"auth": "x"}, "b.io": {"identitytoken": "t"}}, "credsStore": "none"}
+    assert _file(home) == {
+        "auths": {"a.io": {"auth": "x"}, "b.io": {"identitytoken": "t"}},
+        "credsStore": "none",
+    }
 
 
 def test_concurrent_changes_for_different_registries_are_all_kept(tmp_path: Path) -> None:
@@ -70,7 +79,10 @@ def test_concurrent_changes_for_different_registries_are_all_kept(tmp_path: Path
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(work, range(8)))
     auths = _file(home)["auths"]
-    assert auths == {**{f"r{i}.io": {"auth": f"{i}-24"} for i in range(8)},
-                     **{f"s{i}.io": CredentialStore(home).entry(f"s{i}.io") for i in range(8)}}
-    assert all(CredentialStore(home).get(f"s{i}.io") == Credential(username=f"u{i}", password="24")
-               for i in range(8))
+    assert auths == {
+        **{f"r{i}.io": {"auth": f"{i}-24"} for i in range(8)},
+        **{f"s{i}.io": CredentialStore(home).entry(f"s{i}.io") for i in range(8)},
+    }
+    assert all(
+        CredentialStore(home).get(f"s{i}.io") == Credential(username=f"u{i}", password="24") for i in range(8)
+    )

@@ -36,11 +36,22 @@ def test_sdk_page_examples_run(plain_registry: Registry, tmp_path: Path) -> None
     script = tmp_path / "sdk_examples.py"
     script.write_text("\n".join(parts))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JOZU_", "KITOPS_", "MLFLOW_"))}
-    env.update(REGISTRY=plain_registry.host, KITOPS_HOME=str(tmp_path / "home"), MLFLOW_DISABLE_TELEMETRY="true",
-               DOCKER_CONFIG=str(tmp_path / "docker"), PYTHONPATH=str(DOC.parents[1] / "src"))
+    env.update(
+        REGISTRY=plain_registry.host,
+        KITOPS_HOME=str(tmp_path / "home"),
+        MLFLOW_DISABLE_TELEMETRY="true",
+        DOCKER_CONFIG=str(tmp_path / "docker"),
+        PYTHONPATH=str(DOC.parents[1] / "src"),
+    )
     cwd = tmp_path / "cwd"  # made empty by the autouse fixture
-    proc = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", str(script)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", str(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     out = proc.stdout
     assert "Kitfile model.safetensors" in out

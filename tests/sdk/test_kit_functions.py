@@ -36,15 +36,24 @@ docs:
 
 
 def _project(root: Path) -> Path:
-    return write_tree(root, {"Kitfile": KITFILE, "model.bin": b"weights\n", "data/train.csv": "a,b\n1,2\n",
-                             "README.md": "# demo\n"})
+    return write_tree(
+        root,
+        {
+            "Kitfile": KITFILE,
+            "model.bin": b"weights\n",
+            "data/train.csv": "a,b\n1,2\n",
+            "README.md": "# demo\n",
+        },
+    )
 
 
 def _kit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "kitops.cli.kit"]
 
 
-def test_round_trip(plain_registry: Registry, repo_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_round_trip(
+    plain_registry: Registry, repo_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="kitops.cli.kit")
     project = _project(tmp_path / "project")
     ref = f"{plain_registry.host}/{repo_name}:v1"
@@ -66,8 +75,10 @@ def test_round_trip(plain_registry: Registry, repo_name: str, tmp_path: Path, ca
     assert isinstance(info, dict)
     assert info["package"] == {"name": "demo", "authors": ["Ada"]}
     assert kit.info(ref, filters=[".package.name"]) == "demo"
-    assert kit.info(ref, filters=["package.name", "model.path"]) == {"package.name": "demo",
-                                                                      "model.path": "model.bin"}  # every filter, not the last
+    assert kit.info(ref, filters=["package.name", "model.path"]) == {
+        "package.name": "demo",
+        "model.path": "model.bin",
+    }  # every filter, not the last
 
     assert kit.tag(ref, ref2) is None
     assert kit.push(ref, **{"plain-http": True}) is None
@@ -108,8 +119,14 @@ def test_round_trip(plain_registry: Registry, repo_name: str, tmp_path: Path, ca
 
 
 def test_init_returns_the_full_kitfile(tmp_path: Path) -> None:
-    project = write_tree(tmp_path / "p", {"model.safetensors": b"\0" * 16, "LICENSE": "Apache License\nVersion 2.0, January 2004\n",
-                                          "README.md": "# x\n"})
+    project = write_tree(
+        tmp_path / "p",
+        {
+            "model.safetensors": b"\0" * 16,
+            "LICENSE": "Apache License\nVersion 2.0, January 2004\n",
+            "README.md": "# x\n",
+        },
+    )
     kitfile = kit.init(str(project), "my-model", "a model", "Ada")
     assert isinstance(kitfile, Kitfile)
     assert kitfile.package.name == "my-model" and kitfile.package.authors == ["Ada"]
@@ -124,8 +141,9 @@ def test_init_returns_the_full_kitfile(tmp_path: Path) -> None:
     assert again.package.description in ("", None) and again.package.authors in ([], None)  # no " " junk
 
 
-def test_errors_are_called_process_errors_with_the_registry_message(basic_registry: Registry, tmp_path: Path,
-                                                                     repo_name: str) -> None:
+def test_errors_are_called_process_errors_with_the_registry_message(
+    basic_registry: Registry, tmp_path: Path, repo_name: str
+) -> None:
     project = _project(tmp_path / "project")
     ref = f"{basic_registry.host}/{repo_name}:v1"
     kit.pack(ref, str(project))
@@ -135,7 +153,9 @@ def test_errors_are_called_process_errors_with_the_registry_message(basic_regist
         assert isinstance(exc, KitError) and isinstance(exc, kit.KitCommandError)
         assert exc.returncode == 1
         assert exc.cmd == ["kit", "push", ref]
-        assert exc.stderr.startswith(f"error: Failed to push: {basic_registry.host} requires authentication\n")
+        assert exc.stderr.startswith(
+            f"error: Failed to push: {basic_registry.host} requires authentication\n"
+        )
         assert f"hint: run 'kit login {basic_registry.host}'" in exc.stderr
         assert "requires authentication" in str(exc) and "kit login" in str(exc)
         assert exc.__cause__ is not None
@@ -173,12 +193,25 @@ def test_option_keys(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureF
     monkeypatch.setattr(api, "pull", fake_pull)
     caplog.set_level(logging.INFO, logger="kitops.cli.kit")
     with pytest.raises(kit.KitCommandError):
-        kit.pull("reg.example.com/a/b:v1", **{"tls-verify": False, "ca-file": "/ca.pem"}, concurrency="3",
-                 proxy="http://proxy:3128", v=True)
-    assert seen == {"ref": "reg.example.com/a/b:v1", "home": None, "tls_verify": False, "ca_file": "/ca.pem",
-                    "concurrency": 3, "proxy": "http://proxy:3128"}
-    assert "% kit pull reg.example.com/a/b:v1 --tls-verify=false --ca-file /ca.pem --concurrency 3 " \
-           "--proxy http://proxy:3128" in _kit_lines(caplog)
+        kit.pull(
+            "reg.example.com/a/b:v1",
+            **{"tls-verify": False, "ca-file": "/ca.pem"},
+            concurrency="3",
+            proxy="http://proxy:3128",
+            v=True,
+        )
+    assert seen == {
+        "ref": "reg.example.com/a/b:v1",
+        "home": None,
+        "tls_verify": False,
+        "ca_file": "/ca.pem",
+        "concurrency": 3,
+        "proxy": "http://proxy:3128",
+    }
+    assert (
+        "% kit pull reg.example.com/a/b:v1 --tls-verify=false --ca-file /ca.pem --concurrency 3 "
+        "--proxy http://proxy:3128" in _kit_lines(caplog)
+    )
     with pytest.raises(TypeError, match="unexpected keyword argument 'over_write'"):
         kit.unpack("x:v1", "out", over_write=True)
     with pytest.raises(TypeError, match="conflicting"):
@@ -233,7 +266,9 @@ def test_plain_http_false_means_not_given(monkeypatch: pytest.MonkeyPatch) -> No
         assert "plain_http" not in seen[-1], options
         assert info.value.cmd == ["kit", "pull", "127.0.0.1:5000/a/b:v1"]
     with pytest.raises(kit.KitCommandError):
-        kit.pull("127.0.0.1:5000/a/b:v1", **{"plain-http": True}, plain_http=False)  # no conflict: False is "not given"
+        kit.pull(
+            "127.0.0.1:5000/a/b:v1", **{"plain-http": True}, plain_http=False
+        )  # no conflict: False is "not given"
     assert seen[-1]["plain_http"] is True
     with pytest.raises(kit.KitCommandError) as info:
         kit.pull("127.0.0.1:5000/a/b:v1", tls_verify=False)  # False still means "do not verify" here
@@ -241,8 +276,9 @@ def test_plain_http_false_means_not_given(monkeypatch: pytest.MonkeyPatch) -> No
     assert info.value.cmd[-1] == "--tls-verify=false"
 
 
-def test_plain_http_false_keeps_plain_http_for_a_loopback_registry(plain_registry: Registry, repo_name: str,
-                                                                   tmp_path: Path) -> None:
+def test_plain_http_false_keeps_plain_http_for_a_loopback_registry(
+    plain_registry: Registry, repo_name: str, tmp_path: Path
+) -> None:
     ref = f"{plain_registry.host}/{repo_name}:v1"
     kit.pack(ref, str(_project(tmp_path / "project")))
     kit.push(ref, **{"plain-http": False})  # forced HTTPS before, which a plain-HTTP registry refuses
@@ -250,7 +286,8 @@ def test_plain_http_false_keeps_plain_http_for_a_loopback_registry(plain_registr
 
 
 def test_import_from_hf_says_it_is_not_implemented_and_never_shows_the_token(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger="kitops")
     token = "hf_" + "Zq7" * 12  # a realistic, unmistakable token
     with pytest.raises(subprocess.CalledProcessError) as info:
@@ -258,17 +295,43 @@ def test_import_from_hf_says_it_is_not_implemented_and_never_shows_the_token(
     exc = info.value
     assert isinstance(exc, kit.KitCommandError) and exc.returncode == 1
     assert "Hugging Face" in exc.message and "not implemented in this version" in exc.message
-    assert exc.hint is not None and "huggingface_hub" in exc.hint and "kit init" in exc.hint and "kit pack" in exc.hint
+    assert (
+        exc.hint is not None
+        and "huggingface_hub" in exc.hint
+        and "kit init" in exc.hint
+        and "kit pack" in exc.hint
+    )
     assert "smol:v1" in exc.hint
-    assert exc.stderr.startswith("error: Failed to import model: importing from Hugging Face (HuggingFaceTB/SmolLM-135M)")
+    assert exc.stderr.startswith(
+        "error: Failed to import model: importing from Hugging Face (HuggingFaceTB/SmolLM-135M)"
+    )
     # the token was given and reached the command line, masked: a leak would put it right here
-    assert exc.cmd == ["kit", "import", "HuggingFaceTB/SmolLM-135M", "--token", "***", "--tag", "smol:v1",
-                       "--plain-http"]
+    assert exc.cmd == [
+        "kit",
+        "import",
+        "HuggingFaceTB/SmolLM-135M",
+        "--token",
+        "***",
+        "--tag",
+        "smol:v1",
+        "--plain-http",
+    ]
     records = [r for r in caplog.records if r.name.startswith("kitops")]
     assert "% kit import HuggingFaceTB/SmolLM-135M --token *** --tag smol:v1 --plain-http" in [
-        r.getMessage() for r in records]
-    texts = [str(exc), repr(exc), " ".join(exc.cmd), exc.stderr, exc.output or "", exc.message, exc.hint,
-             *(r.getMessage() for r in records), *(caplog.handler.format(r) for r in records), caplog.text]
+        r.getMessage() for r in records
+    ]
+    texts = [
+        str(exc),
+        repr(exc),
+        " ".join(exc.cmd),
+        exc.stderr,
+        exc.output or "",
+        exc.message,
+        exc.hint,
+        *(r.getMessage() for r in records),
+        *(caplog.handler.format(r) for r in records),
+        caplog.text,
+    ]
     import pickle
 
     texts.append(repr(pickle.dumps(exc)))
@@ -281,8 +344,15 @@ def test_import_from_hf_says_it_is_not_implemented_and_never_shows_the_token(
 def test_command_error_pickles_and_keeps_its_text() -> None:
     import pickle
 
-    err = kit.KitCommandError(1, ["kit", "pull", "x"], "", "error: boom\nhint: retry\n", message="boom", hint="retry")
+    err = kit.KitCommandError(
+        1, ["kit", "pull", "x"], "", "error: boom\nhint: retry\n", message="boom", hint="retry"
+    )
     back = pickle.loads(pickle.dumps(err))
     assert isinstance(back, subprocess.CalledProcessError) and isinstance(back, KitError)
     assert (back.returncode, back.cmd, back.stderr, back.message, back.hint) == (
-        1, ["kit", "pull", "x"], "error: boom\nhint: retry\n", "boom", "retry")
+        1,
+        ["kit", "pull", "x"],
+        "error: boom\nhint: retry\n",
+        "boom",
+        "retry",
+    )

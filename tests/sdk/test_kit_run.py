@@ -34,9 +34,20 @@ SECRET_FORMS = {
 def _texts_of(exc: kit.KitCommandError, caplog: pytest.LogCaptureFixture) -> list[str]:
     """Everything a secret could leak into: the error in every form, and every log record."""
     records = caplog.records
-    return [str(exc), repr(exc), " ".join(exc.cmd), exc.stderr or "", exc.stdout or "", exc.output or "",
-            exc.message, exc.hint or "", repr(pickle.dumps(exc)),
-            *(r.getMessage() for r in records), *(caplog.handler.format(r) for r in records), caplog.text]
+    return [
+        str(exc),
+        repr(exc),
+        " ".join(exc.cmd),
+        exc.stderr or "",
+        exc.stdout or "",
+        exc.output or "",
+        exc.message,
+        exc.hint or "",
+        repr(pickle.dumps(exc)),
+        *(r.getMessage() for r in records),
+        *(caplog.handler.format(r) for r in records),
+        caplog.text,
+    ]
 
 
 @pytest.mark.parametrize("form", SECRET_FORMS.values(), ids=SECRET_FORMS.keys())
@@ -63,23 +74,33 @@ def test_run_of_the_reported_command_masks_the_password(caplog: pytest.LogCaptur
     with pytest.raises(kit.KitCommandError) as info:
         kit._run(["kit", "login", "127.0.0.1:1", "-u", "bob", "-p", "S3CRET"])
     assert info.value.cmd == ["kit", "login", "127.0.0.1:1", "-u", "bob", "-p", "***"]
-    assert str(info.value).startswith("Command 'kit login 127.0.0.1:1 -u bob -p ***' failed (exit status 1): ")
+    assert str(info.value).startswith(
+        "Command 'kit login 127.0.0.1:1 -u bob -p ***' failed (exit status 1): "
+    )
     assert not [t for t in _texts_of(info.value, caplog) if "S3CRET" in t]
 
 
 @pytest.mark.registry
 @pytest.mark.parametrize("form", ["-p {}", "-p{}", "--password {}", "--password={}", "--password-stdin"])
-def test_run_success_never_shows_the_password(form: str, basic_registry: Registry,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_run_success_never_shows_the_password(
+    form: str, basic_registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="kitops")
     password = basic_registry.password or ""
     assert len(password) >= 4
     args = form.format(password).split(" ")
-    done = kit._run(["kit", "login", basic_registry.host, "-u", basic_registry.username or "", *args],
-                    input=password + "\n" if form == "--password-stdin" else None)
+    done = kit._run(
+        ["kit", "login", basic_registry.host, "-u", basic_registry.username or "", *args],
+        input=password + "\n" if form == "--password-stdin" else None,
+    )
     assert done.returncode == 0 and done.stdout == "Log in successful\n"
-    texts = [" ".join(done.args), done.stdout, done.stderr, caplog.text,
-             *(r.getMessage() for r in caplog.records)]
+    texts = [
+        " ".join(done.args),
+        done.stdout,
+        done.stderr,
+        caplog.text,
+        *(r.getMessage() for r in caplog.records),
+    ]
     assert not [t for t in texts if password in t]
     if form != "--password-stdin":
         assert "***" in " ".join(done.args)
@@ -87,12 +108,56 @@ def test_run_success_never_shows_the_password(form: str, basic_registry: Registr
 
 
 def test_one_masker_for_every_form() -> None:
-    masked, secrets = kit._masked(["kit", "login", "r", "-u", "bob", "-p", "a1", "-pb2", "--password", "c3",
-                                   "--password=d4", "--token", "e5", "--token=f6", "--hf-token=g7",
-                                   "--client-secret", "h8", "--password-stdin", "r2", "--tag", "t:v1", "-p"])
-    assert masked == ["kit", "login", "r", "-u", "bob", "-p", "***", "-p***", "--password", "***",
-                      "--password=***", "--token", "***", "--token=***", "--hf-token=***",
-                      "--client-secret", "***", "--password-stdin", "r2", "--tag", "t:v1", "-p"]
+    masked, secrets = kit._masked(
+        [
+            "kit",
+            "login",
+            "r",
+            "-u",
+            "bob",
+            "-p",
+            "a1",
+            "-pb2",
+            "--password",
+            "c3",
+            "--password=d4",
+            "--token",
+            "e5",
+            "--token=f6",
+            "--hf-token=g7",
+            "--client-secret",
+            "h8",
+            "--password-stdin",
+            "r2",
+            "--tag",
+            "t:v1",
+            "-p",
+        ]
+    )
+    assert masked == [
+        "kit",
+        "login",
+        "r",
+        "-u",
+        "bob",
+        "-p",
+        "***",
+        "-p***",
+        "--password",
+        "***",
+        "--password=***",
+        "--token",
+        "***",
+        "--token=***",
+        "--hf-token=***",
+        "--client-secret",
+        "***",
+        "--password-stdin",
+        "r2",
+        "--tag",
+        "t:v1",
+        "-p",
+    ]
     assert secrets == ["a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8"]
     # whoever builds the error, it keeps only the masked command line
     err = kit.KitCommandError(1, ["kit", "login", "r", "--password=S3CRET"], "", "error: x\n", message="x")
@@ -170,7 +235,9 @@ def test_concurrent_runs_keep_their_own_results_and_errors() -> None:
     assert mismatches == []
 
 
-def test_logging_is_scoped_to_the_call(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_logging_is_scoped_to_the_call(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The kitops logger keeps its handlers and propagate; other threads' records stay out of a run's
     stderr and still reach the process's logging."""
     root = logging.getLogger("kitops")
@@ -189,7 +256,9 @@ def test_logging_is_scoped_to_the_call(caplog: pytest.LogCaptureFixture, monkeyp
         while not stop.is_set():
             other.info("OTHER-THREAD record %d", logged)
             logged += 1
-            seen_while_running.append((root.propagate, any(getattr(h, "_kit_cli", False) for h in root.handlers)))
+            seen_while_running.append(
+                (root.propagate, any(getattr(h, "_kit_cli", False) for h in root.handlers))
+            )
 
     thread = threading.Thread(target=chatter)
     thread.start()
@@ -209,13 +278,16 @@ def test_logging_is_scoped_to_the_call(caplog: pytest.LogCaptureFixture, monkeyp
     assert len([r for r in caplog.records if r.getMessage().startswith("OTHER-THREAD")]) == logged
 
 
-def test_the_run_captures_its_own_log_lines_help_version_and_stdin(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_run_captures_its_own_log_lines_help_version_and_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = logging.getLogger("kitops")
     before = (list(root.handlers), root.level, root.propagate)
     project = write_tree(tmp_path / "p", {"model.bin": b"weights\n"})
     kitfile = "manifestVersion: 1.0.0\npackage:\n  name: piped\nmodel:\n  path: model.bin\n"
-    done = kit._run(["kit", "pack", str(project), "-f", "-", "-t", "piped:v1"], input=kitfile)  # stdin from input
+    done = kit._run(
+        ["kit", "pack", str(project), "-f", "-", "-t", "piped:v1"], input=kitfile
+    )  # stdin from input
     assert done.stdout.startswith("Model saved: sha256:")
     assert "Saved manifest to storage: sha256:" in done.stderr  # the CLI's INFO lines, formatted as kit does
     assert "Saved to path" not in done.stderr and "[INFO ]" not in done.stderr

@@ -15,8 +15,15 @@ from kitops.kitfile.load import load_kitfile_text
 from kitops.modelkit import CodeEntry, DatasetEntry, DocsEntry, ModelPart, ModelSection, Package, PromptEntry
 from kitops.modelkit.kitfile import Kitfile, KitfileValidationError
 
-SECTION_FIXTURES = ["Kitfile_manifestVersion_only", "Kitfile_base", "Kitfile_base_thru_code",
-                    "Kitfile_base_thru_datasets", "Kitfile_base_thru_docs", "Kitfile_base_thru_model", "Kitfile_full"]
+SECTION_FIXTURES = [
+    "Kitfile_manifestVersion_only",
+    "Kitfile_base",
+    "Kitfile_base_thru_code",
+    "Kitfile_base_thru_datasets",
+    "Kitfile_base_thru_docs",
+    "Kitfile_base_thru_model",
+    "Kitfile_full",
+]
 
 
 def _yaml(path: Path) -> dict[str, Any]:
@@ -57,8 +64,11 @@ def test_path_and_kwargs_together_is_a_value_error(fixtures: dict[str, Path]) ->
 
 
 def test_create_from_dicts() -> None:
-    kitfile = Kitfile(manifestVersion="1.0", package={"name": "p", "version": "1", "authors": ["me"]},
-                      model={"name": "m", "path": "model", "framework": "joblib"})
+    kitfile = Kitfile(
+        manifestVersion="1.0",
+        package={"name": "p", "version": "1", "authors": ["me"]},
+        model={"name": "m", "path": "model", "framework": "joblib"},
+    )
     assert kitfile.package.authors == ["me"]
     assert kitfile.model.framework == "joblib"
 
@@ -72,13 +82,22 @@ def test_round_trip_through_kwargs_and_model_validate(fixtures: dict[str, Path],
 
 def _all_sections() -> dict[str, Any]:
     """Computed fields ignore exclude_unset: the seven keys are always dumped, as in the reference."""
-    return {"manifestVersion": "1.0.0", "package": {}, "code": [], "datasets": [], "docs": [], "prompts": [],
-            "model": {"path": ""}}
+    return {
+        "manifestVersion": "1.0.0",
+        "package": {},
+        "code": [],
+        "datasets": [],
+        "docs": [],
+        "prompts": [],
+        "model": {"path": ""},
+    }
 
 
 def test_every_kwarg_none_is_a_validation_error() -> None:
     with pytest.raises(ValidationError):
-        Kitfile(manifestVersion=None, package=None, code=None, datasets=None, docs=None, prompts=None, model=None)
+        Kitfile(
+            manifestVersion=None, package=None, code=None, datasets=None, docs=None, prompts=None, model=None
+        )
 
 
 @pytest.mark.parametrize("section", ["package", "model"])
@@ -174,14 +193,17 @@ def test_kit_checks_run_on_the_whole_kitfile() -> None:  # none of kit's checks 
         Kitfile(model={"path": "m", "parts": [{"path": "p", "type": "has space"}]})
 
 
-@pytest.mark.parametrize(("section", "value", "problem"), [
-    ("code", [{"path": "/abs"}], "absolute paths are not supported"),
-    ("model", {"path": "/abs/model"}, "absolute paths are not supported"),
-    ("model", {"path": "m", "parts": [{"path": "p", "type": "has space"}]}, "invalid type"),
-    ("datasets", [{"path": "d.csv"}, {"path": "./d.csv"}], "use the same path"),
-    ("docs", [{"path": "m"}], "use the same path"),
-    ("prompts", [{"path": "../outside"}], "outside the context directory"),
-])
+@pytest.mark.parametrize(
+    ("section", "value", "problem"),
+    [
+        ("code", [{"path": "/abs"}], "absolute paths are not supported"),
+        ("model", {"path": "/abs/model"}, "absolute paths are not supported"),
+        ("model", {"path": "m", "parts": [{"path": "p", "type": "has space"}]}, "invalid type"),
+        ("datasets", [{"path": "d.csv"}, {"path": "./d.csv"}], "use the same path"),
+        ("docs", [{"path": "m"}], "use the same path"),
+        ("prompts", [{"path": "../outside"}], "outside the context directory"),
+    ],
+)
 def test_a_refused_assignment_leaves_the_kitfile_unchanged(section: str, value: Any, problem: str) -> None:
     """Pydantic stores an assigned value before the after-validator with kit's checks runs: the
     refused value used to stay in the Kitfile (and in to_yaml) although the assignment raised."""
@@ -240,11 +262,23 @@ def test_sections_equal_the_yaml(fixtures: dict[str, Path], name: str) -> None:
 
 
 def test_full_output_fields(full: Kitfile) -> None:
-    assert full.prompts == [PromptEntry(path="prompts/", description="System and user prompts for validation")]
-    assert [p.path for p in full.model.parts or []] == ["config.json", "tokenizer.json", "tokenizer_config.json",
-                                                        "vocab.txt"]
-    assert full.model.parts and full.model.parts[0] == ModelPart(path="config.json", name="config", type="config")
-    assert full.model.parameters == {"param1": "val1", "param2": "val2", "items": ["list item 1", "list item 2"]}
+    assert full.prompts == [
+        PromptEntry(path="prompts/", description="System and user prompts for validation")
+    ]
+    assert [p.path for p in full.model.parts or []] == [
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.txt",
+    ]
+    assert full.model.parts and full.model.parts[0] == ModelPart(
+        path="config.json", name="config", type="config"
+    )
+    assert full.model.parameters == {
+        "param1": "val1",
+        "param2": "val2",
+        "items": ["list item 1", "list item 2"],
+    }
     assert full.model.version == "1.0"
 
 
@@ -257,7 +291,9 @@ def test_to_yaml_is_stable_after_mutation(full: Kitfile) -> None:
 
 @pytest.mark.parametrize("name", SECTION_FIXTURES)
 @pytest.mark.parametrize("suppress", [True, False])
-def test_to_yaml_is_accepted_by_the_strict_loader(fixtures: dict[str, Path], name: str, suppress: bool) -> None:
+def test_to_yaml_is_accepted_by_the_strict_loader(
+    fixtures: dict[str, Path], name: str, suppress: bool
+) -> None:
     """What to_yaml writes loads with kit's strict decoding; no empty prompts/code/model sections."""
     kitfile = Kitfile(path=str(fixtures[name]))
     text = kitfile.to_yaml(suppress_empty_values=suppress)
@@ -273,7 +309,9 @@ def test_empty_kitfile_yaml() -> None:
 
 def test_to_yaml_is_what_kit_writes(full: Kitfile) -> None:
     assert full.to_yaml() == full.to_core().to_yaml()
-    assert full.to_yaml().startswith('manifestVersion: "1.0"\npackage:\n  name: Titanic-Survivability-Predictor\n')
+    assert full.to_yaml().startswith(
+        'manifestVersion: "1.0"\npackage:\n  name: Titanic-Survivability-Predictor\n'
+    )
 
 
 # ---- what the reference dropped or mis-read -------------------------------------------------------
@@ -309,7 +347,10 @@ def test_every_kit_field_is_kept(tmp_path: Path) -> None:
     assert kitfile.model.format == "gguf"
     assert kitfile.model.parts and kitfile.model.parts[0].license == "MIT"
     assert kitfile.datasets[0].parameters == {"rows": 10}
-    assert load_kitfile_text(kitfile.to_yaml()).to_config_dict() == load_kitfile_text(KIT_FIELDS).to_config_dict()
+    assert (
+        load_kitfile_text(kitfile.to_yaml()).to_config_dict()
+        == load_kitfile_text(KIT_FIELDS).to_config_dict()
+    )
 
 
 def test_unknown_keys_in_a_file_are_errors_with_lines(tmp_path: Path) -> None:
@@ -350,8 +391,9 @@ def test_load_returns_the_data_and_updates_the_instance(fixtures: dict[str, Path
     assert kitfile.package.name == "Titanic-Survivability-Predictor"  # the reference left self unchanged
 
 
-def test_save_writes_the_given_path_and_print_is_deprecated(full: Kitfile, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_save_writes_the_given_path_and_print_is_deprecated(
+    full: Kitfile, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "out" / "Kitfile"
     target.parent.mkdir()
     with warnings.catch_warnings():

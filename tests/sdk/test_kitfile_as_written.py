@@ -55,16 +55,22 @@ def test_every_field_is_found_by_its_declaration() -> None:
     data = _as_written(typed, load_kitfile_text(WIDE_YAML, into=WideKitfile), WideKitfile)
     assert data == {
         "manifestVersion": "1.10",
-        "model": {"path": "m.gguf", "contextLength": "0x10", "parts": [{"path": "p.bin", "bitsPerWeight": "4.50"}],
-                  "parameters": {"temperature": 0.7}},  # parameters keep their YAML types
+        "model": {
+            "path": "m.gguf",
+            "contextLength": "0x10",
+            "parts": [{"path": "p.bin", "bitsPerWeight": "4.50"}],
+            "parameters": {"temperature": 0.7},
+        },  # parameters keep their YAML types
         "artifactType": "2e3",
     }
 
 
 def test_a_kitfile_file_keeps_its_scalars_as_written(tmp_path: Path) -> None:
     path = tmp_path / "Kitfile"
-    path.write_text("manifestVersion: 1.10\npackage:\n  name: 123\n  authors: [1.0, null]\n"
-                    "model:\n  path: m\n  version: 2.50\ndatasets:\n  - path: d\n    parameters: 0x10\n")
+    path.write_text(
+        "manifestVersion: 1.10\npackage:\n  name: 123\n  authors: [1.0, null]\n"
+        "model:\n  path: m\n  version: 2.50\ndatasets:\n  - path: d\n    parameters: 0x10\n"
+    )
     assert read_kitfile_data(path) == {
         "manifestVersion": "1.10",
         "package": {"name": "123", "authors": ["1.0", ""]},

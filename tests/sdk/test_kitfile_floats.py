@@ -15,8 +15,16 @@ from kitops import api
 from kitops.cli import kit
 from kitops.modelkit.kitfile import Kitfile
 
-PARAMS = {"C": 1.0, "alpha": 1200.0, "zero": -0.0, "lr": 1e-05, "big": 1e6, "max_iter": 100,
-          "grid": [0.5, 1.0, 2], "nested": {"gamma": 10.0}}
+PARAMS = {
+    "C": 1.0,
+    "alpha": 1200.0,
+    "zero": -0.0,
+    "lr": 1e-05,
+    "big": 1e6,
+    "max_iter": 100,
+    "grid": [0.5, 1.0, 2],
+    "nested": {"gamma": 10.0},
+}
 
 
 def _kitfile() -> Kitfile:

@@ -25,11 +25,14 @@ def _digest(data: bytes) -> str:
 
 
 def _manifest(config: bytes, config_type: str = mt.KIT_CONFIG) -> bytes:
-    return json.dumps({
-        "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-        "config": {"mediaType": config_type, "digest": _digest(config), "size": len(config)},
-        "layers": [],
-    }).encode()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_MANIFEST,
+            "config": {"mediaType": config_type, "digest": _digest(config), "size": len(config)},
+            "layers": [],
+        }
+    ).encode()
 
 
 class FakeRegistry:
@@ -40,7 +43,9 @@ class FakeRegistry:
         self.blobs: dict[str, bytes] = {}
         self.forbidden: set[str] = set()
 
-    def add(self, tag: str, config: bytes | None, config_type: str = mt.KIT_CONFIG, *, forbidden: bool = False) -> str:
+    def add(
+        self, tag: str, config: bytes | None, config_type: str = mt.KIT_CONFIG, *, forbidden: bool = False
+    ) -> str:
         body = config if config is not None else b'{"gone": true}'
         manifest = _manifest(body, config_type)
         self.manifests[tag] = manifest
@@ -101,10 +106,14 @@ def test_local_listing_warns_about_a_damaged_modelkit_and_lists_the_rest(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     home = tmp_path / "home"
-    first = write_tree(tmp_path / "a", {"Kitfile": "manifestVersion: 1.0.0\npackage: {name: a}\nmodel: {path: m.bin}\n",
-                                        "m.bin": b"a"})
-    second = write_tree(tmp_path / "b", {"Kitfile": "manifestVersion: 1.0.0\npackage: {name: b}\nmodel: {path: m.bin}\n",
-                                         "m.bin": b"b"})
+    first = write_tree(
+        tmp_path / "a",
+        {"Kitfile": "manifestVersion: 1.0.0\npackage: {name: a}\nmodel: {path: m.bin}\n", "m.bin": b"a"},
+    )
+    second = write_tree(
+        tmp_path / "b",
+        {"Kitfile": "manifestVersion: 1.0.0\npackage: {name: b}\nmodel: {path: m.bin}\n", "m.bin": b"b"},
+    )
     kept = api.pack(first, tag="team/a:v1", home=home)
     broken = api.pack(second, tag="team/b:v1", home=home)
     LocalStore(home / "storage").blob_path(broken.manifest.config.digest).unlink()
@@ -120,7 +129,9 @@ def test_repacking_passes_over_a_lost_manifest_but_not_a_failing_disk(
     """pack looks for an identical stored ModelKit to reuse: one it cannot read is no candidate,
     but an I/O error is the store's trouble and must not turn into a silent second copy."""
     home = tmp_path / "home"
-    project = write_tree(tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel: {path: m.bin}\n", "m.bin": b"m"})
+    project = write_tree(
+        tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel: {path: m.bin}\n", "m.bin": b"m"}
+    )
     first = api.pack(project, tag="team/m:v1", home=home)
     store = LocalStore(home / "storage")
     store.blob_path(first.descriptor.digest).unlink()  # the manifest blob is gone, its index entry is not

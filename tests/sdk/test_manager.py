@@ -34,7 +34,10 @@ _names = itertools.count()
 @pytest.fixture(scope="module")
 def mlflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """MLflow with a local file:// tracking store under tmp, and a trained scikit-learn model saved once."""
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE", "MLFLOW_DISABLE_TELEMETRY")}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE", "MLFLOW_DISABLE_TELEMETRY")
+    }
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3 keeps the file store only on request
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     import mlflow
@@ -73,8 +76,9 @@ def _mlflow_run(mlflow_env: Any) -> str:
 
 
 @pytest.mark.parametrize("form", ["bare", "repo", "full"])
-def test_seed_pattern(mlflow_env: Any, basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                      form: str) -> None:
+def test_seed_pattern(
+    mlflow_env: Any, basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
     name = f"titanic-{form}-{next(_names)}"
     username = basic_registry.username or ""
     host = basic_registry.host
@@ -99,7 +103,9 @@ def test_seed_pattern(mlflow_env: Any, basic_registry: Registry, tmp_path: Path,
     info = kit.info(f"{expected}:v1", remote=True)
     assert info["package"]["description"] == "my cool project"
     packed = [info["model"]] if "model" in info else []
-    assert "model" in {e["path"] for e in packed + info.get("code", [])}  # the MLflow model directory is in it
+    assert "model" in {
+        e["path"] for e in packed + info.get("code", [])
+    }  # the MLflow model directory is in it
 
     fresh = tmp_path / "fresh-home"
     kit.login(username, basic_registry.password or "", host, home=str(fresh))
@@ -111,8 +117,13 @@ def test_seed_pattern(mlflow_env: Any, basic_registry: Registry, tmp_path: Path,
 
 
 def _project(root: Path, name: str = "demo") -> Path:
-    return write_tree(root, {"Kitfile": f"manifestVersion: 1.0.0\npackage:\n  name: {name}\nmodel:\n  path: m.bin\n",
-                             "m.bin": b"weights\n"})
+    return write_tree(
+        root,
+        {
+            "Kitfile": f"manifestVersion: 1.0.0\npackage:\n  name: {name}\nmodel:\n  path: m.bin\n",
+            "m.bin": b"weights\n",
+        },
+    )
 
 
 def _credentials_file() -> dict[str, Any]:
@@ -121,15 +132,19 @@ def _credentials_file() -> dict[str, Any]:
     return data
 
 
-def test_with_login_and_logout_keeps_an_existing_session(basic_registry: Registry, tmp_path: Path,
-                                                         repo_name: str) -> None:
+def test_with_login_and_logout_keeps_an_existing_session(
+    basic_registry: Registry, tmp_path: Path, repo_name: str
+) -> None:
     """The reference logged the user out of a session they had before; and never on failure."""
     user, password, host = basic_registry.username or "", basic_registry.password or "", basic_registry.host
     kit.login(user, password, host)
     before = _credentials_file()
     assert host in before["auths"]
-    manager = ModelKitManager(working_directory=str(_project(tmp_path / "p")), modelkit_tag=f"{host}/{repo_name}:v1",
-                              user_credentials=UserCredentials(user, password))
+    manager = ModelKitManager(
+        working_directory=str(_project(tmp_path / "p")),
+        modelkit_tag=f"{host}/{repo_name}:v1",
+        user_credentials=UserCredentials(user, password),
+    )
     manager.pack_and_push_modelkit()
     assert _credentials_file() == before
     kit.logout(host)
@@ -137,16 +152,20 @@ def test_with_login_and_logout_keeps_an_existing_session(basic_registry: Registr
     manager.pack_and_push_modelkit()  # no session before: logged in for the push, out afterwards
     assert host not in _credentials_file().get("auths", {})
 
-    bad = ModelKitManager(working_directory=str(tmp_path / "empty"), modelkit_tag=f"{host}/{repo_name}:v9",
-                          user_credentials=UserCredentials(user, password))
+    bad = ModelKitManager(
+        working_directory=str(tmp_path / "empty"),
+        modelkit_tag=f"{host}/{repo_name}:v9",
+        user_credentials=UserCredentials(user, password),
+    )
     (tmp_path / "empty").mkdir()
     with pytest.raises(subprocess.CalledProcessError):
         bad.pack_and_push_modelkit()  # fails (no Kitfile) inside the session ...
     assert host not in _credentials_file().get("auths", {})  # ... which still ends (try/finally)
 
 
-def test_save_kitfile_writes_into_the_working_directory(plain_registry: Registry, tmp_path: Path,
-                                                        repo_name: str) -> None:
+def test_save_kitfile_writes_into_the_working_directory(
+    plain_registry: Registry, tmp_path: Path, repo_name: str
+) -> None:
     """The reference saved ./Kitfile in the cwd, so the packed Kitfile was stale."""
     project = _project(tmp_path / "p")
     ref = f"{plain_registry.host}/{repo_name}:v1"
@@ -154,16 +173,24 @@ def test_save_kitfile_writes_into_the_working_directory(plain_registry: Registry
     kitfile = Kitfile(project / "Kitfile")
     kitfile.model.parameters = {"C": "0.5"}
     manager.kitfile = kitfile
-    manager.pack_and_push_modelkit(save_kitfile=True)  # no credentials needed for this registry (the reference demanded them)
+    manager.pack_and_push_modelkit(
+        save_kitfile=True
+    )  # no credentials needed for this registry (the reference demanded them)
     assert not Path("Kitfile").exists()  # nothing written to the cwd
     assert kit.info(ref, remote=True)["model"]["parameters"] == {"C": "0.5"}
     assert manager.inspect_modelkit(remote=True)["kitfile"]["model"]["parameters"] == {"C": "0.5"}
 
 
 def _project_with_dataset(root: Path) -> Path:
-    return write_tree(root, {"Kitfile": "manifestVersion: 1.0.0\npackage:\n  name: demo\nmodel:\n"
-                                        "  path: m.bin\ndatasets:\n  - name: train\n    path: d.csv\n",
-                             "m.bin": b"weights\n", "d.csv": "a\n1\n"})
+    return write_tree(
+        root,
+        {
+            "Kitfile": "manifestVersion: 1.0.0\npackage:\n  name: demo\nmodel:\n"
+            "  path: m.bin\ndatasets:\n  - name: train\n    path: d.csv\n",
+            "m.bin": b"weights\n",
+            "d.csv": "a\n1\n",
+        },
+    )
 
 
 def test_pull_and_unpack(plain_registry: Registry, tmp_path: Path, repo_name: str) -> None:
@@ -188,12 +215,14 @@ def test_pull_and_unpack(plain_registry: Registry, tmp_path: Path, repo_name: st
     kit.pack(ref, str(_project(tmp_path / "stale")))  # local storage now holds something else under ref
     only = tmp_path / "only"
     ModelKitManager(working_directory=str(only), modelkit_tag=ref).pull_and_unpack_modelkit(
-        filters=["datasets"], load_kitfile=True)
+        filters=["datasets"], load_kitfile=True
+    )
     assert tree_files(only) == {"d.csv": b"a\n2\n"}
 
 
-def test_filtered_pull_loads_the_kitfile_of_the_digest_unpacked(plain_registry: Registry, tmp_path: Path,
-                                                                repo_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_filtered_pull_loads_the_kitfile_of_the_digest_unpacked(
+    plain_registry: Registry, tmp_path: Path, repo_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A filtered unpack writes no Kitfile: load_kitfile used to read whatever Kitfile was already in the
     working directory (another ModelKit's), and the fallback asked for the tag rather than the digest unpacked."""
     project = _project_with_dataset(tmp_path / "p")
@@ -210,6 +239,7 @@ def test_filtered_pull_loads_the_kitfile_of_the_digest_unpacked(plain_registry: 
         def call(reference: str, *args: Any, **kwargs: Any) -> Any:
             calls.append((name, reference))
             return real(reference, *args, **kwargs)
+
         return call
 
     monkeypatch.setattr(kit, "info", spy("info"))
@@ -244,7 +274,10 @@ def test_partial_tags_and_clear_errors(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ValueError, match="Username and password must be provided"):
         ModelKitManager(modelkit_tag="reg.example.com/a/b:v1").login()
     reference = ModelKitReference("reg.example.com/a/b:v1")
-    assert ModelKitManager(modelkit_reference=reference, modelkit_tag="ignored:v0").modelkit_reference is reference
+    assert (
+        ModelKitManager(modelkit_reference=reference, modelkit_tag="ignored:v0").modelkit_reference
+        is reference
+    )
     assert ModelKitManager().working_directory == Path.cwd().as_posix()
 
 
@@ -268,8 +301,11 @@ def test_concurrent_sessions_do_not_log_each_other_out(basic_registry: Registry,
 
     user, password, host = basic_registry.username or "", basic_registry.password or "", basic_registry.host
     managers = [
-        ModelKitManager(working_directory=str(_project(tmp_path / f"p{i}", name=f"m{i}")),
-                        user_credentials=UserCredentials(user, password), modelkit_tag=f"{host}/threads/m{i}:v1")
+        ModelKitManager(
+            working_directory=str(_project(tmp_path / f"p{i}", name=f"m{i}")),
+            user_credentials=UserCredentials(user, password),
+            modelkit_tag=f"{host}/threads/m{i}:v1",
+        )
         for i in range(4)
     ]
     with ThreadPoolExecutor(4) as pool:
@@ -277,4 +313,5 @@ def test_concurrent_sessions_do_not_log_each_other_out(basic_registry: Registry,
     assert host not in _credentials_file().get("auths", {})
     kit.login(user, password, host)
     assert sorted(r.repo for i in range(4) for r in api.list_remote(f"{host}/threads/m{i}")) == [
-        f"{host}/threads/m{i}" for i in range(4)]
+        f"{host}/threads/m{i}" for i in range(4)
+    ]

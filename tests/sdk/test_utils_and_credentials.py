@@ -24,7 +24,12 @@ from kitops.modelkit.utils import (
 )
 from kitops.oci.reference import DEFAULT_REGISTRY, parse_single
 
-ALL_FOUR = {"JOZU_USERNAME": "bob", "JOZU_PASSWORD": "pw", "JOZU_REGISTRY": "jozu.ml", "JOZU_NAMESPACE": "team"}
+ALL_FOUR = {
+    "JOZU_USERNAME": "bob",
+    "JOZU_PASSWORD": "pw",
+    "JOZU_REGISTRY": "jozu.ml",
+    "JOZU_NAMESPACE": "team",
+}
 
 
 # ---- load_environment_variables (pinned by the reference's tests) ---------------------------------
@@ -33,14 +38,23 @@ ALL_FOUR = {"JOZU_USERNAME": "bob", "JOZU_PASSWORD": "pw", "JOZU_REGISTRY": "joz
 def test_all_four_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in ALL_FOUR.items():
         monkeypatch.setenv(k, v)
-    assert load_environment_variables() == {"username": "bob", "password": "pw", "registry": "jozu.ml",
-                                            "namespace": "team"}
+    assert load_environment_variables() == {
+        "username": "bob",
+        "password": "pw",
+        "registry": "jozu.ml",
+        "namespace": "team",
+    }
 
 
 def test_only_user_and_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOZU_USERNAME", "bob")
     monkeypatch.setenv("JOZU_PASSWORD", "pw")
-    assert load_environment_variables() == {"username": "bob", "password": "pw", "registry": None, "namespace": None}
+    assert load_environment_variables() == {
+        "username": "bob",
+        "password": "pw",
+        "registry": None,
+        "namespace": None,
+    }
 
 
 @pytest.mark.parametrize("present", ["JOZU_USERNAME", "JOZU_PASSWORD"])
@@ -62,8 +76,12 @@ def test_dotenv_in_the_current_directory_is_read_without_touching_the_environmen
     )
     monkeypatch.setenv("JOZU_USERNAME", "real-user")
     values = load_environment_variables()
-    assert values == {"username": "real-user", "password": "dot pass", "registry": "reg.example.com",
-                      "namespace": "ns"}
+    assert values == {
+        "username": "real-user",
+        "password": "dot pass",
+        "registry": "reg.example.com",
+        "namespace": "ns",
+    }
     assert os.environ["JOZU_USERNAME"] == "real-user"  # the real environment wins ...
     assert "JOZU_PASSWORD" not in os.environ  # ... and is never written to
 
@@ -82,38 +100,43 @@ def test_dotenv_escaped_quote_does_not_end_the_value() -> None:
 
 # Each text is compared with python-dotenv's reading of it (without variable expansion).
 DOTENV_CASES = [
-    'A="p\\"w#1"\n',                          # escaped double quote, '#' inside quotes
-    'A="back\\\\"\nB=2\n',                     # an escaped backslash before the closing quote
-    'A="a\\\\\\"b"\n',                         # \\ then \"
-    'A="tab\\there\\nnew\\q\\u0041"\n',         # decoded escapes; unknown ones kept
-    "A='it\\'s'\n",                           # single quotes: \' ...
-    "A='c:\\\\dir\\n'\n",                       # ... and \\ decoded, \n kept
-    'A="multi\nline"\nB=3\n',                  # quoted values may span lines
-    'A="unterminated\nB=2\n',                  # an unterminated quote sets nothing
-    'A="v" junk\nB=1\n',                       # text after the closing quote: the line is skipped
-    'A="v" # comment\nB=\'w\'#c\n',
+    'A="p\\"w#1"\n',  # escaped double quote, '#' inside quotes
+    'A="back\\\\"\nB=2\n',  # an escaped backslash before the closing quote
+    'A="a\\\\\\"b"\n',  # \\ then \"
+    'A="tab\\there\\nnew\\q\\u0041"\n',  # decoded escapes; unknown ones kept
+    "A='it\\'s'\n",  # single quotes: \' ...
+    "A='c:\\\\dir\\n'\n",  # ... and \\ decoded, \n kept
+    'A="multi\nline"\nB=3\n',  # quoted values may span lines
+    'A="unterminated\nB=2\n',  # an unterminated quote sets nothing
+    'A="v" junk\nB=1\n',  # text after the closing quote: the line is skipped
+    "A=\"v\" # comment\nB='w'#c\n",
     "A= # comment\nB=#not-a-comment\nC=a #c\nD=a#b\n",
     "export A=1\nexportB=2\nexport  C = spaced  value \n",
     "'quoted key'=v\n=x\nY=1\n",
-    "A=1\nA\n",                                # a later bare key cancels the value
+    "A=1\nA\n",  # a later bare key cancels the value
     "A=1\r\nB='2'\r\nC=\"3\"\r\n",
     "# only comments\n#A=1\n\n",
     "A=\nB=''\nC=\"\"\n",
-    "A=${B}\nB=1\n",                          # no expansion
+    "A=${B}\nB=1\n",  # no expansion
 ]
 
 
 @pytest.mark.parametrize("text", DOTENV_CASES)
 def test_dotenv_is_read_as_python_dotenv_reads_it(text: str) -> None:
     dotenv = pytest.importorskip("dotenv")
-    expected = {k: v for k, v in dotenv.dotenv_values(stream=io.StringIO(text), interpolate=False).items()
-                if v is not None}
+    expected = {
+        k: v
+        for k, v in dotenv.dotenv_values(stream=io.StringIO(text), interpolate=False).items()
+        if v is not None
+    }
     assert parse_dotenv(text) == expected
     Path(".env").write_text(text, newline="")
     assert read_dotenv(".env") == expected
 
 
-def test_unreadable_dotenv_counts_as_none(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_unreadable_dotenv_counts_as_none(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """An unreadable ./.env crashed even ``UserCredentials("bob", "pw")``; it is logged (no content) and ignored."""
     Path(".env").write_bytes(b"JOZU_USERNAME=dot-user\nJOZU_PASSWORD=s3cr3t\xff\xfe\n")  # not UTF-8
     caplog.set_level(logging.DEBUG, logger="kitops.modelkit.utils")
@@ -150,7 +173,9 @@ def test_validate_dict() -> None:
 
 def test_clean_empty_items() -> None:
     assert clean_empty_items({"a": "", "b": "c", "d": None, "e": {"f": "", "g": [None, "", "h", {}]}}) == {
-        "b": "c", "e": {"g": ["h"]}}
+        "b": "c",
+        "e": {"g": ["h"]},
+    }
     assert clean_empty_items(["", "a", None, [""]]) == ["a"]
     assert clean_empty_items({"n": 0, "f": False}) == {"n": 0, "f": False}
 
@@ -182,23 +207,37 @@ def test_arguments_only() -> None:
     assert "pw" not in repr(creds)
 
 
-def test_mlflow_docs_pattern_needs_only_the_password_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mlflow_docs_pattern_needs_only_the_password_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("JOZU_PASSWORD", "secret")  # the reference raised here
     creds = UserCredentials(username="bob", registry="jozu.ml")
-    assert (creds.username, creds.password, creds.registry, creds.namespace) == ("bob", "secret", "jozu.ml", None)
+    assert (creds.username, creds.password, creds.registry, creds.namespace) == (
+        "bob",
+        "secret",
+        "jozu.ml",
+        None,
+    )
 
 
 def test_environment_fills_every_missing_part(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in ALL_FOUR.items():
         monkeypatch.setenv(k, v)
     creds = UserCredentials(username="alice")
-    assert (creds.username, creds.password, creds.registry, creds.namespace) == ("alice", "pw", "jozu.ml", "team")
+    assert (creds.username, creds.password, creds.registry, creds.namespace) == (
+        "alice",
+        "pw",
+        "jozu.ml",
+        "team",
+    )
 
 
 def test_wrong_types_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in ALL_FOUR.items():
         monkeypatch.setenv(k, v)
-    with pytest.raises(ValueError, match="Username must be a string or None"):  # the cause, not the reference's "must be provided"
+    with pytest.raises(
+        ValueError, match="Username must be a string or None"
+    ):  # the cause, not the reference's "must be provided"
         UserCredentials(username=5)  # type: ignore[arg-type]
     creds = UserCredentials()
     with pytest.raises(ValueError, match="Registry must be a string or None"):
@@ -242,15 +281,34 @@ def test_reference_parsing(text: str, parts: tuple[str | None, ...]) -> None:
 # must be kit's registry, repository path (namespace/repository) and tag or digest.
 DIGEST = "sha256:" + "d" * 64
 AGREEMENT = [
-    "jozu.ml/ns/repo:v1", "jozu.ml/ns/repo", "jozu.ml/a/b/c:t", "jozu.ml/re.po_x-y__z:v1.0-rc_1",
-    "docker.io/library/ubuntu:22.04", "docker.io/ubuntu", "index.docker.io/library/python:3.12",
+    "jozu.ml/ns/repo:v1",
+    "jozu.ml/ns/repo",
+    "jozu.ml/a/b/c:t",
+    "jozu.ml/re.po_x-y__z:v1.0-rc_1",
+    "docker.io/library/ubuntu:22.04",
+    "docker.io/ubuntu",
+    "index.docker.io/library/python:3.12",
     "registry-1.docker.io/org/model:latest",
-    "localhost:5000/ns/repo:tag", "127.0.0.1:5000/a/b/c:t", "[::1]:5000/ns/repo:v1", "reg.example.com:443/repo:v2",
-    "my.registry/deep/ly/nested/ns/repo:v2", "ghcr.io/repo:v1",
-    "localhost/ns/repo:v1", "localhost/repo", "localhost/localhost/x:y",
-    "ns/repo:v1", "ns/repo", "a/b/c/d:e", "repo:tag", "repo.v2/x:t",
-    f"jozu.ml/ns/repo@{DIGEST}", f"jozu.ml/ns/repo:v1@{DIGEST}", f"localhost:5000/r@{DIGEST}",
-    f"ns/repo@{DIGEST}", f"localhost/ns/repo@{DIGEST}", f"repo@{DIGEST}",
+    "localhost:5000/ns/repo:tag",
+    "127.0.0.1:5000/a/b/c:t",
+    "[::1]:5000/ns/repo:v1",
+    "reg.example.com:443/repo:v2",
+    "my.registry/deep/ly/nested/ns/repo:v2",
+    "ghcr.io/repo:v1",
+    "localhost/ns/repo:v1",
+    "localhost/repo",
+    "localhost/localhost/x:y",
+    "ns/repo:v1",
+    "ns/repo",
+    "a/b/c/d:e",
+    "repo:tag",
+    "repo.v2/x:t",
+    f"jozu.ml/ns/repo@{DIGEST}",
+    f"jozu.ml/ns/repo:v1@{DIGEST}",
+    f"localhost:5000/r@{DIGEST}",
+    f"ns/repo@{DIGEST}",
+    f"localhost/ns/repo@{DIGEST}",
+    f"repo@{DIGEST}",
 ]
 
 
@@ -264,7 +322,12 @@ def test_reference_parts_agree_with_kits_parser(text: str) -> None:
     assert ref.registry is None or text.startswith(f"{ref.registry}/")  # None: the text names no registry
     p = parse_modelkit_tag(text)
     assert (p["registry"], p["namespace"], p["model"], p["tag"], p["digest"]) == (
-        ref.registry, ref.namespace, ref.repository, ref.tag, ref.digest)
+        ref.registry,
+        ref.namespace,
+        ref.repository,
+        ref.tag,
+        ref.digest,
+    )
     # the tag built from the parts is the same ModelKit for kit
     assert parse_single(ref.with_defaults(registry=DEFAULT_REGISTRY).modelkit_tag) == expected
     if ref.is_complete:
@@ -273,19 +336,30 @@ def test_reference_parts_agree_with_kits_parser(text: str) -> None:
 
 def test_localhost_references_round_trip_as_kit_reads_them() -> None:
     ref = ModelKitReference("localhost/ns/repo:v1")  # kit: registry localhost, repository localhost/ns/repo
-    assert (ref.registry, ref.namespace, ref.repository, ref.tag) == ("localhost", "localhost/ns", "repo", "v1")
+    assert (ref.registry, ref.namespace, ref.repository, ref.tag) == (
+        "localhost",
+        "localhost/ns",
+        "repo",
+        "v1",
+    )
     assert ref.modelkit_tag == "localhost/ns/repo:v1"
     assert parse_single(ref.modelkit_tag).repository == "localhost/ns/repo"
     built = ModelKitReference()
     built.registry, built.namespace, built.repository, built.tag = "localhost", "ns", "repo", "v1"
     assert built.modelkit_tag == "ns/repo:v1"  # kit's local registry is the one it defaults to
     assert (parse_single(built.modelkit_tag).registry, parse_single(built.modelkit_tag).repository) == (
-        "localhost", "ns/repo")
+        "localhost",
+        "ns/repo",
+    )
 
 
 def test_references_are_hashable() -> None:
     """Setting ``__eq__`` without ``__hash__`` made references unhashable (the reference's hashed by identity)."""
-    a, b, c = ModelKitReference("a.io/n/r:t"), ModelKitReference("a.io/n/r:t"), ModelKitReference("a.io/n/r:u")
+    a, b, c = (
+        ModelKitReference("a.io/n/r:t"),
+        ModelKitReference("a.io/n/r:t"),
+        ModelKitReference("a.io/n/r:u"),
+    )
     assert a == b and a is not b and hash(a) == hash(b)
     assert {a} == {b}
     assert len({a, b, c}) == 2
@@ -296,9 +370,20 @@ def test_references_are_hashable() -> None:
     assert d != a and d in {d: 0}
 
 
-@pytest.mark.parametrize("text", ["jozu.ml/ns/repo:tag:extra", "jozu.ml/ns/Repo:tag", "jozu.ml//repo:t",
-                                  "repo@sha256:abc", "jozu.ml/ns/repo:", "has space:v1", "repo:-bad",
-                                  "a.io/x:t,t2", "jozu.ml/ns/repo:v1@sha256:abc"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jozu.ml/ns/repo:tag:extra",
+        "jozu.ml/ns/Repo:tag",
+        "jozu.ml//repo:t",
+        "repo@sha256:abc",
+        "jozu.ml/ns/repo:",
+        "has space:v1",
+        "repo:-bad",
+        "a.io/x:t,t2",
+        "jozu.ml/ns/repo:v1@sha256:abc",
+    ],
+)
 def test_invalid_references(text: str) -> None:
     with pytest.raises(ValueError, match="Error parsing modelkit tag"):
         ModelKitReference(text)
@@ -320,9 +405,12 @@ def test_modelkit_tag_property_and_defaults() -> None:
     full = ModelKitReference("v1").with_defaults(registry="reg.io", namespace="me", repository="model")
     assert full.modelkit_tag == "reg.io/me/model:v1"
     assert ModelKitReference("model:v2").with_defaults(registry="reg.io", namespace="me").modelkit_tag == (
-        "reg.io/me/model:v2")
+        "reg.io/me/model:v2"
+    )
     # a reference that names its registry is taken as written: no namespace is added
-    assert ModelKitReference("ghcr.io/model:v1").with_defaults(namespace="me").modelkit_tag == "ghcr.io/model:v1"
+    assert (
+        ModelKitReference("ghcr.io/model:v1").with_defaults(namespace="me").modelkit_tag == "ghcr.io/model:v1"
+    )
     assert ModelKitReference("a.io/n/r:t") == ModelKitReference("a.io/n/r:t")
     assert str(ModelKitReference("a.io/n/r:t")) == "a.io/n/r:t"
 

@@ -24,8 +24,10 @@ from tests.realregistry import Registry
 
 REMOTE = pytest.param("remote", marks=pytest.mark.registry)
 KINDS = ["local", "memory", REMOTE]
-NOT_IN_MEMORY = pytest.mark.skip(reason="MemoryStore keeps its bytes in the process: nothing can change them "
-                                        "behind its back, and it can neither resume nor seek")
+NOT_IN_MEMORY = pytest.mark.skip(
+    reason="MemoryStore keeps its bytes in the process: nothing can change them "
+    "behind its back, and it can neither resume nor seek"
+)
 # Contract points a MemoryStore does not offer; skipped for it with the reason above.
 KINDS_WITH_STORAGE = ["local", pytest.param("memory", marks=NOT_IN_MEMORY), REMOTE]
 
@@ -169,7 +171,9 @@ def _kit(store: Store, layers: list[bytes]) -> Descriptor:
 
 @pytest.mark.parametrize("src_kind", KINDS)
 @pytest.mark.parametrize("dst_kind", KINDS)
-def test_copy_engine_between_stores(src_kind: str, dst_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_copy_engine_between_stores(
+    src_kind: str, dst_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     src = make_store(src_kind, request, tmp_path / "src")
     dst = make_store(dst_kind, request, tmp_path / "dst")
     man = _kit(src, [b"layer-one" * 100, b"layer-two" * 100])

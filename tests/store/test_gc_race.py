@@ -29,8 +29,9 @@ def _kit(home: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "kitops.cli.main", "--config", str(home), "--progress", "none", "-v", *args]
 
 
-def _wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path, what: str,
-              timeout: float = 60) -> None:
+def _wait_for(
+    predicate: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path, what: str, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if proc.poll() is not None:
@@ -89,8 +90,13 @@ def test_remove_during_pack_keeps_the_reused_blob(tmp_path: Path) -> None:
     shared = api.pack(one, tag="a:v1", home=home).manifest.layers[0].digest
 
     log = tmp_path / "pack.log"
-    _remove_a_during(home, log, ["pack", str(two), "-t", "b:v1"],
-                     lambda: f"Saved model layer: {shared}" in log.read_text(), "the reused model layer")
+    _remove_a_during(
+        home,
+        log,
+        ["pack", str(two), "-t", "b:v1"],
+        lambda: f"Saved model layer: {shared}" in log.read_text(),
+        "the reused model layer",
+    )
     assert LocalStore(home / "storage").has_blob(shared)
     out = tmp_path / "out"
     api.unpack("b:v1", target_dir=out, home=home, filters=["model"])
@@ -110,9 +116,13 @@ def test_remove_during_pull_keeps_the_skipped_blob(
     api.push("b:v1", f"{plain_registry.host}/{repo_name}:v1", home=publisher)
     fault_proxy.set((matching("GET", f"/blobs/{new}"), Fault(rate=16 * MiB)))  # 3 s for the new layer
 
-    _remove_a_during(home, tmp_path / "pull.log", ["pull", f"{fault_proxy.host}/{repo_name}:v1"],
-                     lambda: any(s.path.endswith(f"/blobs/{new}") for s in fault_proxy.seen),
-                     "the download of the new layer")
+    _remove_a_during(
+        home,
+        tmp_path / "pull.log",
+        ["pull", f"{fault_proxy.host}/{repo_name}:v1"],
+        lambda: any(s.path.endswith(f"/blobs/{new}") for s in fault_proxy.seen),
+        "the download of the new layer",
+    )
     assert LocalStore(home / "storage").has_blob(shared)
     out = tmp_path / "out"
     api.unpack(f"{fault_proxy.host}/{repo_name}:v1", target_dir=out, home=home)
@@ -130,7 +140,9 @@ def test_a_lease_left_by_a_killed_process_is_not_kept_forever(tmp_path: Path) ->
     (home / "cache" / "pack-digests.json").unlink()  # make the second pack read the file again
     log = tmp_path / "pack.log"
     with open(log, "wb") as err:
-        proc = subprocess.Popen(_kit(home, "pack", str(project), "-t", "other:v1"), stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            _kit(home, "pack", str(project), "-t", "other:v1"), stdout=subprocess.DEVNULL, stderr=err
+        )
     leases = home / "storage" / ".kitops-leases"
     _wait_for(lambda: leases.is_dir() and any(leases.glob("*.lease")), proc, log, "a lease")
     proc.kill()

@@ -27,8 +27,14 @@ class Source(io.RawIOBase):
     """``data`` from an offset, at most ``chunk`` bytes a read; raises ``fail`` once ``fail_after``
     bytes were read."""
 
-    def __init__(self, data: bytes, *, chunk: int = 64 << 10, fail_after: int | None = None,
-                 fail: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        chunk: int = 64 << 10,
+        fail_after: int | None = None,
+        fail: BaseException | None = None,
+    ) -> None:
         self._data, self._pos, self._chunk = data, 0, chunk
         self._fail_after, self._fail = fail_after, fail
 
@@ -39,7 +45,7 @@ class Source(io.RawIOBase):
         if self._fail is not None and self._fail_after is not None and self._pos >= self._fail_after:
             raise self._fail
         n = min(len(buf), self._chunk, len(self._data) - self._pos)
-        memoryview(buf)[:n] = self._data[self._pos:self._pos + n]
+        memoryview(buf)[:n] = self._data[self._pos : self._pos + n]
         self._pos += n
         return n
 
@@ -172,7 +178,7 @@ def test_a_large_written_blob_is_hashed_behind_the_writer_and_checked(store: Loc
     want = Descriptor("application/octet-stream", "sha256:" + hashlib.sha256(data).hexdigest(), len(data))
     with store.blob_writer() as writer:
         for i in range(0, len(data), 1 << 20):
-            writer.write(data[i:i + (1 << 20)])
+            writer.write(data[i : i + (1 << 20)])
         assert writer.commit(want.media_type, expected=want) == want
     assert store.blob_path(want.digest).read_bytes() == data
     wrong = Descriptor(want.media_type, DESC.digest, len(data))

@@ -121,7 +121,9 @@ def test_go_made_store_fixture_is_readable(tmp_path: Path) -> None:
     enc = base64.urlsafe_b64encode(b"localhost/demo").decode()
     (root / f"{enc}-index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
     (root / f"{enc}-tags.json").write_text(json.dumps({"v1": desc}))
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [desc]}))
+    (root / "index.json").write_text(
+        json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [desc]})
+    )
     store = LocalStore(root)
     got = store.repository("localhost/demo").resolve("v1")
     assert got.digest == sha256_digest(man)

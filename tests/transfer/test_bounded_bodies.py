@@ -52,7 +52,9 @@ def test_401_bodies_are_not_read_whole() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, headers={"www-authenticate": 'Basic realm="x"'}, stream=HugeBody(pulled))
 
-    client = _client(httpx.MockTransport(handler), credentials=lambda _r: Credential(username="u", password="p"))
+    client = _client(
+        httpx.MockTransport(handler), credentials=lambda _r: Credential(username="u", password="p")
+    )
     with pytest.raises(AuthenticationError):
         client.request("GET", "/v2/", expect=(200,))
     assert pulled[0] <= 4 * CHUNK
@@ -65,7 +67,9 @@ def test_token_service_answers_are_bounded() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.host == "auth.example.com":
             return httpx.Response(200, stream=HugeBody(pulled))
-        return httpx.Response(401, headers={"www-authenticate": 'Bearer realm="https://auth.example.com/token",service="r"'})
+        return httpx.Response(
+            401, headers={"www-authenticate": 'Bearer realm="https://auth.example.com/token",service="r"'}
+        )
 
     client = _client(httpx.MockTransport(handler))
     with pytest.raises(TransferError, match="limit for metadata"):
@@ -75,7 +79,9 @@ def test_token_service_answers_are_bounded() -> None:
 
 def test_the_error_message_still_comes_from_the_body() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]})
+        return httpx.Response(
+            404, json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
+        )
 
     with pytest.raises(RegistryError, match="manifest_unknown: manifest unknown"):
         _client(httpx.MockTransport(handler)).request("GET", "/v2/repo/manifests/v1", expect=(200,))
@@ -87,9 +93,13 @@ def test_ecr_expired_token_403_still_reauthenticates() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.headers.get("authorization", ""))
         if len(calls) == 1:
-            return httpx.Response(403, text="Your authorization token has expired. Reauthenticate and try again.")
+            return httpx.Response(
+                403, text="Your authorization token has expired. Reauthenticate and try again."
+            )
         return httpx.Response(200, json={})
 
-    client = _client(httpx.MockTransport(handler), credentials=lambda _r: Credential(username="AWS", password="tok"))
+    client = _client(
+        httpx.MockTransport(handler), credentials=lambda _r: Credential(username="AWS", password="tok")
+    )
     assert client.request("GET", "/v2/", expect=(200,)).status_code == 200
     assert len(calls) == 2 and calls[1].startswith("Basic ")

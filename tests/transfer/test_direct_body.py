@@ -76,8 +76,9 @@ class CuttingRelay:
 
 
 @pytest.fixture(params=[24 * MiB, 5 * MiB + 777], ids=["24MiB", "5MiB+777"])
-def big_kit(plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path,
-            request: pytest.FixtureRequest) -> tuple[str, bytes]:
+def big_kit(
+    plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[str, bytes]:
     """A ModelKit with a random model pushed to the registry (path under the relay's host is the
     same repository) and removed locally: (repository path, model bytes). The odd size ends the
     body with fewer bytes than the socket's receive low-water mark."""
@@ -121,7 +122,11 @@ def _unpacked_model(ref: str, home: Path, out: Path) -> bytes:
 
 
 def test_pull_reads_the_body_from_the_socket_and_verifies_it(
-    plain_registry: Registry, big_kit: tuple[str, bytes], home: Path, tmp_path: Path, direct_sockets: list[object],
+    plain_registry: Registry,
+    big_kit: tuple[str, bytes],
+    home: Path,
+    tmp_path: Path,
+    direct_sockets: list[object],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     repo, data = big_kit
@@ -156,8 +161,12 @@ def test_readinto_fills_the_callers_buffer_from_the_socket(
 
 
 def test_connection_cut_mid_body_is_continued_in_the_same_pull(
-    plain_registry: Registry, big_kit: tuple[str, bytes], home: Path, tmp_path: Path,
-    direct_sockets: list[object], caplog: pytest.LogCaptureFixture,
+    plain_registry: Registry,
+    big_kit: tuple[str, bytes],
+    home: Path,
+    tmp_path: Path,
+    direct_sockets: list[object],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     repo, data = big_kit
     relay = CuttingRelay(plain_registry.host, cut_after=2 * MiB, cuts=2)
@@ -168,7 +177,9 @@ def test_connection_cut_mid_body_is_continued_in_the_same_pull(
     finally:
         relay.close()
     assert relay.cuts == 0  # both cuts happened
-    ranged = [r.getMessage() for r in caplog.records if "/blobs/" in r.getMessage() and "-> 206" in r.getMessage()]
+    ranged = [
+        r.getMessage() for r in caplog.records if "/blobs/" in r.getMessage() and "-> 206" in r.getMessage()
+    ]
     assert len(ranged) >= 2  # each cut was continued with a Range, not restarted
     store = LocalStore(home / "storage")
     assert _unpacked_model(ref, home, tmp_path / "out") == data
@@ -184,8 +195,13 @@ def test_tls_body_is_read_from_the_tls_socket(
 
     assert tls_registry.username and tls_registry.password and tls_registry.ca_file
     network = NetworkOptions(ca_file=tls_registry.ca_file, plain_http=False)
-    api.login(tls_registry.host, username=tls_registry.username, password=tls_registry.password, home=home,
-              network=network)
+    api.login(
+        tls_registry.host,
+        username=tls_registry.username,
+        password=tls_registry.password,
+        home=home,
+        network=network,
+    )
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     data = os.urandom(6 * MiB)
@@ -196,5 +212,7 @@ def test_tls_body_is_read_from_the_tls_socket(
     api.push(ref, home=home, network=network)
     api.remove(ref, home=home)
     api.pull(ref, home=home, network=network)
-    assert all(isinstance(s, ssl.SSLSocket) for s in direct_sockets) or direct_sockets == [None] * len(direct_sockets)
+    assert all(isinstance(s, ssl.SSLSocket) for s in direct_sockets) or direct_sockets == [None] * len(
+        direct_sockets
+    )
     assert _unpacked_model(ref, home, tmp_path / "out") == data

@@ -45,14 +45,18 @@ def test_transient_errors_on_a_blob_are_retried(
     fault_proxy: FaultProxy, pushed: tuple[str, str, int], tmp_path: Path, status: int
 ) -> None:
     repo, digest, _size = pushed
-    fault_proxy.set((matching("GET", f"/blobs/{digest}"), Fault(status=status, times=2, headers={"Retry-After": "0"})))
+    fault_proxy.set(
+        (matching("GET", f"/blobs/{digest}"), Fault(status=status, times=2, headers={"Retry-After": "0"}))
+    )
     home = tmp_path / "h"
     assert _pull(fault_proxy, repo, home)
     assert len(_blob_gets(fault_proxy, digest)) == 3
     assert LocalStore(home / "storage").has_blob(digest)
 
 
-def test_a_drop_mid_blob_is_resumed_with_a_range(fault_proxy: FaultProxy, pushed: tuple[str, str, int], tmp_path: Path) -> None:
+def test_a_drop_mid_blob_is_resumed_with_a_range(
+    fault_proxy: FaultProxy, pushed: tuple[str, str, int], tmp_path: Path
+) -> None:
     repo, digest, size = pushed
     fault_proxy.set((matching("GET", f"/blobs/{digest}"), Fault(drop_after=3 * MiB, times=1)))
     home = tmp_path / "h"
@@ -61,17 +65,23 @@ def test_a_drop_mid_blob_is_resumed_with_a_range(fault_proxy: FaultProxy, pushed
     assert len(gets) == 2 and "range" not in gets[0]
     assert gets[1]["range"].startswith("bytes=") and int(gets[1]["range"][6:].split("-")[0]) > 0
     blob = LocalStore(home / "storage").blob_path(digest)
-    assert hashlib.sha256(blob.read_bytes()).hexdigest() == digest.split(":")[1] and blob.stat().st_size == size
+    assert (
+        hashlib.sha256(blob.read_bytes()).hexdigest() == digest.split(":")[1] and blob.stat().st_size == size
+    )
 
 
-def test_a_drop_mid_manifest_is_retried(fault_proxy: FaultProxy, pushed: tuple[str, str, int], tmp_path: Path) -> None:
+def test_a_drop_mid_manifest_is_retried(
+    fault_proxy: FaultProxy, pushed: tuple[str, str, int], tmp_path: Path
+) -> None:
     repo, _digest, _size = pushed
     fault_proxy.set((matching("GET", "/manifests/"), Fault(drop_after=200, times=1)))
     assert _pull(fault_proxy, repo, tmp_path / "h")
     assert len([s for s in fault_proxy.seen if s.method == "GET" and "/manifests/" in s.path]) >= 2
 
 
-def test_a_huge_error_body_is_not_read(fault_proxy: FaultProxy, pushed: tuple[str, str, int], tmp_path: Path) -> None:
+def test_a_huge_error_body_is_not_read(
+    fault_proxy: FaultProxy, pushed: tuple[str, str, int], tmp_path: Path
+) -> None:
     """1 GiB of error body on every try: the pull fails with the registry's status, quickly."""
     repo, digest, _size = pushed
     fault_proxy.set((matching("GET", f"/blobs/{digest}"), Fault(status=500, body_size=1 << 30)))
@@ -100,7 +110,9 @@ def test_a_slow_body_completes(fault_proxy: FaultProxy, pushed: tuple[str, str, 
     assert _pull(fault_proxy, repo, tmp_path / "h")
 
 
-def test_a_non_model_reference_leaves_no_tag(plain_registry: Registry, repo_name: str, tmp_path: Path) -> None:
+def test_a_non_model_reference_leaves_no_tag(
+    plain_registry: Registry, repo_name: str, tmp_path: Path
+) -> None:
     """A pull refused because the artifact is not a ModelKit stores no tag and no manifest."""
     import httpx
 
@@ -110,13 +122,21 @@ def test_a_non_model_reference_leaves_no_tag(plain_registry: Registry, repo_name
     up = httpx.post(f"{base}/blobs/uploads/")
     location = httpx.URL(plain_registry.url).join(up.headers["location"])
     httpx.put(location.copy_merge_params({"digest": cdigest}), content=config).raise_for_status()
-    manifest = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":'
-                f'{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cdigest}","size":2}},"layers":[]}}')
-    httpx.put(f"{base}/manifests/v1", content=manifest,
-              headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}).raise_for_status()
+    manifest = (
+        '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":'
+        f'{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cdigest}","size":2}},"layers":[]}}'
+    )
+    httpx.put(
+        f"{base}/manifests/v1",
+        content=manifest,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    ).raise_for_status()
     home = tmp_path / "h"
     with pytest.raises(FormatError, match=r"does not refer to a model|is not a modelkit"):
         api.pull(f"{plain_registry.host}/{repo_name}:v1", home=home)
     store = LocalStore(home / "storage")
-    assert [(k, store.repository(k).tags(), store.repository(k).manifests()) for k in store.repo_keys()
-            if store.repository(k).tags() or store.repository(k).manifests()] == []
+    assert [
+        (k, store.repository(k).tags(), store.repository(k).manifests())
+        for k in store.repo_keys()
+        if store.repository(k).tags() or store.repository(k).manifests()
+    ] == []

@@ -145,7 +145,9 @@ class GateProxy:
                         return
                     buf += data
                     if buf.startswith(b"\x16\x03"):  # a TLS ClientHello: answer as Go's net/http does
-                        conn.client.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                        conn.client.sendall(
+                            b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+                        )
                         return
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 lines = head.decode("latin-1").split("\r\n")
@@ -154,7 +156,9 @@ class GateProxy:
                 for line in lines[1:]:
                     name, _, value = line.partition(":")
                     headers[name.strip().lower()] = value.strip()
-                assert "chunked" not in headers.get("transfer-encoding", ""), "chunked request bodies are not relayed"
+                assert "chunked" not in headers.get("transfer-encoding", ""), (
+                    "chunked request bodies are not relayed"
+                )
                 length = int(headers.get("content-length") or 0)
                 req = SeenRequest(method, target, headers)
                 with self._lock:
@@ -288,35 +292,60 @@ def remote_manifest_digest(registry: Registry, repo: str, tag: str) -> str | Non
 
 
 def upload_bytes(requests: list[SeenRequest]) -> int:
-    return sum(r.body_forwarded for r in requests if r.method in ("PATCH", "PUT") and "/blobs/uploads/" in r.target)
+    return sum(
+        r.body_forwarded for r in requests if r.method in ("PATCH", "PUT") and "/blobs/uploads/" in r.target
+    )
 
 
 def assert_pushed(registry: Registry, repo: str, res: PackResult, home: Path) -> None:
     assert remote_manifest_digest(registry, repo, "v1") == res.descriptor.digest
     store = LocalStore(home / "storage")
     for blob in (res.manifest.config, *res.manifest.layers):
-        assert filecmp.cmp(registry.blob_path(blob.digest), store.blob_path(blob.digest), shallow=False), blob.digest
+        assert filecmp.cmp(registry.blob_path(blob.digest), store.blob_path(blob.digest), shallow=False), (
+            blob.digest
+        )
 
 
 # -- push -----------------------------------------------------------------------------------------
 
 
 def test_killed_chunked_push_resumes_at_the_last_accepted_chunk(
-    plain_registry: Registry, proxy: GateProxy, bigkit: PackResult, home: Path, tmp_path: Path, repo_name: str,
+    plain_registry: Registry,
+    proxy: GateProxy,
+    bigkit: PackResult,
+    home: Path,
+    tmp_path: Path,
+    repo_name: str,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
     layer = bigkit.manifest.layers[0]
     accepted = 2 * CHUNK
     # Killed between two chunks: the registry has exactly the first two, and not a byte of the third.
-    proxy.reset(lambda r: Hold(body=0) if r.method == "PATCH" and r.headers.get("content-range", "").startswith(f"{accepted}-") else None)
-    cmd = kit_cmd(home, "push", "big:v1", f"{proxy.host}/{repo_name}:v1", "--upload-mode", "chunked", "--chunk-size", str(CHUNK_MIB))
+    proxy.reset(
+        lambda r: (
+            Hold(body=0)
+            if r.method == "PATCH" and r.headers.get("content-range", "").startswith(f"{accepted}-")
+            else None
+        )
+    )
+    cmd = kit_cmd(
+        home,
+        "push",
+        "big:v1",
+        f"{proxy.host}/{repo_name}:v1",
+        "--upload-mode",
+        "chunked",
+        "--chunk-size",
+        str(CHUNK_MIB),
+    )
     log = tmp_path / "push-1.log"
     proc = start(processes, cmd, log)
     wait_for(proxy.held.is_set, proc, log, "third chunk of the model layer")
     kill9(proc)
     first = proxy.seen()
-    assert [r.headers["content-range"] for r in first if r.method == "PATCH" and r.body_forwarded == CHUNK] == [
-        f"0-{CHUNK - 1}", f"{CHUNK}-{accepted - 1}"]
+    assert [
+        r.headers["content-range"] for r in first if r.method == "PATCH" and r.body_forwarded == CHUNK
+    ] == [f"0-{CHUNK - 1}", f"{CHUNK}-{accepted - 1}"]
     assert remote_manifest_digest(plain_registry, repo_name, "v1") is None
 
     proxy.reset()
@@ -332,22 +361,41 @@ def test_killed_chunked_push_resumes_at_the_last_accepted_chunk(
 
 @pytest.mark.parametrize("mode", ["chunked", "monolithic"])
 def test_push_killed_mid_request_completes_on_the_next_run(
-    plain_registry: Registry, proxy: GateProxy, bigkit: PackResult, home: Path, tmp_path: Path, repo_name: str,
-    processes: list[subprocess.Popen[bytes]], mode: str,
+    plain_registry: Registry,
+    proxy: GateProxy,
+    bigkit: PackResult,
+    home: Path,
+    tmp_path: Path,
+    repo_name: str,
+    processes: list[subprocess.Popen[bytes]],
+    mode: str,
 ) -> None:
     """Killed while a body is on the wire: distribution keeps the half-received bytes, then refuses the
     saved session ("upload resumed at wrong offset") and cancels it, so the client must start over cleanly."""
     layer = bigkit.manifest.layers[0]
 
     def rule(r: SeenRequest) -> Hold | None:
-        if mode == "chunked" and r.method == "PATCH" and r.headers.get("content-range", "").startswith(f"{2 * CHUNK}-"):
+        if (
+            mode == "chunked"
+            and r.method == "PATCH"
+            and r.headers.get("content-range", "").startswith(f"{2 * CHUNK}-")
+        ):
             return Hold(body=3 * MiB)
         if mode == "monolithic" and r.method == "PUT" and r.headers.get("content-length") == str(layer.size):
             return Hold(body=24 * MiB)
         return None
 
     proxy.reset(rule)
-    cmd = kit_cmd(home, "push", "big:v1", f"{proxy.host}/{repo_name}:v1", "--upload-mode", mode, "--chunk-size", str(CHUNK_MIB))
+    cmd = kit_cmd(
+        home,
+        "push",
+        "big:v1",
+        f"{proxy.host}/{repo_name}:v1",
+        "--upload-mode",
+        mode,
+        "--chunk-size",
+        str(CHUNK_MIB),
+    )
     log = tmp_path / "push-1.log"
     proc = start(processes, cmd, log)
     wait_for(proxy.held.is_set, proc, log, "held upload")
@@ -391,12 +439,19 @@ def _stalling_pull(
 
 
 def test_killed_pull_resumes_from_the_partial_file(
-    plain_registry: Registry, proxy: GateProxy, bigkit: PackResult, home: Path, tmp_path: Path, repo_name: str,
+    plain_registry: Registry,
+    proxy: GateProxy,
+    bigkit: PackResult,
+    home: Path,
+    tmp_path: Path,
+    repo_name: str,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
     layer = bigkit.manifest.layers[0]
     hexpart = layer.digest.split(":", 1)[1]
-    fresh, ref, cmd, log, partial_size = _stalling_pull(plain_registry, proxy, home, tmp_path, repo_name, layer.digest)
+    fresh, ref, cmd, log, partial_size = _stalling_pull(
+        plain_registry, proxy, home, tmp_path, repo_name, layer.digest
+    )
 
     proc = start(processes, cmd, log)
     wait_for(lambda: proxy.held.is_set() and partial_size() >= 8 * MiB, proc, log, "partial file of 8 MiB")
@@ -414,14 +469,21 @@ def test_killed_pull_resumes_from_the_partial_file(
     assert re.search(rf"GET \S+/blobs/{layer.digest} -> 206", stderr), stderr[-3000:]
 
     assert sha256_file(LocalStore(fresh / "storage").blob_path(layer.digest)) == hexpart
-    assert not [p for p in (fresh / "storage" / "ingest").iterdir() if hexpart in p.name]  # the partial became the blob
+    assert not [
+        p for p in (fresh / "storage" / "ingest").iterdir() if hexpart in p.name
+    ]  # the partial became the blob
     out = tmp_path / "out"
     api.unpack(ref, target_dir=out, home=fresh)
     assert filecmp.cmp(out / "weights.bin", tmp_path / "ctx" / "weights.bin", shallow=False)
 
 
 def test_ctrl_c_on_a_stalled_pull_stops_at_once_and_keeps_the_partial(
-    plain_registry: Registry, proxy: GateProxy, bigkit: PackResult, home: Path, tmp_path: Path, repo_name: str,
+    plain_registry: Registry,
+    proxy: GateProxy,
+    bigkit: PackResult,
+    home: Path,
+    tmp_path: Path,
+    repo_name: str,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
     """The first Ctrl-C ends a pull whose connection has stalled mid-blob within a second, keeps
@@ -430,7 +492,9 @@ def test_ctrl_c_on_a_stalled_pull_stops_at_once_and_keeps_the_partial(
 
     layer = bigkit.manifest.layers[0]
     hexpart = layer.digest.split(":", 1)[1]
-    fresh, _ref, cmd, log, partial_size = _stalling_pull(plain_registry, proxy, home, tmp_path, repo_name, layer.digest)
+    fresh, _ref, cmd, log, partial_size = _stalling_pull(
+        plain_registry, proxy, home, tmp_path, repo_name, layer.digest
+    )
 
     proc = start(processes, cmd, log)
     wait_for(lambda: proxy.held.is_set() and partial_size() >= 16 * MiB, proc, log, "a stalled partial file")

@@ -47,13 +47,21 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _uploads(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name.startswith("kitops.registry") and "/blobs/uploads/" in r.getMessage()
-            and ("PUT" in r.getMessage() or "PATCH" in r.getMessage())]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("kitops.registry")
+        and "/blobs/uploads/" in r.getMessage()
+        and ("PUT" in r.getMessage() or "PATCH" in r.getMessage())
+    ]
 
 
 def test_cli_repush_v2_remote_tag_and_cross_repo(
-    projects: tuple[Path, Path], plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path,
+    projects: tuple[Path, Path],
+    plain_registry: Registry,
+    repo_name: str,
+    home: Path,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     v1, v2 = projects
@@ -98,7 +106,11 @@ def test_cli_repush_v2_remote_tag_and_cross_repo(
 
 
 def test_copy_to_a_registry_that_already_holds_the_blob(
-    projects: tuple[Path, Path], plain_registry: Registry, tls_registry: Registry, repo_name: str, home: Path,
+    projects: tuple[Path, Path],
+    plain_registry: Registry,
+    tls_registry: Registry,
+    repo_name: str,
+    home: Path,
 ) -> None:
     """Registry-to-registry copy where the target has the shared layer from an earlier version."""
     v1, v2 = projects
@@ -107,8 +119,13 @@ def test_copy_to_a_registry_that_already_holds_the_blob(
     src = f"{plain_registry.host}/{repo_name}"
     api.push("churn:v2", f"{src}:v2", home=home)
     tls_net = NetworkOptions(ca_file=tls_registry.ca_file)
-    api.login(tls_registry.host, username=tls_registry.username or "", password=tls_registry.password or "",
-              home=home, network=tls_net)
+    api.login(
+        tls_registry.host,
+        username=tls_registry.username or "",
+        password=tls_registry.password or "",
+        home=home,
+        network=tls_net,
+    )
     dst = f"{tls_registry.host}/{repo_name}"
     api.push("churn:v1", f"{dst}:v1", home=home, network=tls_net)
     # now the TLS registry has the weights; a copy of v2 from the other registry must only HEAD them
@@ -118,18 +135,31 @@ def test_copy_to_a_registry_that_already_holds_the_blob(
 
 
 def test_sdk_pack_and_push_second_version(
-    projects: tuple[Path, Path], basic_registry: Registry, repo_name: str, home: Path, tmp_path: Path,
+    projects: tuple[Path, Path],
+    basic_registry: Registry,
+    repo_name: str,
+    home: Path,
+    tmp_path: Path,
 ) -> None:
     from kitops.modelkit.user import UserCredentials
 
     v1, v2 = projects
-    creds = UserCredentials(username=basic_registry.username, password=basic_registry.password,
-                            registry=basic_registry.host)
+    creds = UserCredentials(
+        username=basic_registry.username, password=basic_registry.password, registry=basic_registry.host
+    )
     for project, tag in ((v1, "v1"), (v2, "v2")):
-        manager = ModelKitManager(working_directory=str(project), user_credentials=creds,
-                                  modelkit_tag=f"{basic_registry.host}/{repo_name}:{tag}", home=home)
+        manager = ModelKitManager(
+            working_directory=str(project),
+            user_credentials=creds,
+            modelkit_tag=f"{basic_registry.host}/{repo_name}:{tag}",
+            home=home,
+        )
         manager.pack_and_push_modelkit()  # logs in, packs, pushes, logs out
-    api.login(basic_registry.host, username=basic_registry.username or "", password=basic_registry.password or "",
-              home=home)
+    api.login(
+        basic_registry.host,
+        username=basic_registry.username or "",
+        password=basic_registry.password or "",
+        home=home,
+    )
     rows = api.list_remote(f"{basic_registry.host}/{repo_name}", home=home)
     assert {t for r in rows for t in r.tags} == {"v1", "v2"}

@@ -41,21 +41,30 @@ class Family:
 def pack_family(home: Path, tmp: Path, prefix: str) -> Family:
     """base <- mid <- child: each names its parent in ``model.path`` with ``prefix`` + repository."""
     base_ref, mid_ref = f"{prefix}-base:v1", f"{prefix}-mid:v1"
-    base_ctx = write_tree(tmp / "base", {
-        "Kitfile": "manifestVersion: 1.0.0\npackage: {name: base}\n"
-                   "model:\n  path: weights\ndatasets:\n  - {name: train, path: data/train.csv}\n",
-        **BASE_FILES,
-    })
+    base_ctx = write_tree(
+        tmp / "base",
+        {
+            "Kitfile": "manifestVersion: 1.0.0\npackage: {name: base}\n"
+            "model:\n  path: weights\ndatasets:\n  - {name: train, path: data/train.csv}\n",
+            **BASE_FILES,
+        },
+    )
     base = api.pack(base_ctx, tag=base_ref, home=home)
-    mid_ctx = write_tree(tmp / "mid", {
-        "Kitfile": f"manifestVersion: 1.0.0\nmodel:\n  path: {base_ref}\n  parts: [{{path: mid.bin}}]\n",
-        "mid.bin": b"mid-adapter",
-    })
+    mid_ctx = write_tree(
+        tmp / "mid",
+        {
+            "Kitfile": f"manifestVersion: 1.0.0\nmodel:\n  path: {base_ref}\n  parts: [{{path: mid.bin}}]\n",
+            "mid.bin": b"mid-adapter",
+        },
+    )
     mid = api.pack(mid_ctx, tag=mid_ref, home=home)
-    child_ctx = write_tree(tmp / "child", {
-        "Kitfile": f"manifestVersion: 1.0.0\nmodel:\n  path: {mid_ref}\n  parts: [{{path: lora.bin}}]\n",
-        "lora.bin": b"lora-adapter",
-    })
+    child_ctx = write_tree(
+        tmp / "child",
+        {
+            "Kitfile": f"manifestVersion: 1.0.0\nmodel:\n  path: {mid_ref}\n  parts: [{{path: lora.bin}}]\n",
+            "lora.bin": b"lora-adapter",
+        },
+    )
     child = api.pack(child_ctx, tag="tuned:v1", home=home)
     return Family(base, mid, child, base_ref, mid_ref)
 
@@ -63,7 +72,7 @@ def pack_family(home: Path, tmp: Path, prefix: str) -> Family:
 def repo_of(ref: str, registry: str) -> str:
     """The repository on ``registry`` a model.path reference names (its own registry dropped)."""
     name = ref.rsplit(":", 1)[0]
-    return name[len(registry) + 1:] if name.startswith(registry + "/") else name
+    return name[len(registry) + 1 :] if name.startswith(registry + "/") else name
 
 
 def assert_on_registry(registry: Registry, repo: str, res: PackResult, home: Path) -> None:
@@ -71,12 +80,18 @@ def assert_on_registry(registry: Registry, repo: str, res: PackResult, home: Pat
     assert remote.descriptor.digest == res.descriptor.digest
     store = LocalStore(home / "storage")
     for blob in (res.manifest.config, *res.manifest.layers):
-        assert filecmp.cmp(registry.blob_path(blob.digest), store.blob_path(blob.digest), shallow=False), blob.digest
+        assert filecmp.cmp(registry.blob_path(blob.digest), store.blob_path(blob.digest), shallow=False), (
+            blob.digest
+        )
 
 
 def expected_unpack() -> dict[str, bytes]:
     """The child's files plus every ancestor's model files (not the base's dataset, not their Kitfiles)."""
-    files = {k: (v.encode() if isinstance(v, str) else v) for k, v in BASE_FILES.items() if k.startswith("weights/")}
+    files = {
+        k: (v.encode() if isinstance(v, str) else v)
+        for k, v in BASE_FILES.items()
+        if k.startswith("weights/")
+    }
     files["mid.bin"] = b"mid-adapter"
     files["lora.bin"] = b"lora-adapter"
     return files
@@ -99,7 +114,9 @@ def test_push_sends_local_parents_to_the_destination_registry(
     assert [r.tags for r in api.list_remote(f"{plain_registry.host}/{repo_name}", home=home)] == [("v1",)]
 
 
-def _pull_fresh(plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path, qualified: bool) -> tuple[Family, Path]:
+def _pull_fresh(
+    plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path, qualified: bool
+) -> tuple[Family, Path]:
     prefix = f"{plain_registry.host}/{repo_name}" if qualified else repo_name
     fam = pack_family(home, tmp_path, prefix)
     api.push("tuned:v1", f"{plain_registry.host}/{repo_name}:v1", home=home)
@@ -127,10 +144,13 @@ def test_pull_brings_every_ancestor_back_into_its_own_repository(
         assert all(store.has_blob(b.digest) for b in (res.manifest.config, *res.manifest.layers))
 
 
-@pytest.mark.parametrize("qualified", [
-    pytest.param(False, id="bare-refs"),
-    pytest.param(True, id="registry-refs"),
-])
+@pytest.mark.parametrize(
+    "qualified",
+    [
+        pytest.param(False, id="bare-refs"),
+        pytest.param(True, id="registry-refs"),
+    ],
+)
 def test_unpack_of_the_pulled_child_yields_the_parents_model_files(
     plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path, qualified: bool
 ) -> None:

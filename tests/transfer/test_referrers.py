@@ -31,12 +31,20 @@ SBOM_TYPE = "application/spdx+json"
 
 
 def referrer(subject: Descriptor, artifact_type: str, note: str) -> Manifest:
-    return Manifest(config=EMPTY_DESC, layers=(EMPTY_DESC,), media_type=mt.OCI_MANIFEST, artifact_type=artifact_type,
-                    subject=subject, annotations={"note": note})
+    return Manifest(
+        config=EMPTY_DESC,
+        layers=(EMPTY_DESC,),
+        media_type=mt.OCI_MANIFEST,
+        artifact_type=artifact_type,
+        subject=subject,
+        annotations={"note": note},
+    )
 
 
 @pytest.mark.registry
-def test_tag_schema_fallback_on_a_registry_without_the_api(plain_registry: Registry, repo_name: str, home: Path) -> None:
+def test_tag_schema_fallback_on_a_registry_without_the_api(
+    plain_registry: Registry, repo_name: str, home: Path
+) -> None:
     ref = f"{plain_registry.host}/{repo_name}:v1"
     api.pack(EXAMPLE, tag="iris:v1", home=home)
     subject = api.push("iris:v1", ref, home=home).descriptor
@@ -87,10 +95,19 @@ class ReferrersRegistry:
             for digest, body in self.manifests.items():
                 obj = json.loads(body)
                 if obj.get("subject", {}).get("digest") == subject:
-                    entries.append({"mediaType": mt.OCI_MANIFEST, "digest": digest, "size": len(body),
-                                    "artifactType": obj.get("artifactType")})
-            return httpx.Response(200, headers={"Content-Type": mt.OCI_INDEX},
-                                  content=Index(manifests=tuple(Descriptor.from_json(e) for e in entries)).to_bytes())
+                    entries.append(
+                        {
+                            "mediaType": mt.OCI_MANIFEST,
+                            "digest": digest,
+                            "size": len(body),
+                            "artifactType": obj.get("artifactType"),
+                        }
+                    )
+            return httpx.Response(
+                200,
+                headers={"Content-Type": mt.OCI_INDEX},
+                content=Index(manifests=tuple(Descriptor.from_json(e) for e in entries)).to_bytes(),
+            )
         return httpx.Response(404)
 
 
@@ -116,7 +133,9 @@ def test_false_200_on_referrers_falls_back_to_the_tag_schema() -> None:
             return httpx.Response(200, headers={"Content-Type": mt.OCI_INDEX}, content=index.to_bytes())
         return httpx.Response(404)
 
-    repo = RemoteRepository(RegistryClient("registry.example.com", transport=httpx.MockTransport(handler)), "r")
+    repo = RemoteRepository(
+        RegistryClient("registry.example.com", transport=httpx.MockTransport(handler)), "r"
+    )
     assert [d.digest for d in repo.referrers(subject)] == ["sha256:" + "c" * 64]
 
 
@@ -131,6 +150,10 @@ def test_oversized_referrers_index_is_refused_unread() -> None:
             return httpx.Response(200, headers={"Content-Type": mt.OCI_INDEX}, content=big)
         return httpx.Response(404)
 
-    repo = RemoteRepository(RegistryClient("registry.example.com", transport=httpx.MockTransport(handler)), "r")
-    with pytest.raises(IntegrityError, match=r"referrers of sha256:d+ is \d+ bytes, over the 4194304-byte limit"):
+    repo = RemoteRepository(
+        RegistryClient("registry.example.com", transport=httpx.MockTransport(handler)), "r"
+    )
+    with pytest.raises(
+        IntegrityError, match=r"referrers of sha256:d+ is \d+ bytes, over the 4194304-byte limit"
+    ):
         repo.referrers("sha256:" + "d" * 64)

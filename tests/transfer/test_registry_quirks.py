@@ -28,8 +28,14 @@ DESC = Descriptor("application/octet-stream", DIGEST, len(DATA))
 class FakeRegistry:
     """Minimal upload endpoint with switchable quirks; records every request."""
 
-    def __init__(self, *, patch_status: int = 202, stale_range: bool = False, put_413: bool = False,
-                 patch_416_over: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        patch_status: int = 202,
+        stale_range: bool = False,
+        put_413: bool = False,
+        patch_416_over: int | None = None,
+    ) -> None:
         self.patch_status = patch_status
         self.stale_range = stale_range
         self.put_413 = put_413
@@ -50,8 +56,10 @@ class FakeRegistry:
                 return httpx.Response(416)
             self.received += body
             end = len(self.received) - 1
-            headers = {"Location": f"/v2/r/blobs/uploads/u1?_state=s{len(self.received)}",
-                       "Range": "0-0" if self.stale_range and len(self.received) > len(body) else f"0-{end}"}
+            headers = {
+                "Location": f"/v2/r/blobs/uploads/u1?_state=s{len(self.received)}",
+                "Range": "0-0" if self.stale_range and len(self.received) > len(body) else f"0-{end}",
+            }
             return httpx.Response(self.patch_status, headers=headers)
         if request.method == "PUT":
             body = request.read()
@@ -76,7 +84,11 @@ def test_ecr_201_on_patch_and_stale_range() -> None:
     push(fake, "chunked", chunk=1 << 20)
     assert fake.stored == DATA
     patches = [r for r in fake.requests if r.method == "PATCH"]
-    assert [r.headers["Content-Range"] for r in patches] == ["0-1048575", "1048576-2097151", "2097152-3145727"]
+    assert [r.headers["Content-Range"] for r in patches] == [
+        "0-1048575",
+        "1048576-2097151",
+        "2097152-3145727",
+    ]
     assert patches[1].url.params["_state"] == "s1048576"  # every Location carried forward
 
 
@@ -123,8 +135,11 @@ def test_redirect_to_another_host_drops_authorization() -> None:
 
     from kitops.registry.auth import Credential
 
-    client = RegistryClient("registry.example.com", transport=httpx.MockTransport(handler),
-                            credentials=lambda _r: Credential("u", "p"))
+    client = RegistryClient(
+        "registry.example.com",
+        transport=httpx.MockTransport(handler),
+        credentials=lambda _r: Credential("u", "p"),
+    )
     with RemoteRepository(client, "r").fetch(DESC) as stream:
         assert stream.read() == DATA
     cdn = [r for r in seen if r.url.host == "cdn.example.net"]
@@ -153,7 +168,8 @@ def test_token_expiring_mid_upload_is_refreshed_and_body_resent() -> None:
 
     client = RegistryClient("registry.example.com", transport=httpx.MockTransport(handler))
     RemoteRepository(client, "r", upload=UploadOptions(mode="monolithic")).push_from(
-        DESC, lambda off: io.BytesIO(DATA[off:]))
+        DESC, lambda off: io.BytesIO(DATA[off:])
+    )
     assert fake.stored == DATA
     assert state["put_auth"] == ["Bearer t1", "Bearer t2"]
 
@@ -173,9 +189,14 @@ class LocationRegistry:
     The registry origin wants Basic auth; other origins want none.
     """
 
-    def __init__(self, location: Callable[[str], str], upload_origin: tuple[str, int],
-                 *, registry_origin: tuple[str, int] = REGISTRY_ORIGIN,
-                 patch_location: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        location: Callable[[str], str],
+        upload_origin: tuple[str, int],
+        *,
+        registry_origin: tuple[str, int] = REGISTRY_ORIGIN,
+        patch_location: Callable[[str], str] | None = None,
+    ) -> None:
         self.location = location
         self.patch_location = patch_location or location
         self.upload_origin = upload_origin
@@ -194,22 +215,29 @@ class LocationRegistry:
         origin = self._origin(request)
         if origin == self.registry_origin and "authorization" not in request.headers:
             return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="registry"'})
-        unknown = httpx.Response(404, json={"errors": [{"code": "BLOB_UPLOAD_UNKNOWN", "message": "blob upload unknown"}]})
+        unknown = httpx.Response(
+            404, json={"errors": [{"code": "BLOB_UPLOAD_UNKNOWN", "message": "blob upload unknown"}]}
+        )
         if request.method == "POST":
             if origin != self.registry_origin or request.url.path != "/v2/r/blobs/uploads/":
                 return unknown
             self.state, self.received = "s0", bytearray()
             return httpx.Response(202, headers={"Location": self.location(self.state)})
-        if (origin != self.upload_origin or request.url.path != "/v2/r/blobs/uploads/u1"
-                or request.url.params.get("_state") != self.state):
+        if (
+            origin != self.upload_origin
+            or request.url.path != "/v2/r/blobs/uploads/u1"
+            or request.url.params.get("_state") != self.state
+        ):
             request.read()
             return unknown
         body = request.read()
         self.received += body
         if request.method == "PATCH":
             self.state = f"s{len(self.received)}"
-            return httpx.Response(202, headers={"Location": self.patch_location(self.state),
-                                                "Range": f"0-{len(self.received) - 1}"})
+            return httpx.Response(
+                202,
+                headers={"Location": self.patch_location(self.state), "Range": f"0-{len(self.received) - 1}"},
+            )
         if request.method == "PUT":
             digest = request.url.params["digest"]
             if "sha256:" + hashlib.sha256(self.received).hexdigest() != digest:
@@ -225,23 +253,34 @@ class LocationRegistry:
 def push_to(fake: LocationRegistry, registry: str, mode: str) -> None:
     from kitops.registry.auth import Credential
 
-    client = RegistryClient(registry, transport=httpx.MockTransport(fake), backoff_base=0.001,
-                            credentials=lambda _r: Credential("u", "p"))
+    client = RegistryClient(
+        registry,
+        transport=httpx.MockTransport(fake),
+        backoff_base=0.001,
+        credentials=lambda _r: Credential("u", "p"),
+    )
     repo = RemoteRepository(client, "r", upload=UploadOptions(mode=mode, chunk_size=1 << 20))
     repo.push_from(DESC, lambda off: io.BytesIO(DATA[off:]))
 
 
 @pytest.mark.parametrize("mode", ["monolithic", "chunked"])
-@pytest.mark.parametrize("location", [
-    pytest.param(lambda s: f"/v2/r/blobs/uploads/u1?_state={s}", id="path-only"),
-    pytest.param(lambda s: f"u1?_state={s}", id="relative-to-uploads"),
-])
-def test_relative_upload_location_resolves_against_the_registry(location: Callable[[str], str], mode: str) -> None:
+@pytest.mark.parametrize(
+    "location",
+    [
+        pytest.param(lambda s: f"/v2/r/blobs/uploads/u1?_state={s}", id="path-only"),
+        pytest.param(lambda s: f"u1?_state={s}", id="relative-to-uploads"),
+    ],
+)
+def test_relative_upload_location_resolves_against_the_registry(
+    location: Callable[[str], str], mode: str
+) -> None:
     fake = LocationRegistry(location, upload_origin=REGISTRY_ORIGIN)
     push_to(fake, "registry.example.com:5000", mode)
     assert fake.stored == DATA
     sent = fake.upload_requests()
-    assert sent and all(LocationRegistry._origin(r) == REGISTRY_ORIGIN for r in sent)  # the port kept, scheme too
+    assert sent and all(
+        LocationRegistry._origin(r) == REGISTRY_ORIGIN for r in sent
+    )  # the port kept, scheme too
     assert all(r.url.scheme == "https" and r.url.path == "/v2/r/blobs/uploads/u1" for r in sent)
     assert all("authorization" in r.headers for r in sent)  # same origin: credentials still apply
     if mode == "chunked":  # every PATCH went to the _state the previous answer named
@@ -252,7 +291,9 @@ def test_relative_upload_location_resolves_against_the_registry(location: Callab
 @pytest.mark.parametrize("netloc", ["registry.example.com:5443", "uploads.example.net:8443"])
 def test_absolute_upload_location_on_another_port_is_followed(netloc: str, mode: str) -> None:
     host, port = netloc.split(":")
-    fake = LocationRegistry(lambda s: f"https://{netloc}/v2/r/blobs/uploads/u1?_state={s}", upload_origin=(host, int(port)))
+    fake = LocationRegistry(
+        lambda s: f"https://{netloc}/v2/r/blobs/uploads/u1?_state={s}", upload_origin=(host, int(port))
+    )
     push_to(fake, "registry.example.com:5000", mode)
     assert fake.stored == DATA
     sent = fake.upload_requests()
@@ -263,8 +304,11 @@ def test_absolute_upload_location_on_another_port_is_followed(netloc: str, mode:
 
 def test_location_without_the_443_port_is_the_same_origin() -> None:
     origin = ("registry.example.com", 443)
-    fake = LocationRegistry(lambda s: f"https://registry.example.com/v2/r/blobs/uploads/u1?_state={s}",
-                            upload_origin=origin, registry_origin=origin)
+    fake = LocationRegistry(
+        lambda s: f"https://registry.example.com/v2/r/blobs/uploads/u1?_state={s}",
+        upload_origin=origin,
+        registry_origin=origin,
+    )
     push_to(fake, "registry.example.com:443", "chunked")
     assert fake.stored == DATA
     assert all("authorization" in r.headers for r in fake.upload_requests())
@@ -272,8 +316,11 @@ def test_location_without_the_443_port_is_the_same_origin() -> None:
 
 def test_relative_location_from_an_upload_on_another_port_stays_there() -> None:
     upload = ("registry.example.com", 5443)
-    fake = LocationRegistry(lambda s: f"https://registry.example.com:5443/v2/r/blobs/uploads/u1?_state={s}",
-                            upload_origin=upload, patch_location=lambda s: f"/v2/r/blobs/uploads/u1?_state={s}")
+    fake = LocationRegistry(
+        lambda s: f"https://registry.example.com:5443/v2/r/blobs/uploads/u1?_state={s}",
+        upload_origin=upload,
+        patch_location=lambda s: f"/v2/r/blobs/uploads/u1?_state={s}",
+    )
     push_to(fake, "registry.example.com:5000", "chunked")
     assert fake.stored == DATA
     assert all(LocationRegistry._origin(r) == upload for r in fake.upload_requests())
@@ -288,7 +335,9 @@ DROP_AT = 2 * MiB  # a multiple of any sane read buffer: every byte before it re
 class _Body(httpx.SyncByteStream):
     """A streamed response body (MockTransport reads a plain ``content=`` eagerly); may drop part way."""
 
-    def __init__(self, data: bytes, *, drop_after: int | None = None, error: type[Exception] = httpx.ReadError) -> None:
+    def __init__(
+        self, data: bytes, *, drop_after: int | None = None, error: type[Exception] = httpx.ReadError
+    ) -> None:
         self.data = data
         self.drop_after = drop_after
         self.error = error
@@ -296,7 +345,7 @@ class _Body(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         end = len(self.data) if self.drop_after is None else self.drop_after
         for i in range(0, end, 64 * 1024):
-            yield self.data[i:min(i + 64 * 1024, end)]
+            yield self.data[i : min(i + 64 * 1024, end)]
         if self.drop_after is not None:
             raise self.error("peer closed connection without sending complete message body")
 
@@ -307,8 +356,15 @@ class PullRegistry:
     ``drops`` is how many GETs of ``big`` are cut after ``drop_at`` (default ``DROP_AT``) body bytes.
     """
 
-    def __init__(self, blobs: dict[str, bytes], manifest: Descriptor, big: str, *, drops: int = 0,
-                 error: type[Exception] = httpx.ReadError) -> None:
+    def __init__(
+        self,
+        blobs: dict[str, bytes],
+        manifest: Descriptor,
+        big: str,
+        *,
+        drops: int = 0,
+        error: type[Exception] = httpx.ReadError,
+    ) -> None:
         self.blobs = blobs
         self.manifest = manifest
         self.big = big
@@ -325,11 +381,18 @@ class PullRegistry:
         kind, ref = m.groups()
         if kind == "manifests":
             if ref not in ("v1", self.manifest.digest):
-                return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
+                return httpx.Response(
+                    404, json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]}
+                )
             data = self.blobs[self.manifest.digest]
-            headers = {"Content-Type": self.manifest.media_type, "Docker-Content-Digest": self.manifest.digest,
-                       "Content-Length": str(len(data))}
-            return httpx.Response(200, headers=headers, stream=_Body(b"" if request.method == "HEAD" else data))
+            headers = {
+                "Content-Type": self.manifest.media_type,
+                "Docker-Content-Digest": self.manifest.digest,
+                "Content-Length": str(len(data)),
+            }
+            return httpx.Response(
+                200, headers=headers, stream=_Body(b"" if request.method == "HEAD" else data)
+            )
         data = self.blobs.get(ref)  # type: ignore[assignment]
         if data is None:
             return httpx.Response(404, json={"errors": [{"code": "BLOB_UNKNOWN", "message": "unknown"}]})
@@ -344,7 +407,7 @@ class PullRegistry:
             assert rm, f"not a single byte range: {rng}"
             start = int(rm.group(1))
             end = int(rm.group(2)) if rm.group(2) else len(data) - 1
-            status, body = 206, data[start:end + 1]
+            status, body = 206, data[start : end + 1]
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
         headers["Content-Length"] = str(len(body))
         drop = None
@@ -358,7 +421,7 @@ def _range_start(header: str | None) -> int | None:
     if header is None:
         return None
     assert header.startswith("bytes=") and "," not in header, header
-    return int(header[len("bytes="):].split("-", 1)[0])
+    return int(header[len("bytes=") :].split("-", 1)[0])
 
 
 @pytest.fixture()
@@ -372,11 +435,17 @@ def served(tmp_path: Path) -> tuple[dict[str, bytes], Descriptor, Descriptor]:
     res = api.pack(ctx, tag="m:v1", home=tmp_path / "packed")
     store = LocalStore(tmp_path / "packed" / "storage")
     descs = [res.descriptor, res.manifest.config, *res.manifest.layers]
-    return {d.digest: store.blob_path(d.digest).read_bytes() for d in descs}, res.descriptor, res.manifest.layers[0]
+    return (
+        {d.digest: store.blob_path(d.digest).read_bytes() for d in descs},
+        res.descriptor,
+        res.manifest.layers[0],
+    )
 
 
 def _pull(fake: PullRegistry, home: Path) -> None:
-    api.pull("registry.example.com/r:v1", home=home, network=NetworkOptions(transport=httpx.MockTransport(fake)))
+    api.pull(
+        "registry.example.com/r:v1", home=home, network=NetworkOptions(transport=httpx.MockTransport(fake))
+    )
 
 
 def _stored(home: Path, digest: str) -> bytes | None:
@@ -394,7 +463,10 @@ def _assert_range_continues_at(header: str | None, offset: int, size: int) -> No
     assert header in (f"bytes={offset}-", f"bytes={offset}-{size - 1}"), header
 
 
-ERRORS = [pytest.param(httpx.RemoteProtocolError, id="RemoteProtocolError"), pytest.param(httpx.ReadError, id="ReadError")]
+ERRORS = [
+    pytest.param(httpx.RemoteProtocolError, id="RemoteProtocolError"),
+    pytest.param(httpx.ReadError, id="ReadError"),
+]
 
 
 @pytest.mark.parametrize("error", ERRORS)
@@ -510,8 +582,11 @@ def test_metadata_answers_are_read_bounded() -> None:
         client.request("GET", "/v2/", expect=(200,))
 
     endless_error = _Endless()
-    failing = RegistryClient("registry.example.com", backoff_base=0.001, transport=httpx.MockTransport(
-        lambda request: httpx.Response(400, stream=endless_error)))
+    failing = RegistryClient(
+        "registry.example.com",
+        backoff_base=0.001,
+        transport=httpx.MockTransport(lambda request: httpx.Response(400, stream=endless_error)),
+    )
     with pytest.raises(RegistryError, match="400 Bad Request"):
         failing.request("GET", "/v2/", expect=(200,))
     assert endless_error.sent <= 1 << 20  # an error body: only its first few KiB are read

@@ -27,7 +27,9 @@ def _push_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name.startswith("kitops.registry")]
 
 
-def test_round_trip_push_remove_pull_unpack(plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path) -> None:
+def test_round_trip_push_remove_pull_unpack(
+    plain_registry: Registry, repo_name: str, home: Path, tmp_path: Path
+) -> None:
     ref = f"{plain_registry.host}/{repo_name}:v1"
     packed = api.pack(EXAMPLE, tag="iris:v1", home=home)
     pushed = api.push("iris:v1", ref, home=home)
@@ -140,14 +142,25 @@ def test_basic_auth_login_and_push(basic_registry: Registry, repo_name: str, hom
     assert f"kit login {basic_registry.host}" in (err.value.hint or "")
     with pytest.raises(AuthenticationError, match="failed to validate"):
         api.login(basic_registry.host, username="alice", password="wrong", home=home)
-    res = kit(home, "login", basic_registry.host, "-u", "alice", "--password-stdin", input=basic_registry.password + "\n")
+    res = kit(
+        home,
+        "login",
+        basic_registry.host,
+        "-u",
+        "alice",
+        "--password-stdin",
+        input=basic_registry.password + "\n",
+    )
     assert res.exit_code == 0 and "Log in successful" in res.stdout
     creds = home / "credentials.json"
     assert stat.S_IMODE(os.stat(creds).st_mode) == 0o600
     assert basic_registry.password not in res.output
     api.push("iris:v1", ref, home=home)
     assert api.pull(ref, home=home).descriptor.digest  # uses the stored credentials
-    assert kit(home, "logout", basic_registry.host).stdout == f"Successfully logged out from {basic_registry.host}\n"
+    assert (
+        kit(home, "logout", basic_registry.host).stdout
+        == f"Successfully logged out from {basic_registry.host}\n"
+    )
 
 
 def test_tls_is_verified_by_default(tls_registry: Registry, repo_name: str, home: Path) -> None:
@@ -155,9 +168,17 @@ def test_tls_is_verified_by_default(tls_registry: Registry, repo_name: str, home
     api.pack(EXAMPLE, tag="iris:v1", home=home)
     secure = NetworkOptions(plain_http=False)
     with pytest.raises(TransferError, match=r"TLS certificate of .* is not trusted \(.*certificate"):
-        api.login(tls_registry.host, username="alice", password=tls_registry.password or "", home=home, network=secure)
+        api.login(
+            tls_registry.host,
+            username="alice",
+            password=tls_registry.password or "",
+            home=home,
+            network=secure,
+        )
     trusted = NetworkOptions(plain_http=False, ca_file=tls_registry.ca_file)
-    api.login(tls_registry.host, username="alice", password=tls_registry.password or "", home=home, network=trusted)
+    api.login(
+        tls_registry.host, username="alice", password=tls_registry.password or "", home=home, network=trusted
+    )
     api.push("iris:v1", ref, home=home, network=trusted)
     insecure = NetworkOptions(plain_http=False, tls_verify=False)
     assert api.pull(ref, home=home, network=insecure).descriptor.digest
@@ -169,15 +190,21 @@ def test_system_trust_is_loaded_before_the_first_handshake(
     """Without --ca-file the CA bundle is loaded lazily, from the system's default paths: a CA
     installed there (SSL_CERT_DIR, hashed as c_rehash does) is trusted, nothing else is."""
     assert tls_registry.ca_file
-    subject_hash = subprocess.run(["openssl", "x509", "-noout", "-hash", "-in", tls_registry.ca_file],
-                                  capture_output=True, text=True, check=True).stdout.strip()
+    subject_hash = subprocess.run(
+        ["openssl", "x509", "-noout", "-hash", "-in", tls_registry.ca_file],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     certs = tmp_path / "certs"
     certs.mkdir()
     shutil.copy(tls_registry.ca_file, certs / f"{subject_hash}.0")
     monkeypatch.setenv("SSL_CERT_DIR", str(certs))
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     secure = NetworkOptions(plain_http=False)
-    api.login(tls_registry.host, username="alice", password=tls_registry.password or "", home=home, network=secure)
+    api.login(
+        tls_registry.host, username="alice", password=tls_registry.password or "", home=home, network=secure
+    )
     api.pack(EXAMPLE, tag="iris:v1", home=home)
     api.push("iris:v1", f"{tls_registry.host}/{repo_name}:v1", home=home, network=secure)
 
@@ -212,10 +239,13 @@ def test_parent_modelkits_are_pushed_pulled_and_unpacked_remotely(
     from tests.helpers import write_tree
 
     api.pack(EXAMPLE, tag=f"{repo_name}-base:v1", home=home)
-    child = write_tree(tmp_path / "child", {
-        "Kitfile": f"manifestVersion: 1.0.0\nmodel:\n  path: {repo_name}-base:v1\n  parts: [{{path: lora.bin}}]\n",
-        "lora.bin": "adapter",
-    })
+    child = write_tree(
+        tmp_path / "child",
+        {
+            "Kitfile": f"manifestVersion: 1.0.0\nmodel:\n  path: {repo_name}-base:v1\n  parts: [{{path: lora.bin}}]\n",
+            "lora.bin": "adapter",
+        },
+    )
     api.pack(child, tag="tuned:v1", home=home)
     ref = f"{plain_registry.host}/{repo_name}-tuned:v1"
     api.push("tuned:v1", ref, home=home)  # the parent goes to the same registry, in its own repository
@@ -227,4 +257,6 @@ def test_parent_modelkits_are_pushed_pulled_and_unpacked_remotely(
     other = tmp_path / "pulled"
     api.pull(ref, home=other)
     keys = LocalStore(other / "storage").repo_keys()
-    assert keys == sorted([f"{plain_registry.host}/{repo_name}-base", f"{plain_registry.host}/{repo_name}-tuned"])
+    assert keys == sorted(
+        [f"{plain_registry.host}/{repo_name}-base", f"{plain_registry.host}/{repo_name}-tuned"]
+    )

@@ -65,12 +65,17 @@ def test_registry_accepts_only_tokens_signed_by_the_issuer(
     token_registry: Registry, issuer: TokenIssuer, header_mode: str
 ) -> None:
     issuer.header_mode = header_mode
-    got = httpx.get(issuer.realm, params={"service": issuer.service, "scope": "repository:test/any:pull"},
-                    auth=(USERNAME, PASSWORD)).json()
+    got = httpx.get(
+        issuer.realm,
+        params={"service": issuer.service, "scope": "repository:test/any:pull"},
+        auth=(USERNAME, PASSWORD),
+    ).json()
     token = got["token"]
     assert got["access_token"] == token and got["expires_in"] == 300 and got["issued_at"].endswith("Z")
     header, claims = decode_jwt(token)
-    assert header["alg"] == "ES256" and (("x5c" in header) if header_mode == "x5c" else header["kid"] == issuer.key_id)
+    assert header["alg"] == "ES256" and (
+        ("x5c" in header) if header_mode == "x5c" else header["kid"] == issuer.key_id
+    )
     assert claims["aud"] == issuer.service and claims["iss"] == issuer.issuer and claims["sub"] == USERNAME
     assert claims["access"] == [{"type": "repository", "name": "test/any", "actions": ["pull"]}]
     ok = httpx.get(f"{token_registry.url}/v2/", headers={"Authorization": f"Bearer {token}"})
@@ -94,8 +99,9 @@ def test_anonymous_push_fails_with_login_hint(
     assert issuer.requests and all(r.account is None for r in issuer.requests)
     if anonymous_pull:  # a pull-only token, then 401 insufficient_scope on the upload
         pushes = issuer.issued(scope_contains=f"repository:{repo_name}:pull,push")
-        assert pushes and all(r.granted == [{"type": "repository", "name": repo_name, "actions": ["pull"]}]
-                              for r in pushes)
+        assert pushes and all(
+            r.granted == [{"type": "repository", "name": repo_name, "actions": ["pull"]}] for r in pushes
+        )
     else:  # the token service itself refused
         assert {r.status for r in issuer.requests} == {401}
 
@@ -105,8 +111,13 @@ def test_login_checks_the_password_at_the_token_service(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="kitops")
     with pytest.raises(AuthenticationError, match="failed to validate"):
-        api.login(token_registry.host, username=USERNAME, password="wrong-" + PASSWORD, home=home,
-                  network=NetworkOptions())
+        api.login(
+            token_registry.host,
+            username=USERNAME,
+            password="wrong-" + PASSWORD,
+            home=home,
+            network=NetworkOptions(),
+        )
     assert not (home / "credentials.json").exists()
     assert [(r.account, r.status) for r in issuer.requests] == [(None, 401)]  # wrong password: no account
     _login(token_registry, home)
@@ -117,7 +128,11 @@ def test_login_checks_the_password_at_the_token_service(
 
 
 def test_round_trip_with_scoped_and_cached_tokens(
-    token_registry: Registry, issuer: TokenIssuer, repo_name: str, home: Path, tmp_path: Path,
+    token_registry: Registry,
+    issuer: TokenIssuer,
+    repo_name: str,
+    home: Path,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _login(token_registry, home)
@@ -132,7 +147,9 @@ def test_round_trip_with_scoped_and_cached_tokens(
     # one token per scope for the whole push (~20 registry requests), asked for what each request needs
     pull, push = f"repository:{repo_name}:pull", f"repository:{repo_name}:pull,push"
     assert [(r.account, r.scopes) for r in issuer.requests] == [(USERNAME, [pull]), (USERNAME, [push])]
-    assert issuer.requests[1].granted == [{"type": "repository", "name": repo_name, "actions": ["pull", "push"]}]
+    assert issuer.requests[1].granted == [
+        {"type": "repository", "name": repo_name, "actions": ["pull", "push"]}
+    ]
     assert len(sent) >= 3 * BLOBS
     assert len([m for m in sent if "-> 401" in m]) == 1  # only the first, unauthenticated request
     api.remove("iris:v1", home=home)
@@ -155,13 +172,19 @@ def test_concurrent_uploads_share_one_token_per_scope(
     api.pack(EXAMPLE, tag="iris:v1", home=home)
     issuer.reset()
     issuer.delay = 0.2  # a token service that takes 200 ms: the 5 upload threads all wait for a token
-    api.push("iris:v1", f"{token_registry.host}/{repo_name}:v1", home=home, network=NetworkOptions(concurrency=5))
+    api.push(
+        "iris:v1", f"{token_registry.host}/{repo_name}:v1", home=home, network=NetworkOptions(concurrency=5)
+    )
     pull, push = f"repository:{repo_name}:pull", f"repository:{repo_name}:pull,push"
     assert [r.scopes for r in issuer.issued()] == [[pull], [push]]  # single flight per scope
 
 
 def test_cross_repo_mount_requests_source_pull_scope(
-    token_registry: Registry, issuer: TokenIssuer, repo_name: str, home: Path, caplog: pytest.LogCaptureFixture
+    token_registry: Registry,
+    issuer: TokenIssuer,
+    repo_name: str,
+    home: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _login(token_registry, home)
     api.pack(EXAMPLE, tag="iris:v1", home=home)
@@ -178,15 +201,23 @@ def test_cross_repo_mount_requests_source_pull_scope(
         {"type": "repository", "name": other, "actions": ["pull", "push"]},
     ]
     logs = _registry_logs(caplog)
-    mounted = [m for m in logs if "mount=" in m and f"from={repo_name.replace('/', '%2F')}" in m and "-> 201" in m]
+    mounted = [
+        m for m in logs if "mount=" in m and f"from={repo_name.replace('/', '%2F')}" in m and "-> 201" in m
+    ]
     assert len(mounted) == BLOBS, logs
-    assert not [m for m in logs if "mount=" in m and "-> 401" in m]  # the multi-scope token was right first time
+    assert not [
+        m for m in logs if "mount=" in m and "-> 401" in m
+    ]  # the multi-scope token was right first time
     assert not [m for m in logs if ("PUT" in m and "/blobs/uploads/" in m) or "PATCH" in m]
     assert len(mounts) == 1  # cached under the merged scope, shared by the upload threads
 
 
 def test_token_the_registry_rejects_is_refreshed(
-    token_registry: Registry, issuer: TokenIssuer, repo_name: str, home: Path, caplog: pytest.LogCaptureFixture
+    token_registry: Registry,
+    issuer: TokenIssuer,
+    repo_name: str,
+    home: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The push-scoped token is dead on arrival (revoked, clock skew): the 401 leads to a new token."""
     _login(token_registry, home)
@@ -234,7 +265,11 @@ class _RefusedMidUpload:
 
 
 def test_token_refused_mid_upload_is_refreshed_and_the_chunk_sent_again(
-    token_registry: Registry, issuer: TokenIssuer, clock: FakeClock, repo_name: str, home: Path,
+    token_registry: Registry,
+    issuer: TokenIssuer,
+    clock: FakeClock,
+    repo_name: str,
+    home: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """In the middle of a chunked upload the client's tokens run out; the push token it fetches is
@@ -253,10 +288,20 @@ def test_token_refused_mid_upload_is_refreshed_and_the_chunk_sent_again(
     assert progress.stalled_on and issuer.expired_issued == 2
     logs = [m for m in _registry_logs(caplog) if f"/v2/{repo_name}/" in m and " -> " in m]
     rejected = [i for i, m in enumerate(logs) if "-> 401" in m]
-    assert [logs[i].split(" ")[0] for i in rejected] == ["HEAD", "PATCH", "HEAD"]  # first contact, 2 refused tokens
-    assert logs[rejected[1] + 1].startswith("PATCH") and "-> 202" in logs[rejected[1] + 1]  # the chunk, sent again
+    assert [logs[i].split(" ")[0] for i in rejected] == [
+        "HEAD",
+        "PATCH",
+        "HEAD",
+    ]  # first contact, 2 refused tokens
+    assert (
+        logs[rejected[1] + 1].startswith("PATCH") and "-> 202" in logs[rejected[1] + 1]
+    )  # the chunk, sent again
     again = logs[rejected[2] + 1]  # the same HEAD, with the next token: the manifest is not there yet
-    assert "/manifests/" in again and again.split(" -> ")[0] == logs[rejected[2]].split(" -> ")[0] and "-> 404" in again
+    assert (
+        "/manifests/" in again
+        and again.split(" -> ")[0] == logs[rejected[2]].split(" -> ")[0]
+        and "-> 404" in again
+    )
     pull, push = f"repository:{repo_name}:pull", f"repository:{repo_name}:pull,push"
     # the first two, then per scope: the one fetched because the client's clock ran out, refused,
     # and the one fetched after the 401
@@ -266,8 +311,14 @@ def test_token_refused_mid_upload_is_refreshed_and_the_chunk_sent_again(
 
 @pytest.mark.parametrize(("expires_in", "lifetime"), [(1, 1.0), (300, 290.0)])
 def test_expires_in_is_refreshed_before_the_registry_refuses(
-    token_registry: Registry, issuer: TokenIssuer, clock: FakeClock, repo_name: str, home: Path,
-    caplog: pytest.LogCaptureFixture, expires_in: int, lifetime: float,
+    token_registry: Registry,
+    issuer: TokenIssuer,
+    clock: FakeClock,
+    repo_name: str,
+    home: Path,
+    caplog: pytest.LogCaptureFixture,
+    expires_in: int,
+    lifetime: float,
 ) -> None:
     """A token is used until 10 s before ``expires_in`` runs out (at least 1 s), then fetched anew
     before the registry would refuse it: no 401 on the way."""
@@ -285,4 +336,6 @@ def test_expires_in_is_refreshed_before_the_registry_refuses(
         clock.advance(0.25)
         assert repo.resolve("v1") == desc
     assert len(issuer.issued()) == 2
-    assert len([m for m in _registry_logs(caplog) if "-> 401" in m]) == 1  # only the first, unauthenticated HEAD
+    assert (
+        len([m for m in _registry_logs(caplog) if "-> 401" in m]) == 1
+    )  # only the first, unauthenticated HEAD

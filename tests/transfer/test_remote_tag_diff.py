@@ -19,15 +19,22 @@ pytestmark = pytest.mark.registry
 
 
 def _remote_digest(reg: Registry, repo: str, tag: str, auth: tuple[str, str] | None = None) -> str:
-    resp = httpx.head(f"{reg.url}/v2/{repo}/manifests/{tag}", auth=auth,
-                      headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    resp = httpx.head(
+        f"{reg.url}/v2/{repo}/manifests/{tag}",
+        auth=auth,
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
     assert resp.status_code == 200, resp.status_code
     return resp.headers["docker-content-digest"]
 
 
 def _blob_requests(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name.startswith("kitops.registry") and ("/blobs/uploads/" in r.getMessage() or "PATCH" in r.getMessage())]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("kitops.registry")
+        and ("/blobs/uploads/" in r.getMessage() or "PATCH" in r.getMessage())
+    ]
 
 
 @pytest.fixture()
@@ -41,7 +48,11 @@ def pushed(plain_registry: Registry, repo_name: str, home: Path) -> tuple[str, s
 
 
 def test_promote_within_a_repository_is_one_manifest_put(
-    plain_registry: Registry, repo_name: str, home: Path, pushed: tuple[str, str], caplog: pytest.LogCaptureFixture
+    plain_registry: Registry,
+    repo_name: str,
+    home: Path,
+    pushed: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     ref, digest = pushed
     caplog.set_level(logging.DEBUG, logger="kitops")
@@ -57,7 +68,11 @@ def test_promote_within_a_repository_is_one_manifest_put(
 
 
 def test_tag_into_another_repository_mounts_every_blob(
-    plain_registry: Registry, repo_name: str, home: Path, pushed: tuple[str, str], caplog: pytest.LogCaptureFixture
+    plain_registry: Registry,
+    repo_name: str,
+    home: Path,
+    pushed: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     ref, digest = pushed
     caplog.set_level(logging.DEBUG, logger="kitops")
@@ -73,7 +88,9 @@ def test_tag_across_registries_streams_verified_and_stores_nothing(
 ) -> None:
     ref, digest = pushed
     assert basic_registry.username and basic_registry.password
-    api.login(basic_registry.host, username=basic_registry.username, password=basic_registry.password, home=home)
+    api.login(
+        basic_registry.host, username=basic_registry.username, password=basic_registry.password, home=home
+    )
     target = f"{basic_registry.host}/{repo_name}:v1"
     api.tag(ref, target, home=home)
     auth = (basic_registry.username, basic_registry.password)
@@ -81,7 +98,10 @@ def test_tag_across_registries_streams_verified_and_stores_nothing(
     # the blobs are byte-identical on both registries
     manifest = api.remote_modelkit(target, home=home).manifest
     for blob in (manifest.config, *manifest.layers):
-        assert basic_registry.blob_path(blob.digest).read_bytes() == plain_registry.blob_path(blob.digest).read_bytes()
+        assert (
+            basic_registry.blob_path(blob.digest).read_bytes()
+            == plain_registry.blob_path(blob.digest).read_bytes()
+        )
     assert LocalStore(home / "storage").repo_keys() == []
     # and pulling from the second registry gives back the same ModelKit
     assert api.pull(target, home=home).descriptor.digest == digest

@@ -54,7 +54,9 @@ def test_tls_registry_on_loopback_needs_no_flags_cli(
     assert tls_registry.ca_file
     monkeypatch.setenv("SSL_CERT_FILE", tls_registry.ca_file)
     ref = f"{tls_registry.host}/{repo_name}:v1"
-    login = kit(home, "login", tls_registry.host, "-u", "alice", "--password-stdin", input=tls_registry.password)
+    login = kit(
+        home, "login", tls_registry.host, "-u", "alice", "--password-stdin", input=tls_registry.password
+    )
     assert login.exit_code == 0, login.output
     assert kit(home, "pack", str(EXAMPLE), "-t", "iris:v1").exit_code == 0
     pushed = kit(home, "push", "iris:v1", ref)
@@ -63,7 +65,10 @@ def test_tls_registry_on_loopback_needs_no_flags_cli(
     out = tmp_path / "out"
     pulled = kit(home, "unpack", ref, "-d", str(out))
     assert pulled.exit_code == 0, pulled.output
-    assert tree_files(out)["model/iris-classifier.joblib"] == (EXAMPLE / "model/iris-classifier.joblib").read_bytes()
+    assert (
+        tree_files(out)["model/iris-classifier.joblib"]
+        == (EXAMPLE / "model/iris-classifier.joblib").read_bytes()
+    )
 
 
 @pytest.mark.registry
@@ -72,10 +77,15 @@ def test_tls_registry_on_loopback_sdk_login(
 ) -> None:
     assert tls_registry.ca_file
     monkeypatch.setenv("SSL_CERT_FILE", tls_registry.ca_file)
-    creds = UserCredentials(username=tls_registry.username, password=tls_registry.password,
-                            registry=tls_registry.host)
-    manager = ModelKitManager(working_directory=str(EXAMPLE), user_credentials=creds,
-                              modelkit_tag=f"{tls_registry.host}/{repo_name}:v1", home=home)
+    creds = UserCredentials(
+        username=tls_registry.username, password=tls_registry.password, registry=tls_registry.host
+    )
+    manager = ModelKitManager(
+        working_directory=str(EXAMPLE),
+        user_credentials=creds,
+        modelkit_tag=f"{tls_registry.host}/{repo_name}:v1",
+        home=home,
+    )
     manager.login()
     manager.pack_and_push_modelkit(with_login_and_logout=False)
     assert manager.inspect_modelkit(remote=True)["manifest"]["layers"]
@@ -110,7 +120,9 @@ def test_plain_registry_on_loopback_falls_back_once(
 
 @pytest.mark.registry
 def test_no_plain_http_forces_https_and_says_why_it_fails(plain_registry: Registry, home: Path) -> None:
-    result = kit(home, "login", plain_registry.host, "-u", "a", "--password-stdin", "--no-plain-http", input="pw")
+    result = kit(
+        home, "login", plain_registry.host, "-u", "a", "--password-stdin", "--no-plain-http", input="pw"
+    )
     assert result.exit_code == 1
     assert f"{plain_registry.host} answered in plain HTTP, not HTTPS" in result.output
     assert "hint: this registry serves plain HTTP only: add --plain-http" in result.output
@@ -139,7 +151,9 @@ def test_remote_host_answering_plain_http_is_never_downgraded() -> None:
         except ssl.SSLError as exc:
             raise httpx.ConnectError(str(exc)) from exc
 
-    client = RegistryClient("registry.example.com", transport=httpx.MockTransport(handler), backoff_base=0.001)
+    client = RegistryClient(
+        "registry.example.com", transport=httpx.MockTransport(handler), backoff_base=0.001
+    )
     with pytest.raises(TransferError) as info:
         client.request("GET", "/v2/", expect=(200,))
     assert seen == ["https://registry.example.com/v2/"]  # one attempt, no http://, no retries
@@ -183,7 +197,9 @@ def test_transient_failures_are_still_retried() -> None:
             return httpx.Response(503)
         return httpx.Response(200, json={})
 
-    client = RegistryClient("registry.example.com", transport=httpx.MockTransport(handler), backoff_base=0.001)
+    client = RegistryClient(
+        "registry.example.com", transport=httpx.MockTransport(handler), backoff_base=0.001
+    )
     assert client.request("GET", "/v2/", expect=(200,)).status_code == 200
     assert calls["n"] == 3
 
@@ -192,8 +208,22 @@ def test_console_script_refused_login_is_fast(tmp_path: Path) -> None:
     """The whole process, as a CI job runs it: refused in well under the old 7.7 s."""
     port = _refused_port()
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "kitops.cli.main", "--config", str(tmp_path), "login",
-                           f"127.0.0.1:{port}", "-u", "a", "--password-stdin"], input=b"pw", capture_output=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kitops.cli.main",
+            "--config",
+            str(tmp_path),
+            "login",
+            f"127.0.0.1:{port}",
+            "-u",
+            "a",
+            "--password-stdin",
+        ],
+        input=b"pw",
+        capture_output=True,
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 1
     assert b"connection refused" in proc.stderr
@@ -202,8 +232,13 @@ def test_console_script_refused_login_is_fast(tmp_path: Path) -> None:
 
 @pytest.mark.registry
 def test_no_tls_verify_on_loopback_still_uses_https(tls_registry: Registry, home: Path) -> None:
-    api.login(tls_registry.host, username="alice", password=tls_registry.password or "", home=home,
-              network=NetworkOptions(tls_verify=False))
+    api.login(
+        tls_registry.host,
+        username="alice",
+        password=tls_registry.password or "",
+        home=home,
+        network=NetworkOptions(tls_verify=False),
+    )
     assert client_module._LOOPBACK_PLAIN == {}
 
 

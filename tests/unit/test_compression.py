@@ -20,7 +20,7 @@ def _compress(mode: str, data: bytes, chunk: int = 1 << 20) -> bytes:
     sink = CompressingSink(mode, out)
     view = memoryview(data)
     for start in range(0, len(data), chunk):
-        sink.write(view[start:start + chunk])
+        sink.write(view[start : start + chunk])
     sink.close()
     return out.getvalue()
 
@@ -48,7 +48,9 @@ def test_compressible_data_shrinks_and_round_trips(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_output_is_deterministic_whatever_the_thread_count(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_output_is_deterministic_whatever_the_thread_count(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = RANDOM_8M[: 3 << 20] + b"abc" * 500_000  # incompressible then compressible blocks
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     single = _compress(mode, data)

@@ -10,23 +10,29 @@ from tests.helpers import write_tree
 
 
 def test_single_model_readme_license_dataset(tmp_path: Path) -> None:
-    write_tree(tmp_path, {
-        "model.safetensors": b"x" * 10,
-        "README.md": "# readme",
-        "LICENSE": "Apache License\nVersion 2.0, January 2004\n",
-        "train.csv": "a\n1\n",
-        "config.json": "{}",
-        ".DS_Store": b"junk",
-        ".kitignore": "*.log\n",
-        "__pycache__/x.pyc": b"junk",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "model.safetensors": b"x" * 10,
+            "README.md": "# readme",
+            "LICENSE": "Apache License\nVersion 2.0, January 2004\n",
+            "train.csv": "a\n1\n",
+            "config.json": "{}",
+            ".DS_Store": b"junk",
+            ".kitignore": "*.log\n",
+            "__pycache__/x.pyc": b"junk",
+        },
+    )
     kf = generate_kitfile(tmp_path, name="demo", description="d", author="me")
     assert kf.manifest_version == "1.0.0"
     assert kf.package.name == "demo" and kf.package.authors == ["me"]
     assert kf.model is not None and kf.model.path == "model.safetensors" and kf.model.name == "model"
     assert kf.model.license == "Apache-2.0"
     assert [p.path for p in kf.model.parts] == ["config.json"]
-    assert [(d.path, d.description) for d in kf.docs] == [("LICENSE", "License file"), ("README.md", "Readme file")]
+    assert [(d.path, d.description) for d in kf.docs] == [
+        ("LICENSE", "License file"),
+        ("README.md", "Readme file"),
+    ]
     assert [d.path for d in kf.datasets] == ["train.csv"]
     assert kf.code == []  # junk and .kitignore do not force a catch-all
 
@@ -47,7 +53,10 @@ def test_equal_sizes_first_is_model_without_name(tmp_path: Path) -> None:
 
 
 def test_directories_and_catch_all(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"src/main.py": "x", "docs/guide.md": "g", "data/a.csv": "1", "mixed/x.py": "x", "mixed/y.csv": "1"})
+    write_tree(
+        tmp_path,
+        {"src/main.py": "x", "docs/guide.md": "g", "data/a.csv": "1", "mixed/x.py": "x", "mixed/y.csv": "1"},
+    )
     kf = generate_kitfile(tmp_path)
     assert [c.path for c in kf.code] == ["src", "mixed"]
     assert [d.path for d in kf.docs] == ["docs"]
@@ -63,12 +72,15 @@ def test_more_than_five_unprocessed_dirs_give_catch_all(tmp_path: Path) -> None:
 
 def test_content_sniffing(tmp_path: Path) -> None:
     header = b'{"__metadata__":{}}'
-    write_tree(tmp_path, {
-        "weights.data": b"GGUF" + b"\0" * 20,
-        "tensors.raw": struct.pack("<Q", len(header)) + header,
-        "table.dat": b"PAR1" + b"\0" * 20,
-        "notes.xyz": b"plain text",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "weights.data": b"GGUF" + b"\0" * 20,
+            "tensors.raw": struct.pack("<Q", len(header)) + header,
+            "table.dat": b"PAR1" + b"\0" * 20,
+            "notes.xyz": b"plain text",
+        },
+    )
     assert detect_file_type(tmp_path / "weights.data") == "model"
     assert detect_file_type(tmp_path / "tensors.raw") == "model"
     assert detect_file_type(tmp_path / "table.dat") == "dataset"
@@ -91,16 +103,19 @@ flavors:
 
 
 def test_mlflow_model_directory_is_the_model_with_its_flavor(tmp_path: Path) -> None:
-    write_tree(tmp_path, {
-        "model/MLmodel": MLMODEL,
-        "model/model.skops": b"\x00weights",  # no model suffix: without MLmodel this dir would be code
-        "model/conda.yaml": "name: env\n",
-        "model/requirements.txt": "scikit-learn\n",
-        "other/MLmodel": "flavors:\n  python_function: {}\n",
-        "other/model.pkl": b"\x80\x04x",
-        "extra.onnx": b"\x08onnx",
-        "src/train.py": "print(1)\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "model/MLmodel": MLMODEL,
+            "model/model.skops": b"\x00weights",  # no model suffix: without MLmodel this dir would be code
+            "model/conda.yaml": "name: env\n",
+            "model/requirements.txt": "scikit-learn\n",
+            "other/MLmodel": "flavors:\n  python_function: {}\n",
+            "other/model.pkl": b"\x80\x04x",
+            "extra.onnx": b"\x08onnx",
+            "src/train.py": "print(1)\n",
+        },
+    )
     kf = generate_kitfile(tmp_path)
     assert kf.model is not None
     assert (kf.model.name, kf.model.path, kf.model.framework) == ("model", "model", "sklearn")

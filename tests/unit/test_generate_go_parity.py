@@ -33,7 +33,9 @@ PICKLE = b"\x80\x04\x95" + b"\x00" * 61  # 64 bytes
 GGUF = b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 992  # 1000 bytes
 ONNX = b"\x08\x07\x12\x07pytorch" + b"\x00" * 1984  # 2000 bytes
 _HEADER = b'{"__metadata__":{"format":"pt"}}'
-APACHE = "                                 Apache License\n                           Version 2.0, January 2004\n"
+APACHE = (
+    "                                 Apache License\n                           Version 2.0, January 2004\n"
+)
 MIT = "MIT License\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\n"
 
 
@@ -78,9 +80,12 @@ docs:
 def test_sklearn_project(tmp_path: Path) -> None:
     write_tree(tmp_path, SKLEARN)
     ours = GO_SKLEARN.replace("  parts:\n    - path: requirements.txt\n", "").replace(
-        "datasets:", "code:\n  - path: requirements.txt\ndatasets:")  # deviation: requirements are code
+        "datasets:", "code:\n  - path: requirements.txt\ndatasets:"
+    )  # deviation: requirements are code
     assert init_text(tmp_path) == ours
-    assert ours == """\
+    assert (
+        ours
+        == """\
 manifestVersion: 1.0.0
 model:
   name: model
@@ -93,6 +98,7 @@ docs:
   - path: README.md
     description: Readme file
 """
+    )
 
 
 def test_sklearn_project_with_package_flags(tmp_path: Path) -> None:
@@ -163,16 +169,23 @@ docs:
 
 
 def test_llm_checkpoint_in_a_subdirectory(tmp_path: Path) -> None:
-    write_tree(tmp_path, {
-        "README.md": "# tiny llama\n",
-        **{f"llm/{k}": v for k, v in LLM.items() if k not in ("README.md", "generation_config.json")},
-    })
+    write_tree(
+        tmp_path,
+        {
+            "README.md": "# tiny llama\n",
+            **{f"llm/{k}": v for k, v in LLM.items() if k not in ("README.md", "generation_config.json")},
+        },
+    )
     assert init_text(tmp_path) == GO_LLM_IN_SUBDIR
 
 
 # ---- a large .bin next to a real weights file ------------------------------------------------
 
-BIN_AND_GGUF: dict[str, str | bytes] = {"weights.bin": b"\x00" * 5000, "model.gguf": GGUF, "README.md": "# q4\n"}
+BIN_AND_GGUF: dict[str, str | bytes] = {
+    "weights.bin": b"\x00" * 5000,
+    "model.gguf": GGUF,
+    "README.md": "# q4\n",
+}
 
 # 5000 > 3000 + 1500: Go makes the largest file, weights.bin, the model.
 GO_BIN_AND_GGUF = """\
@@ -190,14 +203,19 @@ docs:
 
 def test_real_weights_format_beats_a_larger_bin(tmp_path: Path) -> None:
     write_tree(tmp_path, BIN_AND_GGUF)
-    ours = GO_BIN_AND_GGUF.replace("name: weights\n  path: weights.bin", "name: model\n  path: model.gguf").replace(
-        "- path: model.gguf", "- path: weights.bin")  # deviation: the .gguf is the model
+    ours = GO_BIN_AND_GGUF.replace(
+        "name: weights\n  path: weights.bin", "name: model\n  path: model.gguf"
+    ).replace("- path: model.gguf", "- path: weights.bin")  # deviation: the .gguf is the model
     assert init_text(tmp_path) == ours
 
 
 def test_bin_only_checkpoint_is_unchanged(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"pytorch_model.bin": b"\x00" * 3000, "adapter.bin": b"\x00" * 100, "config.json": "{}"})
-    assert init_text(tmp_path) == """\
+    write_tree(
+        tmp_path, {"pytorch_model.bin": b"\x00" * 3000, "adapter.bin": b"\x00" * 100, "config.json": "{}"}
+    )
+    assert (
+        init_text(tmp_path)
+        == """\
 manifestVersion: 1.0.0
 model:
   name: pytorch_model
@@ -206,12 +224,18 @@ model:
     - path: adapter.bin
     - path: config.json
 """
+    )
 
 
 def test_bin_listed_first_with_equal_sizes_is_not_the_model(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"a.bin": b"\x00" * 100, "b.safetensors": safetensors(1000), "c.safetensors": safetensors(1000)})
+    write_tree(
+        tmp_path,
+        {"a.bin": b"\x00" * 100, "b.safetensors": safetensors(1000), "c.safetensors": safetensors(1000)},
+    )
     # Go: 1000 is not > 700 + 350, so files[0] (a.bin) is the model. Ours: the first real file.
-    assert init_text(tmp_path) == """\
+    assert (
+        init_text(tmp_path)
+        == """\
 manifestVersion: 1.0.0
 model:
   path: b.safetensors
@@ -219,6 +243,7 @@ model:
     - path: a.bin
     - path: c.safetensors
 """
+    )
 
 
 # ---- nested docs / src / other directories ----------------------------------------------------
@@ -267,10 +292,20 @@ def test_nested_docs_src_and_other_directories(tmp_path: Path) -> None:
 
 
 def test_top_level_files_come_before_directories(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"adapters/a.pt": b"\x00" * 100, "weights.pt": b"\x00" * 100, "a-notes.md": "n\n", "docs/x.md": "x\n"})
+    write_tree(
+        tmp_path,
+        {
+            "adapters/a.pt": b"\x00" * 100,
+            "weights.pt": b"\x00" * 100,
+            "a-notes.md": "n\n",
+            "docs/x.md": "x\n",
+        },
+    )
     # Equal sizes: the first collected model file is the model, and top-level files are collected
     # before any directory's (os.ReadDir lists files, then subdirectories).
-    assert init_text(tmp_path) == """\
+    assert (
+        init_text(tmp_path)
+        == """\
 manifestVersion: 1.0.0
 model:
   path: weights.pt
@@ -280,11 +315,17 @@ docs:
   - path: a-notes.md
   - path: docs
 """
+    )
 
 
 def test_more_than_five_unprocessed_directories_give_one_catch_all_layer(tmp_path: Path) -> None:
-    write_tree(tmp_path, {**{f"tool{i}/x.sh": "#!/bin/sh\n" for i in range(6)}, "lib/a.py": "", "m.pkl": PICKLE})
-    assert init_text(tmp_path) == "manifestVersion: 1.0.0\nmodel:\n  name: m\n  path: m.pkl\ncode:\n  - path: .\n"
+    write_tree(
+        tmp_path, {**{f"tool{i}/x.sh": "#!/bin/sh\n" for i in range(6)}, "lib/a.py": "", "m.pkl": PICKLE}
+    )
+    assert (
+        init_text(tmp_path)
+        == "manifestVersion: 1.0.0\nmodel:\n  name: m\n  path: m.pkl\ncode:\n  - path: .\n"
+    )
 
 
 # ---- a dataset directory --------------------------------------------------------------------
@@ -322,14 +363,21 @@ def test_requirements_are_never_a_dataset(tmp_path: Path) -> None:
     write_tree(tmp_path, {"data.csv": "1\n", "requirements.txt": "pandas\n", "labels.txt": "a\nb\n"})
     # Go: both .txt files are metadata and, with no model, datasets.
     go = "manifestVersion: 1.0.0\ndatasets:\n  - path: data.csv\n  - path: labels.txt\n  - path: requirements.txt\n"
-    ours = go.replace("  - path: requirements.txt\n", "").replace("datasets:", "code:\n  - path: requirements.txt\ndatasets:")
+    ours = go.replace("  - path: requirements.txt\n", "").replace(
+        "datasets:", "code:\n  - path: requirements.txt\ndatasets:"
+    )
     assert init_text(tmp_path) == ours
 
 
 def test_requirements_inside_a_model_directory_are_code(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"model/clf.pkl": PICKLE, "model/requirements.txt": "sklearn\n", "model/meta.yaml": "a: 1\n"})
+    write_tree(
+        tmp_path,
+        {"model/clf.pkl": PICKLE, "model/requirements.txt": "sklearn\n", "model/meta.yaml": "a: 1\n"},
+    )
     # Go: model/requirements.txt would be a model part (metadata of a model directory).
-    assert init_text(tmp_path) == """\
+    assert (
+        init_text(tmp_path)
+        == """\
 manifestVersion: 1.0.0
 model:
   name: model/clf
@@ -339,6 +387,7 @@ model:
 code:
   - path: model/requirements.txt
 """
+    )
 
 
 # ---- package section and licence -------------------------------------------------------------
@@ -351,19 +400,27 @@ code:
         ({"name": "iris"}, "package:\n  name: iris\n"),
         ({"description": "d"}, "package:\n  description: d\n"),
         ({"author": "solo"}, "package:\n  authors: [solo]\n"),  # kit v1.7 panics here
-        ({"name": "iris", "description": "d: x", "author": "A"}, "package:\n  name: iris\n  description: 'd: x'\n  authors: [A]\n"),
+        (
+            {"name": "iris", "description": "d: x", "author": "A"},
+            "package:\n  name: iris\n  description: 'd: x'\n  authors: [A]\n",
+        ),
     ],
 )
 def test_package_section(tmp_path: Path, package: dict[str, str], section: str) -> None:
     write_tree(tmp_path, {"model.gguf": GGUF})
-    assert init_text(tmp_path, **package) == f"manifestVersion: 1.0.0\n{section}model:\n  name: model\n  path: model.gguf\n"
+    assert (
+        init_text(tmp_path, **package)
+        == f"manifestVersion: 1.0.0\n{section}model:\n  name: model\n  path: model.gguf\n"
+    )
 
 
 def test_licence_goes_to_the_model(tmp_path: Path) -> None:
     write_tree(tmp_path, {"LICENSE": APACHE, "model.gguf": GGUF})
     # Go reads LICENSE relative to the cwd (usually failing: no licence); we read it in the directory.
     go = "manifestVersion: 1.0.0\nmodel:\n  name: model\n  path: model.gguf\ndocs:\n  - path: LICENSE\n    description: License file\n"
-    assert init_text(tmp_path) == go.replace("path: model.gguf\n", "path: model.gguf\n  license: Apache-2.0\n")
+    assert init_text(tmp_path) == go.replace(
+        "path: model.gguf\n", "path: model.gguf\n  license: Apache-2.0\n"
+    )
 
 
 def test_licence_goes_to_the_only_dataset(tmp_path: Path) -> None:

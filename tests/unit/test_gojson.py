@@ -58,4 +58,7 @@ def test_unsupported_values_fail_like_go() -> None:
 def test_time_is_rfc3339() -> None:
     assert gojson.dumps(dt.datetime(2001, 12, 14, tzinfo=dt.timezone.utc)) == '"2001-12-14T00:00:00Z"'
     tz = dt.timezone(dt.timedelta(hours=-5))
-    assert gojson.dumps(dt.datetime(2001, 12, 14, 21, 59, 43, 100000, tzinfo=tz)) == '"2001-12-14T21:59:43.1-05:00"'
+    assert (
+        gojson.dumps(dt.datetime(2001, 12, 14, 21, 59, 43, 100000, tzinfo=tz))
+        == '"2001-12-14T21:59:43.1-05:00"'
+    )

@@ -32,7 +32,9 @@ BOOKKEEPING = {"layer", "has_parameters"}  # attributes that are never Kitfile k
 Wrap = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _sections(cls: type = Kitfile, wrap: Wrap = lambda m: m, where: str = "Kitfile") -> Iterator[tuple[type, Wrap, str]]:
+def _sections(
+    cls: type = Kitfile, wrap: Wrap = lambda m: m, where: str = "Kitfile"
+) -> Iterator[tuple[type, Wrap, str]]:
     """Every section class reachable from ``cls``, with how to place a mapping at its spot and its name."""
     yield cls, wrap, where
     for spec in kitfile_fields(cls):
@@ -85,14 +87,19 @@ def _without_layers(obj: Any) -> Any:
 def _check_keys(data: Any, cls: type, where: str, *, layers: bool) -> int:
     """Assert that every section of ``data`` has exactly the declared keys, in declaration order
     (then digest and diffId when ``layers``); the number of sections checked."""
-    expected = [s.key for s in kitfile_fields(cls)] + (["digest", "diffId"] if layers and kf.carries_layer(cls) else [])
+    expected = [s.key for s in kitfile_fields(cls)] + (
+        ["digest", "diffId"] if layers and kf.carries_layer(cls) else []
+    )
     assert list(data) == expected, where
     checked = 1
     for spec in kitfile_fields(cls):
         if spec.kind is Kind.SECTION:
             checked += _check_keys(data[spec.key], spec.nested, f"{where}.{spec.key}", layers=layers)
         elif spec.kind is Kind.ENTRIES:
-            checked += sum(_check_keys(item, spec.nested, f"{where}.{spec.key}", layers=layers) for item in data[spec.key])
+            checked += sum(
+                _check_keys(item, spec.nested, f"{where}.{spec.key}", layers=layers)
+                for item in data[spec.key]
+            )
     return checked
 
 
@@ -127,7 +134,9 @@ def test_loader_accepts_exactly_the_declared_keys(cls: type, wrap: Wrap, where: 
     with pytest.raises(KitfileError) as info:
         load_kitfile_text(dump_yaml(wrap({"zzzzzzzz": 1})))
     [problem] = info.value.problems
-    found = re.fullmatch(rf"line \d+: unknown field 'zzzzzzzz' in {re.escape(where)} \(known: (.*)\)", problem)
+    found = re.fullmatch(
+        rf"line \d+: unknown field 'zzzzzzzz' in {re.escape(where)} \(known: (.*)\)", problem
+    )
     assert found is not None, problem
     assert found.group(1).split(", ") == [s.key for s in kitfile_fields(cls)]
 
@@ -156,8 +165,9 @@ def test_pydantic_mirror_round_trips_every_field() -> None:
 def test_merge_takes_every_field_from_the_parent_when_the_child_has_none() -> None:
     child = Kitfile(model=Model(path="parent:v1"))
     merged = merge_kitfiles(child, FULL)
-    assert merged == dataclasses.replace(FULL, model=dataclasses.replace(FULL.model, parameters=None,
-                                                                         has_parameters=False, layer=None))
+    assert merged == dataclasses.replace(
+        FULL, model=dataclasses.replace(FULL.model, parameters=None, has_parameters=False, layer=None)
+    )
     assert merge_kitfiles(FULL, Kitfile()) == FULL
 
 
@@ -206,7 +216,9 @@ def test_new_field_is_loaded_strictly() -> None:
     assert (kitfile.model.quantization, kitfile.artifact_type) == ("int8", "application/vnd.example")
     with pytest.raises(KitfileError) as info:
         load_kitfile_text(WIDE_YAML.replace("quantization", "quantisation"), into=WideKitfile)
-    assert info.value.problems == ["line 4: unknown field 'quantisation' in model (did you mean 'quantization'?)"]
+    assert info.value.problems == [
+        "line 4: unknown field 'quantisation' in model (did you mean 'quantization'?)"
+    ]
     with pytest.raises(KitfileError):  # the plain Kitfile does not know it
         load_kitfile_text(WIDE_YAML)
 
@@ -230,7 +242,15 @@ def test_new_field_is_in_the_pydantic_mirror() -> None:
     assert data["model"]["quantization"] == "int8" and data["artifactType"] == "application/vnd.example"
     mirrored = mirror.model_validate(data)
     assert list(mirrored.model_dump()) == [
-        "manifestVersion", "package", "code", "datasets", "docs", "prompts", "model", "artifactType"]
+        "manifestVersion",
+        "package",
+        "code",
+        "datasets",
+        "docs",
+        "prompts",
+        "model",
+        "artifactType",
+    ]
     assert mirrored.model.quantization == "int8"
     assert sdk.to_core(mirrored, WideKitfile) == kitfile
     mirrored.model.quantization = "fp16"  # validated on assignment like the other fields

@@ -67,7 +67,9 @@ docs:
 """
 
 # characters that steer YAML: indicators, quotes, breaks, escapes
-YAMLISH = st.text(alphabet=list("[]{}:,-?&*!|>'\"%@`#~<= \n\t\\ab01.exE+_") + ["\u2028", "\x85", "é"], max_size=80)
+YAMLISH = st.text(
+    alphabet=list("[]{}:,-?&*!|>'\"%@`#~<= \n\t\\ab01.exE+_") + ["\u2028", "\x85", "é"], max_size=80
+)
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 
 
@@ -106,8 +108,13 @@ def test_any_text_is_a_kitfile_or_a_kitfile_error(text: str) -> None:
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=200), mutated_valid().map(lambda t: t.encode("utf-16")),
-                 st.binary(max_size=8).map(lambda b: b + VALID.encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        mutated_valid().map(lambda t: t.encode("utf-16")),
+        st.binary(max_size=8).map(lambda b: b + VALID.encode()),
+    )
+)
 @example(b"\xff\xfe\x00\xd8")
 @example(b"\xfe\xff")
 @example(b"\xef\xbb\xbf\xef\xbb\xbf")
@@ -143,10 +150,16 @@ def kitfiles(draw: st.DrawFn) -> Kitfile:
     if draw(st.booleans()):
         parameters, has = params()
         model = Model(
-            name=draw(TEXT), path=draw(TEXT), license=draw(TEXT), framework=draw(TEXT), format=draw(TEXT),
-            version=draw(TEXT), description=draw(TEXT),
+            name=draw(TEXT),
+            path=draw(TEXT),
+            license=draw(TEXT),
+            framework=draw(TEXT),
+            format=draw(TEXT),
+            version=draw(TEXT),
+            description=draw(TEXT),
             parts=draw(st.lists(st.builds(ModelPart, TEXT, TEXT, TEXT, TEXT), max_size=2)),
-            parameters=parameters, has_parameters=has,
+            parameters=parameters,
+            has_parameters=has,
         )
     datasets = []
     for _ in range(draw(st.integers(0, 2))):
@@ -167,14 +180,21 @@ def _same(a: Any, b: Any, *, numbers_as_float64: bool = False) -> bool:
     """Equal, with the type of every number kept (1 is not 1.0, True is not 1), -0.0 and 0.0 alike;
     or with ints and floats compared as the float64 Go would hold."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k], numbers_as_float64=numbers_as_float64) for k in a)
+        return a.keys() == b.keys() and all(
+            _same(a[k], b[k], numbers_as_float64=numbers_as_float64) for k in a
+        )
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(
             _same(x, y, numbers_as_float64=numbers_as_float64) for x, y in zip(a, b, strict=True)
         )
     numbers = (int, float)
-    if numbers_as_float64 and isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) \
-            and not isinstance(b, bool):
+    if (
+        numbers_as_float64
+        and isinstance(a, numbers)
+        and isinstance(b, numbers)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return float(a) == float(b)
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b))
@@ -224,8 +244,10 @@ def test_generic_values_round_trip_through_yaml(value: Any) -> None:
 
 FILTER_TEXT = st.one_of(
     st.text(max_size=60),
-    st.lists(st.sampled_from([":", ",", " ", "model", "datasets", "code", "docs", "kitfile", "prompts", "x", "é"]),
-             max_size=12).map("".join),
+    st.lists(
+        st.sampled_from([":", ",", " ", "model", "datasets", "code", "docs", "kitfile", "prompts", "x", "é"]),
+        max_size=12,
+    ).map("".join),
 )
 
 

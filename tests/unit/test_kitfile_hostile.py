@@ -27,8 +27,13 @@ HEAD = b"manifestVersion: '1.0'\nmodel:\n  path: m\n  parameters:\n"
 
 def _billion_laughs() -> bytes:
     """The classic, as a Kitfile: 9 levels, each a list of 10 aliases of the previous one (10**9 strings)."""
-    lines = ["manifestVersion: '1.0'", "model:", "  path: m", "  parameters:",
-             '    a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines = [
+        "manifestVersion: '1.0'",
+        "model:",
+        "  path: m",
+        "  parameters:",
+        '    a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+    ]
     for level in "bcdefghi":
         prev = chr(ord(level) - 1)
         lines.append(f"    {level}: &{level} [" + ",".join(f"*{prev}" for _ in range(10)) + "]")
@@ -57,20 +62,50 @@ HOSTILE: list[tuple[str, bytes, str]] = [
     ("recursive-alias", _params("&a [1, *a]"), "anchor 'a' value contains itself"),
     ("recursive-alias-map", _params("&a {x: *a}"), "anchor 'a' value contains itself"),
     ("undefined-alias", _params("*nope"), "undefined alias"),
-    ("binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "not valid UTF-8 text: invalid byte 0x89"),
+    (
+        "binary",
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",
+        "not valid UTF-8 text: invalid byte 0x89",
+    ),
     ("nul-bytes", b"manifestVersion: '1.0'\x00\x00\x00\x00", "control character U+0000"),
-    ("invalid-utf8", b"manifestVersion: '1.0'\npackage:\n  name: caf\xe9\n", "invalid byte 0xe9 at line 3 (byte offset 43)"),
+    (
+        "invalid-utf8",
+        b"manifestVersion: '1.0'\npackage:\n  name: caf\xe9\n",
+        "invalid byte 0xe9 at line 3 (byte offset 43)",
+    ),
     ("utf8-surrogate", b"manifestVersion: '1.0'\npackage:\n  name: \xed\xa0\x80\n", "not valid UTF-8"),
     ("utf16-no-bom", "manifestVersion: '1.0'\n".encode("utf-16-le"), "control character U+0000"),
-    ("utf16-bad", b"\xff\xfe" + "manifestVersion: '1.0'\n".encode("utf-16-le") + b"\x00\xd8", "not valid UTF-16"),
-    ("control-char", b"manifestVersion: '1.0'\npackage:\n  name: a\x07b\n", "line 3: control character U+0007"),
-    ("c1-control", "manifestVersion: '1.0'\npackage:\n  name: a\u009bb\n".encode(), "control character U+009B"),
-    ("escape-char", b"manifestVersion: '1.0'\npackage:\n  description: \x1b[31mred\n", "control character U+001B"),
+    (
+        "utf16-bad",
+        b"\xff\xfe" + "manifestVersion: '1.0'\n".encode("utf-16-le") + b"\x00\xd8",
+        "not valid UTF-16",
+    ),
+    (
+        "control-char",
+        b"manifestVersion: '1.0'\npackage:\n  name: a\x07b\n",
+        "line 3: control character U+0007",
+    ),
+    (
+        "c1-control",
+        "manifestVersion: '1.0'\npackage:\n  name: a\u009bb\n".encode(),
+        "control character U+009B",
+    ),
+    (
+        "escape-char",
+        b"manifestVersion: '1.0'\npackage:\n  description: \x1b[31mred\n",
+        "control character U+001B",
+    ),
     ("deep-flow", _params("[" * 20_000 + "]" * 20_000), "nesting depth"),
-    ("deep-block", HEAD + b"".join(b"  " * i + b"- \n" for i in range(3, 3 + 2 * MAX_YAML_DEPTH, 2)) + b"  x\n",
-     f"nested more than {MAX_YAML_DEPTH} levels deep"),
-    ("deep-flow-just-over", _params("[" * (MAX_YAML_DEPTH - 1) + "]" * (MAX_YAML_DEPTH - 1)),
-     f"nested more than {MAX_YAML_DEPTH} levels"),
+    (
+        "deep-block",
+        HEAD + b"".join(b"  " * i + b"- \n" for i in range(3, 3 + 2 * MAX_YAML_DEPTH, 2)) + b"  x\n",
+        f"nested more than {MAX_YAML_DEPTH} levels deep",
+    ),
+    (
+        "deep-flow-just-over",
+        _params("[" * (MAX_YAML_DEPTH - 1) + "]" * (MAX_YAML_DEPTH - 1)),
+        f"nested more than {MAX_YAML_DEPTH} levels",
+    ),
     ("int-tag-5000-digits", _params("!!int " + "9" * 5000), "cannot decode !!str `99999999"),
     ("float-tag-overflow", _params("!!float 1e999999"), "cannot decode !!str `1e999999` as a !!float"),
     ("int-tag-word", _params("!!int abc"), "cannot decode !!str `abc` as a !!int"),
@@ -82,21 +117,42 @@ HOSTILE: list[tuple[str, bytes, str]] = [
     ("omap-tag", _params("!!omap [a: 1]"), "unsupported tag !!omap"),
     ("binary-tag", _params("!!binary aGVsbG8="), "unsupported tag !!binary"),
     ("local-tag", _params("!secret x"), "unsupported tag !secret"),
-    ("python-tag", _params("!!python/object/apply:os.system ['touch pwned']"), "unsupported tag !!python/object"),
+    (
+        "python-tag",
+        _params("!!python/object/apply:os.system ['touch pwned']"),
+        "unsupported tag !!python/object",
+    ),
     ("python-name", b"manifestVersion: !!python/name:os.system\n", "unsupported tag !!python/name"),
     ("str-tag-on-map", _params("!!str {a: 1}"), "expected a scalar node"),
-    ("duplicate-top", b"manifestVersion: '1.0'\nmanifestVersion: '2.0'\n",
-     'line 2: mapping key "manifestVersion" already defined at line 1'),
+    (
+        "duplicate-top",
+        b"manifestVersion: '1.0'\nmanifestVersion: '2.0'\n",
+        'line 2: mapping key "manifestVersion" already defined at line 1',
+    ),
     ("duplicate-param", _params("{lr: 1, lr: 2}"), 'mapping key "lr" already defined'),
-    ("duplicate-quoted", b"manifestVersion: '1.0'\n'package': {}\npackage: {}\n", 'mapping key "package" already'),
+    (
+        "duplicate-quoted",
+        b"manifestVersion: '1.0'\n'package': {}\npackage: {}\n",
+        'mapping key "package" already',
+    ),
     ("mapping-key", _params("{{a: 1}: 2}"), "a mapping cannot be a mapping key"),
-    ("mapping-key-block", b"manifestVersion: '1.0'\n? {a: 1}\n: 2\n", "line 2: a mapping cannot be a mapping key"),
+    (
+        "mapping-key-block",
+        b"manifestVersion: '1.0'\n? {a: 1}\n: 2\n",
+        "line 2: a mapping cannot be a mapping key",
+    ),
     ("sequence-key", _params("{[a]: 1}"), "a list cannot be a mapping key"),
     ("alias-map-key", b"x: &m {a: 1}\n*m : 2\n", "a mapping cannot be a mapping key"),
-    ("over-size", b"manifestVersion: '1.0'\n#" + b"x" * MAX_KITFILE_BYTES + b"\n",
-     f"larger than {MAX_KITFILE_BYTES} bytes"),
-    ("config-over-size", b"manifestVersion: '1.0'\npackage:\n  description: '" + b"<" * (MAX_CONFIG_BYTES // 5) + b"'\n",
-     f"over the {MAX_CONFIG_BYTES}-byte limit"),
+    (
+        "over-size",
+        b"manifestVersion: '1.0'\n#" + b"x" * MAX_KITFILE_BYTES + b"\n",
+        f"larger than {MAX_KITFILE_BYTES} bytes",
+    ),
+    (
+        "config-over-size",
+        b"manifestVersion: '1.0'\npackage:\n  description: '" + b"<" * (MAX_CONFIG_BYTES // 5) + b"'\n",
+        f"over the {MAX_CONFIG_BYTES}-byte limit",
+    ),
     ("empty", b"", "is empty"),
     ("only-bom", b"\xef\xbb\xbf", "is empty"),
     ("not-a-mapping", b"- a\n- b\n", "Kitfile must be a mapping"),
@@ -221,7 +277,9 @@ def test_kitfile_over_the_limit_is_refused_before_a_blob_is_written(tmp_path: Pa
     ctx.mkdir()
     (ctx / "m").write_text("weights")
     big = "<" * (MAX_CONFIG_BYTES // 5)  # JSON writes '<' as \\u003c: the config is 6 times larger
-    (ctx / "Kitfile").write_text(f"manifestVersion: '1.0'\npackage:\n  description: '{big}'\nmodel:\n  path: m\n")
+    (ctx / "Kitfile").write_text(
+        f"manifestVersion: '1.0'\npackage:\n  description: '{big}'\nmodel:\n  path: m\n"
+    )
     home = tmp_path / "home"
     res = kit(home, "pack", str(ctx), "-t", "big:v1")
     assert res.exit_code == 1 and f"over the {MAX_CONFIG_BYTES}-byte limit" in res.output
@@ -312,7 +370,11 @@ def test_anchors_within_the_limits_still_work() -> None:
     kf = load_kitfile_text(text)
     assert kf.model is not None and kf.model.license == "Apache-2.0"
     assert kf.datasets[0].parameters == {"lr": 0.2, "layers": [1, 2]}
-    nested = "manifestVersion: '1.0'\nmodel:\n  parameters: " + "[" * (MAX_YAML_DEPTH - 2) + "]" * (MAX_YAML_DEPTH - 2)
+    nested = (
+        "manifestVersion: '1.0'\nmodel:\n  parameters: "
+        + "[" * (MAX_YAML_DEPTH - 2)
+        + "]" * (MAX_YAML_DEPTH - 2)
+    )
     load_kitfile_text(nested + "\n")  # exactly at the limit: the config is MAX_YAML_DEPTH deep
 
 

@@ -32,7 +32,9 @@ DIGEST = "sha256:" + "a" * 64
 _alnum = string.ascii_lowercase + string.digits
 _component = st.from_regex(r"\A[a-z0-9]{1,8}(?:(?:[._]|__|-{1,3})[a-z0-9]{1,8}){0,3}\Z", fullmatch=True)
 _repository = st.lists(_component, min_size=1, max_size=4).map("/".join)
-_label = st.text(alphabet=_alnum + "-_", min_size=1, max_size=10).filter(lambda s: s[0].isalnum() and s[-1].isalnum())
+_label = st.text(alphabet=_alnum + "-_", min_size=1, max_size=10).filter(
+    lambda s: s[0].isalnum() and s[-1].isalnum()
+)
 _host = st.one_of(
     st.just("localhost"),
     st.lists(_label, min_size=2, max_size=4).map(".".join),
@@ -147,7 +149,9 @@ def _field(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 _annotations = st.dictionaries(st.text(max_size=12), st.text(max_size=12), max_size=3)
 _descriptor = st.fixed_dictionaries(
     {
-        "mediaType": _field(st.sampled_from([mt.KIT_CONFIG, mt.OCI_MANIFEST, mt.layer_media_type("model"), ""])),
+        "mediaType": _field(
+            st.sampled_from([mt.KIT_CONFIG, mt.OCI_MANIFEST, mt.layer_media_type("model"), ""])
+        ),
         "digest": _field(st.one_of(st.just(DIGEST), _hex.map(lambda h: "sha256:" + h), st.text(max_size=10))),
         "size": _field(st.integers(min_value=-2, max_value=2**64)),
     },

@@ -108,7 +108,15 @@ def test_unusable_registry_is_a_usage_error_with_a_hint(text: str, hint_word: st
 
 
 @pytest.mark.parametrize(
-    "text", ["localhost:65535/r", "127.0.0.1:5000/r:v1", "[::1]:5000/r", "localhost:/r", "a-b_c.d-e/r", "x" * 63 + ".io/r"]
+    "text",
+    [
+        "localhost:65535/r",
+        "127.0.0.1:5000/r:v1",
+        "[::1]:5000/r",
+        "localhost:/r",
+        "a-b_c.d-e/r",
+        "x" * 63 + ".io/r",
+    ],
 )
 def test_usable_registries_still_parse(text: str) -> None:
     ref, _ = parse_reference(text)
@@ -123,7 +131,15 @@ def test_dot_registry_quirk_is_kept_for_kitfile_model_paths() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a\x01b:v1", "demo:v1\x00", "reg.io/a\x7fb:v1", "demo:v\u200b1", "demo:v1\u2028", "de\tmo:v1", "\x1b[31mred"],
+    [
+        "a\x01b:v1",
+        "demo:v1\x00",
+        "reg.io/a\x7fb:v1",
+        "demo:v\u200b1",
+        "demo:v1\u2028",
+        "de\tmo:v1",
+        "\x1b[31mred",
+    ],
 )
 def test_control_characters_are_named_not_echoed(text: str) -> None:
     with pytest.raises(UsageError, match="control character or whitespace") as info:
@@ -204,8 +220,9 @@ def _manifest(**fields: Any) -> bytes:
 _DROP = object()
 
 
-@pytest.mark.parametrize("value", ["2", 2.5, None, True, 2.0, _Raw("1e400"), _Raw("2e0"), 2**63, -(2**63) - 1, [2],
-                                   {"v": 2}])
+@pytest.mark.parametrize(
+    "value", ["2", 2.5, None, True, 2.0, _Raw("1e400"), _Raw("2e0"), 2**63, -(2**63) - 1, [2], {"v": 2}]
+)
 def test_non_integer_schema_version_is_a_format_error(value: object) -> None:
     with pytest.raises(FormatError, match="schemaVersion") as info:
         Manifest.from_bytes(_manifest(schemaVersion=value))
@@ -220,7 +237,9 @@ def test_schema_version_may_be_absent() -> None:
 
 
 _NEST = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
-_DEEP_ANNOTATION = f'{{"schemaVersion":2,"config":{json.dumps(CONFIG)},"annotations":{{"x":{_NEST}}}}}'.encode()
+_DEEP_ANNOTATION = (
+    f'{{"schemaVersion":2,"config":{json.dumps(CONFIG)},"annotations":{{"x":{_NEST}}}}}'.encode()
+)
 
 
 @pytest.mark.timeout(10)
@@ -288,8 +307,21 @@ def test_wrong_field_types_are_format_errors(fields: dict[str, Any], word: str) 
     _typed(info.value)
 
 
-@pytest.mark.parametrize("data", [b"", b"\xff\xfe", b"null", b"[]", b'"x"', b"3", b"{", b'{"config":NaN}',
-                                  b'{"schemaVersion":Infinity}', b"1" * 5000])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xff\xfe",
+        b"null",
+        b"[]",
+        b'"x"',
+        b"3",
+        b"{",
+        b'{"config":NaN}',
+        b'{"schemaVersion":Infinity}',
+        b"1" * 5000,
+    ],
+)
 def test_not_a_manifest_at_all(data: bytes) -> None:
     with pytest.raises(FormatError) as info:
         Manifest.from_bytes(data)
@@ -393,7 +425,9 @@ def test_loading_an_index_as_a_modelkit_says_so() -> None:
 
 
 def _repo(handler: Callable[[httpx.Request], httpx.Response]) -> RemoteRepository:
-    client = RegistryClient("registry.example.com", transport=httpx.MockTransport(handler), backoff_base=0.001)
+    client = RegistryClient(
+        "registry.example.com", transport=httpx.MockTransport(handler), backoff_base=0.001
+    )
     return RemoteRepository(client, "r")
 
 
@@ -459,11 +493,13 @@ def _paged(pages: dict[str, tuple[list[str], str | None]]) -> Callable[[httpx.Re
 
 
 def test_pagination_follows_relative_and_absolute_same_host_links() -> None:
-    handler = _paged({
-        "": (["a"], "/v2/r/tags/list?n=1000&last=a"),
-        "a": (["b"], "https://registry.example.com/v2/r/tags/list?n=1000&last=b"),
-        "b": (["c"], None),
-    })
+    handler = _paged(
+        {
+            "": (["a"], "/v2/r/tags/list?n=1000&last=a"),
+            "a": (["b"], "https://registry.example.com/v2/r/tags/list?n=1000&last=b"),
+            "b": (["c"], None),
+        }
+    )
     assert _repo(handler).tags() == ["a", "b", "c"]
 
 
@@ -477,11 +513,13 @@ def test_link_to_itself_ends_with_an_error() -> None:
 
 @pytest.mark.timeout(20)
 def test_links_cycling_between_pages_end_with_an_error() -> None:
-    handler = _paged({
-        "": (["a"], "/v2/r/tags/list?n=1000&last=a"),
-        "a": (["b"], "/v2/r/tags/list?n=1000&last=b"),
-        "b": (["c"], "/v2/r/tags/list?n=1000&last=a"),
-    })
+    handler = _paged(
+        {
+            "": (["a"], "/v2/r/tags/list?n=1000&last=a"),
+            "a": (["b"], "/v2/r/tags/list?n=1000&last=b"),
+            "b": (["c"], "/v2/r/tags/list?n=1000&last=a"),
+        }
+    )
     with pytest.raises(RegistryError, match="repeats"):
         _repo(_guarded(handler)).tags()
 
@@ -497,8 +535,11 @@ def test_endless_distinct_pages_are_capped(monkeypatch: pytest.MonkeyPatch) -> N
         if len(served) > 100:
             raise AssertionError("tag pagination never ended")
         nxt = str(int(last) + 1)
-        return httpx.Response(200, json={"name": "r", "tags": [f"t{nxt}"]},
-                              headers={"Link": f'</v2/r/tags/list?n=1000&last={nxt}>; rel="next"'})
+        return httpx.Response(
+            200,
+            json={"name": "r", "tags": [f"t{nxt}"]},
+            headers={"Link": f'</v2/r/tags/list?n=1000&last={nxt}>; rel="next"'},
+        )
 
     with pytest.raises(RegistryError, match="more than 5 pages") as info:
         _repo(handler).tags()
@@ -513,8 +554,11 @@ def test_link_to_another_host_is_refused() -> None:
         hosts.append(request.url.host)
         if request.url.host != "registry.example.com":
             return httpx.Response(200, json={"name": "r", "tags": ["evil"]})
-        return httpx.Response(200, json={"name": "r", "tags": ["a"]},
-                              headers={"Link": '<https://evil.example.net/v2/r/tags/list?last=a>; rel="next"'})
+        return httpx.Response(
+            200,
+            json={"name": "r", "tags": ["a"]},
+            headers={"Link": '<https://evil.example.net/v2/r/tags/list?last=a>; rel="next"'},
+        )
 
     with pytest.raises(RegistryError, match="another host") as info:
         _repo(handler).tags()
@@ -532,8 +576,9 @@ def test_referrers_with_a_bogus_content_length_is_still_read_bounded() -> None:
     index = Index((Descriptor(mt.OCI_MANIFEST, DIGEST, 2, artifact_type="x"),)).to_bytes()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"Content-Type": mt.OCI_INDEX, "Content-Length": "lots"},
-                              content=index)
+        return httpx.Response(
+            200, headers={"Content-Type": mt.OCI_INDEX, "Content-Length": "lots"}, content=index
+        )
 
     assert [d.digest for d in _repo(handler).referrers(DIGEST)] == [DIGEST]
 
@@ -553,16 +598,22 @@ def test_referrers_index_sent_gzip_encoded_is_decoded() -> None:
     index = Index((Descriptor(mt.OCI_MANIFEST, DIGEST, 2, artifact_type="x"),)).to_bytes()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"Content-Type": mt.OCI_INDEX, "Content-Encoding": "gzip"},
-                              stream=httpx.ByteStream(gzip.compress(index)))  # streamed, as from a socket
+        return httpx.Response(
+            200,
+            headers={"Content-Type": mt.OCI_INDEX, "Content-Encoding": "gzip"},
+            stream=httpx.ByteStream(gzip.compress(index)),
+        )  # streamed, as from a socket
 
     assert [d.digest for d in _repo(handler).referrers(DIGEST)] == [DIGEST]
 
 
 def test_referrers_body_that_does_not_decode_is_a_format_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"Content-Type": mt.OCI_INDEX, "Content-Encoding": "gzip"},
-                              stream=httpx.ByteStream(b"not gzip at all"))
+        return httpx.Response(
+            200,
+            headers={"Content-Type": mt.OCI_INDEX, "Content-Encoding": "gzip"},
+            stream=httpx.ByteStream(b"not gzip at all"),
+        )
 
     with pytest.raises(FormatError) as info:
         _repo(handler).referrers(DIGEST)

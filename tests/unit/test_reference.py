@@ -24,9 +24,17 @@ DIGEST = "sha256:" + "a" * 64
         ("repo:t1,t2,t3", "localhost", "repo", "t1", None, ["t2", "t3"]),
     ],
 )
-def test_parse(text: str, registry: str, repository: str, tag: str | None, digest: str | None, extra: list[str]) -> None:
+def test_parse(
+    text: str, registry: str, repository: str, tag: str | None, digest: str | None, extra: list[str]
+) -> None:
     ref, extras = parse_reference(text)
-    assert (ref.registry, ref.repository, ref.tag, ref.digest, extras) == (registry, repository, tag, digest, extra)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest, extras) == (
+        registry,
+        repository,
+        tag,
+        digest,
+        extra,
+    )
 
 
 @pytest.mark.parametrize(

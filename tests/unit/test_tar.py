@@ -39,8 +39,13 @@ def build(entries: list[tuple]) -> bytes:  # type: ignore[type-arg]
     [
         (
             "basic.tar",
-            [("d", "data", 0o755), ("f", "data/train.csv", 0o644, "a,b\\n1,2\\n"), ("f", "model.bin", 0o644, "hello\n"),
-             ("d", "exec", 0o4755), ("f", "exec/run.sh", 0o755, "#!/bin/sh")],
+            [
+                ("d", "data", 0o755),
+                ("f", "data/train.csv", 0o644, "a,b\\n1,2\\n"),
+                ("f", "model.bin", 0o644, "hello\n"),
+                ("d", "exec", 0o4755),
+                ("f", "exec/run.sh", 0o755, "#!/bin/sh"),
+            ],
         ),
         ("longname.tar", [("f", LONG1, 0o644, "long"), ("f", LONG2, 0o600, "pax-because-unsplittable")]),
         ("nonascii.tar", [("d", "données", 0o755), ("f", "données/模型.bin", 0o644, "unicode")]),
@@ -56,7 +61,9 @@ def test_header_for_file_of_8_gib_or_more_uses_pax_size(tmp_path: Path) -> None:
         fh.truncate(9 * 1024**3)  # sparse: no disk used
     size = os.stat(sparse).st_size
     assert size == 9663676416
-    assert header_bytes("weights/huge.bin", 0o644, size, TYPE_FILE) == (GOLDEN / "big-header.tar").read_bytes()
+    assert (
+        header_bytes("weights/huge.bin", 0o644, size, TYPE_FILE) == (GOLDEN / "big-header.tar").read_bytes()
+    )
 
 
 def test_big_sparse_file_streams_header_first(tmp_path: Path) -> None:
@@ -109,7 +116,11 @@ def test_reader_round_trip_and_refusals() -> None:
         while n := reader.readinto(buf):
             got += buf[:n]
         seen.append((entry.name, entry.typeflag, entry.mode, bytes(got)))
-    assert seen == [("a", "dir", 0o755, b""), ("a/" + "n" * 120, "file", 0o640, b"x" * 1000), ("é.txt", "file", 0o644, b"u")]
+    assert seen == [
+        ("a", "dir", 0o755, b""),
+        ("a/" + "n" * 120, "file", 0o640, b"x" * 1000),
+        ("é.txt", "file", 0o644, b"u"),
+    ]
 
     # a character device entry is refused
     bio = io.BytesIO()

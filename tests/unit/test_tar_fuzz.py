@@ -50,9 +50,18 @@ def _tarfile_seed(fmt: int) -> bytes:
 SEEDS = [_go_seed(), _tarfile_seed(tarfile.GNU_FORMAT), _tarfile_seed(tarfile.PAX_FORMAT)]
 HEADERS = [[off for off in range(0, len(s), 512) if s[off + 257 : off + 262] == b"ustar"] for s in SEEDS]
 FIELDS = {  # (offset, width) of each header field
-    "name": (0, 100), "mode": (100, 8), "uid": (108, 8), "gid": (116, 8), "size": (124, 12),
-    "mtime": (136, 12), "chksum": (148, 8), "typeflag": (156, 1), "linkname": (157, 100),
-    "magic": (257, 6), "version": (263, 2), "prefix": (345, 155),
+    "name": (0, 100),
+    "mode": (100, 8),
+    "uid": (108, 8),
+    "gid": (116, 8),
+    "size": (124, 12),
+    "mtime": (136, 12),
+    "chksum": (148, 8),
+    "typeflag": (156, 1),
+    "linkname": (157, 100),
+    "magic": (257, 6),
+    "version": (263, 2),
+    "prefix": (345, 155),
 }
 FUZZ = settings(
     max_examples=200,
@@ -92,8 +101,10 @@ def test_seeds_parse() -> None:
 
 @pytest.mark.timeout(60)
 @FUZZ
-@given(seed=st.sampled_from(range(len(SEEDS))), flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 7)),
-                                                               min_size=1, max_size=8))
+@given(
+    seed=st.sampled_from(range(len(SEEDS))),
+    flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 7)), min_size=1, max_size=8),
+)
 def test_bit_flips(seed: int, flips: list[tuple[int, int]]) -> None:
     data = bytearray(SEEDS[seed])
     for pos, bit in flips:
@@ -118,9 +129,37 @@ def test_truncation(seed: int, cut: int) -> None:
     value=st.one_of(
         st.binary(max_size=155),
         st.integers(-(1 << 70), 1 << 70).map(lambda n: f"{n:o}".encode()),
-        st.integers(0, (1 << 88) - 1).map(lambda n: bytes([0x80 | (n >> 88 - 8 & 0x7F)]) + (n % (1 << 80)).to_bytes(10, "big")),
-        st.sampled_from([b"\xff" * 12, b"-1", b"0o17", b"1_0", b" 7 ", b"\0" * 12, b"99999999999", b"x", b"g", b"L", b"K",
-                         b"3", b"4", b"6", b"S", b"V", b"\0", b"5", b"2", b"1", b"ustar\0", b"ustar ", b"..", b"/"]),
+        st.integers(0, (1 << 88) - 1).map(
+            lambda n: bytes([0x80 | (n >> 88 - 8 & 0x7F)]) + (n % (1 << 80)).to_bytes(10, "big")
+        ),
+        st.sampled_from(
+            [
+                b"\xff" * 12,
+                b"-1",
+                b"0o17",
+                b"1_0",
+                b" 7 ",
+                b"\0" * 12,
+                b"99999999999",
+                b"x",
+                b"g",
+                b"L",
+                b"K",
+                b"3",
+                b"4",
+                b"6",
+                b"S",
+                b"V",
+                b"\0",
+                b"5",
+                b"2",
+                b"1",
+                b"ustar\0",
+                b"ustar ",
+                b"..",
+                b"/",
+            ]
+        ),
     ),
     fix=st.booleans(),
 )
@@ -146,7 +185,9 @@ def _pax_block(records: bytes, typeflag: bytes) -> bytes:
     return bytes(out) + records + b"\0" * (-len(records) % 512)
 
 
-_KEYS = st.sampled_from([b"path", b"linkpath", b"size", b"mtime", b"uid", b"GNU.sparse.major", b"SCHILY.xattr.a", b""])
+_KEYS = st.sampled_from(
+    [b"path", b"linkpath", b"size", b"mtime", b"uid", b"GNU.sparse.major", b"SCHILY.xattr.a", b""]
+)
 
 
 @st.composite
@@ -154,11 +195,25 @@ def pax_records(draw: st.DrawFn) -> bytes:
     out = b""
     for _ in range(draw(st.integers(1, 4))):
         key = draw(st.one_of(_KEYS, st.binary(max_size=12)))
-        value = draw(st.one_of(
-            st.binary(max_size=60),
-            st.sampled_from([b"abc", b"-5", b"+5", b"9" * 30, b"a/" * 1100 + b"f", b"n" * 5000, b"\xff\xfe", b"a\0b", b""]),
-            st.integers(0, 1 << 70).map(lambda n: str(n).encode()),
-        ))
+        value = draw(
+            st.one_of(
+                st.binary(max_size=60),
+                st.sampled_from(
+                    [
+                        b"abc",
+                        b"-5",
+                        b"+5",
+                        b"9" * 30,
+                        b"a/" * 1100 + b"f",
+                        b"n" * 5000,
+                        b"\xff\xfe",
+                        b"a\0b",
+                        b"",
+                    ]
+                ),
+                st.integers(0, 1 << 70).map(lambda n: str(n).encode()),
+            )
+        )
         body = b" " + key + b"=" + value + b"\n"
         length = len(body) + len(str(len(body)))
         length = len(body) + len(str(length))  # the length counts its own digits

@@ -10,8 +10,17 @@ import pytest
 from kitops.errors import UsageError
 from kitops.registry.tls import DeferredTrustContext, TLSOptions
 
-SETTINGS = ("protocol", "verify_mode", "check_hostname", "options", "verify_flags", "minimum_version",
-            "maximum_version", "post_handshake_auth", "hostname_checks_common_name")
+SETTINGS = (
+    "protocol",
+    "verify_mode",
+    "check_hostname",
+    "options",
+    "verify_flags",
+    "minimum_version",
+    "maximum_version",
+    "post_handshake_auth",
+    "hostname_checks_common_name",
+)
 
 
 def test_settings_match_create_default_context() -> None:
@@ -43,7 +52,10 @@ def test_ssl_cert_file_is_deferred_too(monkeypatch: pytest.MonkeyPatch, tmp_path
     ctx = TLSOptions().ssl_context()
     assert isinstance(ctx, DeferredTrustContext) and ctx.cert_store_stats()["x509_ca"] == 0
     ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="registry.example")
-    assert ctx.cert_store_stats()["x509_ca"] == ssl.create_default_context(cafile=str(bundle)).cert_store_stats()["x509_ca"]
+    assert (
+        ctx.cert_store_stats()["x509_ca"]
+        == ssl.create_default_context(cafile=str(bundle)).cert_store_stats()["x509_ca"]
+    )
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(UsageError, match=r"cannot read CA file .*missing.pem \(from SSL_CERT_FILE\)"):
         TLSOptions().ssl_context()

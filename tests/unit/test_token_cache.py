@@ -30,12 +30,23 @@ def test_tokens_are_kept_per_realm_service_and_scope_and_can_be_dropped() -> Non
     cache.put(realm, service, scope, "pull", 300)
     cache.put(realm, service, "repository:a/b:pull,push", "push", 30)
     cache.put(realm, "other.example.com", scope, "other", 300)
-    assert [cache.get(realm, service, scope), cache.get(realm, service, "repository:a/b:pull,push")] == ["pull", "push"]
-    assert cache.get(realm, "other.example.com", scope) == "other" and cache.get("https://x/token", service, scope) is None
+    assert [cache.get(realm, service, scope), cache.get(realm, service, "repository:a/b:pull,push")] == [
+        "pull",
+        "push",
+    ]
+    assert (
+        cache.get(realm, "other.example.com", scope) == "other"
+        and cache.get("https://x/token", service, scope) is None
+    )
     clock.advance(20)  # the push token's 20 s are up; the others have 290 s
-    assert cache.get(realm, service, "repository:a/b:pull,push") is None and cache.get(realm, service, scope) == "pull"
+    assert (
+        cache.get(realm, service, "repository:a/b:pull,push") is None
+        and cache.get(realm, service, scope) == "pull"
+    )
     cache.drop(realm, service, scope)
-    assert cache.get(realm, service, scope) is None and cache.get(realm, "other.example.com", scope) == "other"
+    assert (
+        cache.get(realm, service, scope) is None and cache.get(realm, "other.example.com", scope) == "other"
+    )
 
 
 def test_a_token_put_again_lives_from_then() -> None:

@@ -33,7 +33,9 @@ def test_nearest_first_lazily_and_with_what_load_kept() -> None:
     walk = walk_parents(kitfile("mid:v1"), "child:v1", reg.load)
     assert reg.loaded == []  # nothing read before it is asked for
     assert next(walk) == ("mid:v1", "kit localhost/mid:v1")
-    assert reg.loaded == ["localhost/mid:v1"]  # a caller acting on each (pull) does so before the next is read
+    assert reg.loaded == [
+        "localhost/mid:v1"
+    ]  # a caller acting on each (pull) does so before the next is read
     assert list(walk) == [("base:v1", "kit localhost/base:v1")]
     assert reg.loaded == ["localhost/mid:v1", "localhost/base:v1"]
 
@@ -52,8 +54,9 @@ def test_load_returning_none_ends_the_walk() -> None:
 
 
 def test_registry_applies_to_references_without_one() -> None:
-    reg = Registry({"reg.example.com/team/mid:v1": "other.example.com/base:v1",
-                    "other.example.com/base:v1": "w.bin"})
+    reg = Registry(
+        {"reg.example.com/team/mid:v1": "other.example.com/base:v1", "other.example.com/base:v1": "w.bin"}
+    )
     got = list(walk_parents(kitfile("team/mid:v1"), "child", reg.load, registry="reg.example.com"))
     assert [path for path, _kept in got] == ["team/mid:v1", "other.example.com/base:v1"]
     assert reg.loaded == ["reg.example.com/team/mid:v1", "other.example.com/base:v1"]

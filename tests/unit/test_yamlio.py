@@ -13,10 +13,26 @@ from kitops.kitfile.yamlio import FlowList, SortedMap, YamlSyntaxError, dump_yam
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("0xFF", 255), ("0o17", 15), ("1.2e+3", 1200.0), ("12.3", 12.3), ("-123", -123), ("true", True),
-        ("False", False), ("yes", "yes"), ("no", "no"), ("on", "on"), ("~", None), ("null", None), ("", None),
-        ("1_000", 1000), ("0b101", 5), ("0777", 511), ('"true"', "true"), ("'3'", "3"),
-        ("123456789012345678901234567890", 1.2345678901234568e29), (".5", 0.5),
+        ("0xFF", 255),
+        ("0o17", 15),
+        ("1.2e+3", 1200.0),
+        ("12.3", 12.3),
+        ("-123", -123),
+        ("true", True),
+        ("False", False),
+        ("yes", "yes"),
+        ("no", "no"),
+        ("on", "on"),
+        ("~", None),
+        ("null", None),
+        ("", None),
+        ("1_000", 1000),
+        ("0b101", 5),
+        ("0777", 511),
+        ('"true"', "true"),
+        ("'3'", "3"),
+        ("123456789012345678901234567890", 1.2345678901234568e29),
+        (".5", 0.5),
     ],
 )
 def test_plain_scalar_typing(text: str, expected: object) -> None:
@@ -25,7 +41,9 @@ def test_plain_scalar_typing(text: str, expected: object) -> None:
 
 
 def test_special_values_timestamps_and_lines() -> None:
-    value, lines = load_yaml("a: .inf\nb: .nan\nc: 2001-12-14\nd:\n  - x: 1\n    y: 2\ne: 2001-12-14T21:59:43.10-05:00\n")
+    value, lines = load_yaml(
+        "a: .inf\nb: .nan\nc: 2001-12-14\nd:\n  - x: 1\n    y: 2\ne: 2001-12-14T21:59:43.10-05:00\n"
+    )
     assert value["a"] == math.inf and math.isnan(value["b"])
     assert value["c"] == dt.datetime(2001, 12, 14, tzinfo=dt.timezone.utc)
     assert value["e"].utcoffset() == dt.timedelta(hours=-5)
@@ -53,11 +71,30 @@ def test_anchors_and_merge_keys() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("1.0", '"1.0"'), ("true", '"true"'), ("yes", '"yes"'), ("Off", '"Off"'), ("3", '"3"'), ("", '""'),
-        ("null", '"null"'), ("1:20", '"1:20"'), (".", "."), ("x: y", "'x: y'"), ("- x", "'- x'"), ("#c", "'#c'"),
-        ("*star", "'*star'"), ("a #b", "'a #b'"), ("trail ", "'trail '"), (" lead", "' lead'"), ("it's", "it's"),
-        ("'q: x'", "'''q: x'''"), ("模型", "模型"), ("a\u2028b", '"a\\Lb"'), ("tab\there", '"tab\\there"'),
-        ("emoji😀", '"emoji\\U0001F600"'), ("a: 'b'", "'a: ''b'''"), ("path/with spaces.bin", "path/with spaces.bin"),
+        ("1.0", '"1.0"'),
+        ("true", '"true"'),
+        ("yes", '"yes"'),
+        ("Off", '"Off"'),
+        ("3", '"3"'),
+        ("", '""'),
+        ("null", '"null"'),
+        ("1:20", '"1:20"'),
+        (".", "."),
+        ("x: y", "'x: y'"),
+        ("- x", "'- x'"),
+        ("#c", "'#c'"),
+        ("*star", "'*star'"),
+        ("a #b", "'a #b'"),
+        ("trail ", "'trail '"),
+        (" lead", "' lead'"),
+        ("it's", "it's"),
+        ("'q: x'", "'''q: x'''"),
+        ("模型", "模型"),
+        ("a\u2028b", '"a\\Lb"'),
+        ("tab\there", '"tab\\there"'),
+        ("emoji😀", '"emoji\\U0001F600"'),
+        ("a: 'b'", "'a: ''b'''"),
+        ("path/with spaces.bin", "path/with spaces.bin"),
     ],
 )
 def test_string_quoting(value: str, expected: str) -> None:
@@ -98,7 +135,17 @@ def test_structures_and_flow() -> None:
 def test_natural_key_order_like_yaml_v3() -> None:
     keys = ["a10", "a2", "b", "B", "a", "x1y", "x01y", "10", "9"]
     out = dump_yaml(SortedMap(dict.fromkeys(keys, 0)))
-    assert [line.split(":")[0].strip('"') for line in out.splitlines()] == ["9", "10", "B", "a", "a2", "a10", "b", "x1y", "x01y"]
+    assert [line.split(":")[0].strip('"') for line in out.splitlines()] == [
+        "9",
+        "10",
+        "B",
+        "a",
+        "a2",
+        "a10",
+        "b",
+        "x1y",
+        "x01y",
+    ]
 
 
 def test_scalar_documents_and_floats() -> None:
@@ -106,20 +153,23 @@ def test_scalar_documents_and_floats() -> None:
     assert dump_yaml([1, "x"]) == "- 1\n- x\n"
     assert dump_yaml(None) == "null\n"
     assert dump_yaml(dt.datetime(2001, 12, 14, tzinfo=dt.timezone.utc)) == "2001-12-14T00:00:00Z\n"
-    assert [format_float_g(x) for x in (1200.0, 1234567.0, 1e21, 1e-5, 1e-4, 0.1, -2.5, float("inf"), float("-inf"))] == [
-        "1200", "1.234567e+06", "1e+21", "1e-05", "0.0001", "0.1", "-2.5", ".inf", "-.inf"
-    ]
+    assert [
+        format_float_g(x)
+        for x in (1200.0, 1234567.0, 1e21, 1e-5, 1e-4, 0.1, -2.5, float("inf"), float("-inf"))
+    ] == ["1200", "1.234567e+06", "1e+21", "1e-05", "0.0001", "0.1", "-2.5", ".inf", "-.inf"]
     assert format_float_g(float("nan")) == ".nan"
 
 
 def test_round_trip_of_a_kitfile_shaped_document() -> None:
     text = (
         "manifestVersion: 1.0.0\npackage:\n  name: x\n  authors: [A, B]\nmodel:\n  name: m\n  path: m.bin\n"
-        "  parameters:\n    alpha: 0.5\n    layers:\n      - 1\n      - 2\n    name: \"3\"\n"
+        '  parameters:\n    alpha: 0.5\n    layers:\n      - 1\n      - 2\n    name: "3"\n'
     )
     value, _ = load_yaml(text)
     value["package"]["authors"] = FlowList(value["package"]["authors"])
-    assert dump_yaml(value) == text.replace("model:\n  name: m\n  path: m.bin", "model:\n  name: m\n  path: m.bin")
+    assert dump_yaml(value) == text.replace(
+        "model:\n  name: m\n  path: m.bin", "model:\n  name: m\n  path: m.bin"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -129,8 +179,17 @@ def test_round_trip_of_a_kitfile_shaped_document() -> None:
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        (1.0, "1.0"), (0.0, "0.0"), (-0.0, "-0.0"), (-3.0, "-3.0"), (1200.0, "1200.0"), (100000.0, "100000.0"),
-        (1e6, "1e+06"), (1e-5, "1e-05"), (2.5, "2.5"), (1e21, "1e+21"), (float("inf"), ".inf"),
+        (1.0, "1.0"),
+        (0.0, "0.0"),
+        (-0.0, "-0.0"),
+        (-3.0, "-3.0"),
+        (1200.0, "1200.0"),
+        (100000.0, "100000.0"),
+        (1e6, "1e+06"),
+        (1e-5, "1e-05"),
+        (2.5, "2.5"),
+        (1e21, "1e+21"),
+        (float("inf"), ".inf"),
     ],
 )
 def test_floats_are_written_so_that_they_read_back_as_floats(value: float, text: str) -> None:
@@ -158,7 +217,7 @@ def test_core_kitfile_keeps_a_float_parameter_and_the_config_json_follows_go() -
     assert kf.model.parameters == {"C": 1.0, "alpha": 1200.0, "n": 3}
     assert isinstance(kf.model.parameters["C"], float)
     written = kf.to_yaml()
-    assert "    C: 1.0\n    alpha: 1200.0\n    \"n\": 3\n" in written
+    assert '    C: 1.0\n    alpha: 1200.0\n    "n": 3\n' in written
     again = load_kitfile_text(written)
     assert again.model is not None
     assert again.model.parameters == kf.model.parameters

@@ -78,7 +78,10 @@ def _layer_block(title: str, layers: Sequence[Descriptor], width: int) -> list[s
         out.append("<none>")
     else:
         out.append(f"{'Type':<{width}} | {'Digest':<18} | Size")
-        out += [f"{layer_type(d.media_type):<{width}} | {_short(d.digest):<18} | {format_bytes(d.size)}" for d in layers]
+        out += [
+            f"{layer_type(d.media_type):<{width}} | {_short(d.digest):<18} | {format_bytes(d.size)}"
+            for d in layers
+        ]
     out.append("")
     return out
 
@@ -90,8 +93,10 @@ def _kitfile_block(a: DiffSide, b: DiffSide) -> list[str]:
     elif a.config is None or b.config is None:
         for which, side in (("ModelKit1", a), ("ModelKit2", b)):
             if side.config is None:
-                out.append(f"  Not compared: the config of {which} ({_short(side.manifest.config.digest)}) "
-                           f"could not be read: {side.config_error or 'unknown error'}")
+                out.append(
+                    f"  Not compared: the config of {which} ({_short(side.manifest.config.digest)}) "
+                    f"could not be read: {side.config_error or 'unknown error'}"
+                )
     else:
         changes = kitfile_changes(a.config, b.config)
         out += [f"  {render_change(c)}" for c in changes] or ["  Kitfiles are identical"]
@@ -110,8 +115,11 @@ def diff_report(a: DiffSide, b: DiffSide) -> str:
     if man_a.config.digest == man_b.config.digest:
         out.append(f"  Configs are identical (Digest: {_short(man_a.config.digest)})")
     else:
-        out += ["Configs differ:", f"  ModelKit1 Config Digest: {_short(man_a.config.digest)}",
-                f"  ModelKit2 Config Digest: {_short(man_b.config.digest)}"]
+        out += [
+            "Configs differ:",
+            f"  ModelKit1 Config Digest: {_short(man_a.config.digest)}",
+            f"  ModelKit2 Config Digest: {_short(man_b.config.digest)}",
+        ]
     out += ["", "Annotations:", DASHES]
     changes = annotation_changes(man_a.annotations, man_b.annotations)
     if not changes:

@@ -26,8 +26,14 @@ def help_hint(ctx: click.Context | None) -> str:
     return f"run '{ctx.command_path} --help' to see its options (usage: {usage})"
 
 
-def report(exc: BaseException, *, debug: bool = False, context: str = "", file: TextIO | None = None,
-           usage_hint: str | None = None) -> int:
+def report(
+    exc: BaseException,
+    *,
+    debug: bool = False,
+    context: str = "",
+    file: TextIO | None = None,
+    usage_hint: str | None = None,
+) -> int:
     """Print ``error: ...`` and ``hint: ...`` on ``file`` (default: stderr); return the exit code.
 
     A bad command line (click's usage errors and :class:`kitops.errors.UsageError`) exits 2;

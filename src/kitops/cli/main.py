@@ -72,15 +72,28 @@ def shown(text: str) -> str:
 def network_options(fn: F) -> F:
     """The network flags of the commands that talk to registries."""
     decorators = [
-        click.option("--plain-http/--no-plain-http", "plain_http", default=None,
-                     help="Use HTTP instead of HTTPS (default: HTTP only for localhost/127.0.0.1)."),
-        click.option("--tls-verify/--no-tls-verify", "tls_verify", default=True, show_default=True,
-                     help="Verify the registry's TLS certificate."),
+        click.option(
+            "--plain-http/--no-plain-http",
+            "plain_http",
+            default=None,
+            help="Use HTTP instead of HTTPS (default: HTTP only for localhost/127.0.0.1).",
+        ),
+        click.option(
+            "--tls-verify/--no-tls-verify",
+            "tls_verify",
+            default=True,
+            show_default=True,
+            help="Verify the registry's TLS certificate.",
+        ),
         click.option("--ca-file", metavar="PATH", help="Extra CA bundle to trust (also $SSL_CERT_FILE)."),
         click.option("--cert", metavar="PATH", help="Client TLS certificate (also $KITOPS_CLIENT_CERT)."),
         click.option("--key", metavar="PATH", help="Client TLS key (also $KITOPS_CLIENT_KEY)."),
-        click.option("--proxy", metavar="URL", help="Proxy for registry requests (default: $HTTPS_PROXY etc.)."),
-        click.option("--concurrency", default=5, show_default=True, metavar="N", help="Blobs transferred in parallel."),
+        click.option(
+            "--proxy", metavar="URL", help="Proxy for registry requests (default: $HTTPS_PROXY etc.)."
+        ),
+        click.option(
+            "--concurrency", default=5, show_default=True, metavar="N", help="Blobs transferred in parallel."
+        ),
     ]
     for deco in reversed(decorators):
         fn = deco(fn)
@@ -90,8 +103,13 @@ def network_options(fn: F) -> F:
 def upload_options(fn: F) -> F:
     """The flags of the commands that upload blobs to a registry (push, and tag on a registry)."""
     decorators = [
-        click.option("--upload-mode", type=click.Choice(["auto", "monolithic", "chunked"]), default="auto",
-                     show_default=True, help="Blob upload strategy (auto picks per registry, with fallback)."),
+        click.option(
+            "--upload-mode",
+            type=click.Choice(["auto", "monolithic", "chunked"]),
+            default="auto",
+            show_default=True,
+            help="Blob upload strategy (auto picks per registry, with fallback).",
+        ),
         click.option("--chunk-size", metavar="MiB", type=int, help="Chunk size for chunked uploads, in MiB."),
     ]
     for deco in reversed(decorators):
@@ -179,12 +197,22 @@ def global_options() -> list[click.Parameter]:
     """The global flags and --debug, for one command. Not given: ``None``, 0 or False."""
     return [
         GlobalOption(["--config", "config"], metavar="DIR", help="Storage root ($KITOPS_HOME) to use."),
-        GlobalOption(["--log-level", "log_level"], metavar="LEVEL", callback=_check_log_level,
-                     help="trace, debug, info, warn or error.  [default: info]"),
-        GlobalOption(["--progress", "progress_mode"], metavar="MODE",
-                     help="none, plain or fancy. Bars are drawn only when stderr is a terminal.  [default: plain]"),
-        GlobalOption(["-v", "--verbose"], count=True,
-                     help="-v debug, -vv trace, -vvv trace without progress. Overrides --log-level."),
+        GlobalOption(
+            ["--log-level", "log_level"],
+            metavar="LEVEL",
+            callback=_check_log_level,
+            help="trace, debug, info, warn or error.  [default: info]",
+        ),
+        GlobalOption(
+            ["--progress", "progress_mode"],
+            metavar="MODE",
+            help="none, plain or fancy. Bars are drawn only when stderr is a terminal.  [default: plain]",
+        ),
+        GlobalOption(
+            ["-v", "--verbose"],
+            count=True,
+            help="-v debug, -vv trace, -vvv trace without progress. Overrides --log-level.",
+        ),
         GlobalOption(["--debug"], is_flag=True, envvar="KITOPS_DEBUG", help="Show tracebacks for errors."),
     ]
 
@@ -206,8 +234,13 @@ class Settings:
         values: dict[str, Any] = {}
         verbose, debug = 0, False
         for options in given:
-            values.update({k: v for k, v in options.items() if k in ("config", "log_level", "progress_mode")
-                           and v is not None})
+            values.update(
+                {
+                    k: v
+                    for k, v in options.items()
+                    if k in ("config", "log_level", "progress_mode") and v is not None
+                }
+            )
             verbose += options.get("verbose") or 0
             debug = debug or bool(options.get("debug"))
         return cls(**values, verbose=verbose, debug=debug, progress_given="progress_mode" in values)
@@ -238,10 +271,20 @@ def _begin(ctx: click.Context) -> None:
     settings = Settings.merge(ctx.meta.get(_GIVEN, ()))
     level = LEVELS[settings.level_name]
     setup_logging(level)
-    ctx.obj = Ctx(settings.config, settings.progress, settings.debug, quiet=level > logging.INFO and not settings.progress_given)
+    ctx.obj = Ctx(
+        settings.config,
+        settings.progress,
+        settings.debug,
+        quiet=level > logging.INFO and not settings.progress_given,
+    )
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("Settings: storage %s, log level %s, progress %s, tracebacks %s", _storage(settings.config),
-                  settings.level_name, settings.progress, "on" if settings.debug else "off")
+        log.debug(
+            "Settings: storage %s, log level %s, progress %s, tracebacks %s",
+            _storage(settings.config),
+            settings.level_name,
+            settings.progress,
+            "on" if settings.debug else "off",
+        )
 
 
 class _KitCommandBase(click.Command):
@@ -290,8 +333,9 @@ class KitGroup(_KitCommandBase, click.Group):
         super().format_options(ctx, formatter)
         self.format_commands(ctx, formatter)
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         with _kit_usage_errors():
             return super().make_context(info_name, args, parent, **extra)
 
@@ -314,9 +358,19 @@ with the Go kit CLI.
 """
 
 
-@click.group(cls=KitGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
-              help="Show the version and exit.")
+@click.group(
+    cls=KitGroup,
+    help=HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """The global options (--config, --log-level, --progress, -v, --debug) are every command's: see KitGroup."""
 
@@ -327,15 +381,27 @@ def cli() -> None:
 
 @cli.command(short_help="Pack a directory into a ModelKit.")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("-f", "--file", "kitfile", metavar="PATH", help="Kitfile to use ('-' reads stdin). Default: DIRECTORY/Kitfile.")
-@click.option("-t", "--tag", metavar="REF", help="Reference to tag it with, e.g. registry/repo:v1 or repo:v1,latest.")
 @click.option(
-    "--compression", default="none", show_default=True,
+    "-f",
+    "--file",
+    "kitfile",
+    metavar="PATH",
+    help="Kitfile to use ('-' reads stdin). Default: DIRECTORY/Kitfile.",
+)
+@click.option(
+    "-t", "--tag", metavar="REF", help="Reference to tag it with, e.g. registry/repo:v1 or repo:v1,latest."
+)
+@click.option(
+    "--compression",
+    default="none",
+    show_default=True,
     type=click.Choice(["none", "gzip", "gzip-fastest", "zstd"]),
     help="Layer compression. 'none' gives digests identical to the Go kit.",
 )
 @click.option("--legacy-manifest", is_flag=True, hidden=True, help="Write the kit v1.7 manifest form.")
-def pack(directory: str, kitfile: str | None, tag: str | None, compression: str, legacy_manifest: bool) -> None:
+def pack(
+    directory: str, kitfile: str | None, tag: str | None, compression: str, legacy_manifest: bool
+) -> None:
     """Pack DIRECTORY, described by its Kitfile, into a ModelKit in local storage.
 
     Layers are built in parallel and verified; re-packing unchanged content gives
@@ -350,14 +416,24 @@ def pack(directory: str, kitfile: str | None, tag: str | None, compression: str,
         path: str | None = kitfile
         if kitfile == "-":
             if sys.stdin.isatty():
-                raise UsageError("No input file specified and no data piped", hint="pipe a Kitfile: cat Kitfile | kit pack . -f -")
+                raise UsageError(
+                    "No input file specified and no data piped",
+                    hint="pipe a Kitfile: cat Kitfile | kit pack . -f -",
+                )
             from kitops.kitfile.load import read_kitfile_stream
 
             text, path = read_kitfile_stream(sys.stdin), None  # at most the Kitfile limit + 1 byte
         with ctx.progress() as progress:
             result = api.pack(
-                directory, kitfile=path, kitfile_text=text, tag=tag, compression=compression,
-                legacy_manifest=legacy_manifest, home=ctx.home, progress=progress, cancel=cancel,
+                directory,
+                kitfile=path,
+                kitfile_text=text,
+                tag=tag,
+                compression=compression,
+                legacy_manifest=legacy_manifest,
+                home=ctx.home,
+                progress=progress,
+                cancel=cancel,
             )
         ctx.echo(f"Model saved: {result.descriptor.digest}")
 
@@ -366,11 +442,17 @@ def pack(directory: str, kitfile: str | None, tag: str | None, compression: str,
 
 @cli.command(short_help="Extract a ModelKit's files.")
 @click.argument("modelkit")
-@click.option("-d", "--dir", "target", default=".", metavar="DIR", help="Directory to unpack into (created if missing).")
+@click.option(
+    "-d", "--dir", "target", default=".", metavar="DIR", help="Directory to unpack into (created if missing)."
+)
 @click.option("-o", "--overwrite", is_flag=True, help="Overwrite existing files and a differing Kitfile.")
 @click.option("-i", "--ignore-existing", is_flag=True, help="Keep files that already exist, unpack the rest.")
 @click.option(
-    "-f", "--filter", "filters", multiple=True, metavar="FILTER",
+    "-f",
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="FILTER",
     help="type1,type2[:name1,name2]; types: kitfile, model, datasets, code, docs. Repeatable (any match).",
 )
 @click.option("--kitfile", "d_kitfile", is_flag=True, hidden=True)
@@ -380,8 +462,17 @@ def pack(directory: str, kitfile: str | None, tag: str | None, compression: str,
 @click.option("--docs", "d_docs", is_flag=True, hidden=True)
 @network_options
 def unpack(
-    modelkit: str, target: str, overwrite: bool, ignore_existing: bool, filters: tuple[str, ...],
-    d_kitfile: bool, d_model: bool, d_code: bool, d_datasets: bool, d_docs: bool, **net: Any,
+    modelkit: str,
+    target: str,
+    overwrite: bool,
+    ignore_existing: bool,
+    filters: tuple[str, ...],
+    d_kitfile: bool,
+    d_model: bool,
+    d_code: bool,
+    d_datasets: bool,
+    d_docs: bool,
+    **net: Any,
 ) -> None:
     """Unpack MODELKIT ([registry/]repository[:tag|@digest]) into a directory.
 
@@ -402,21 +493,43 @@ def unpack(
     network = make_network(net)
     chosen = list(filters)
     if not chosen:
-        legacy = [n for n, on in (("kitfile", d_kitfile), ("model", d_model), ("code", d_code),
-                                  ("datasets", d_datasets), ("docs", d_docs)) if on]
+        legacy = [
+            n
+            for n, on in (
+                ("kitfile", d_kitfile),
+                ("model", d_model),
+                ("code", d_code),
+                ("datasets", d_datasets),
+                ("docs", d_docs),
+            )
+            if on
+        ]
         if legacy:
-            log.warning("the --kitfile/--model/--code/--datasets/--docs flags are deprecated; use --filter %s", ",".join(legacy))
+            log.warning(
+                "the --kitfile/--model/--code/--datasets/--docs flags are deprecated; use --filter %s",
+                ",".join(legacy),
+            )
             chosen = [",".join(legacy)]
 
     def body(cancel: Cancel) -> None:
         log.info("Unpacking to %s", os.path.abspath(target))
         with ctx.progress() as progress:
             result = api.unpack(
-                modelkit, target_dir=target, filters=chosen, overwrite=overwrite,
-                ignore_existing=ignore_existing, home=ctx.home, progress=progress, cancel=cancel,
+                modelkit,
+                target_dir=target,
+                filters=chosen,
+                overwrite=overwrite,
+                ignore_existing=ignore_existing,
+                home=ctx.home,
+                progress=progress,
+                cancel=cancel,
                 network=network,
             )
-        log.info("Unpacked %d files%s", result.files, f" ({result.skipped} existing kept)" if result.skipped else "")
+        log.info(
+            "Unpacked %d files%s",
+            result.files,
+            f" ({result.skipped} existing kept)" if result.skipped else "",
+        )
 
     run(ctx, body, context="Failed to unpack")
 
@@ -425,14 +538,32 @@ def unpack(
 # list / inspect / info
 
 
-_TEMPLATE_FIELDS = {"Repo": "repo", "Digest": "digest", "Tags": "tags", "ModelName": "modelName", "Size": "size",
-                    "SizeBytes": "sizeBytes", "Author": "author"}
+_TEMPLATE_FIELDS = {
+    "Repo": "repo",
+    "Digest": "digest",
+    "Tags": "tags",
+    "ModelName": "modelName",
+    "Size": "size",
+    "SizeBytes": "sizeBytes",
+    "Author": "author",
+}
 FORMAT_HINT = (
     "use --format table, --format json, or a Go template of the fields "
     + " ".join("{{." + name + "}}" for name in _TEMPLATE_FIELDS)
     + r", e.g. --format '{{.Repo}}:{{.Tags}}\t{{.Size}}' (escapes: \t \n \\ \xHH \uHHHH)"
 )
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "'": "'", '"': '"'}
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "'": "'",
+    '"': '"',
+}
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.?)", re.DOTALL)
 _FIELD_ACTION = re.compile(r"\s*\.(\w+)\s*")
 
@@ -452,8 +583,10 @@ def _unescape(text: str, offset: int) -> str:
             return chr(int(seq, 8))
         elif seq in _ESCAPES:
             return _ESCAPES[seq]
-        raise UsageError(f"template: invalid escape sequence '\\{seq}' at character {offset + m.start() + 1}",
-                         hint=FORMAT_HINT)
+        raise UsageError(
+            f"template: invalid escape sequence '\\{seq}' at character {offset + m.start() + 1}",
+            hint=FORMAT_HINT,
+        )
 
     return _ESCAPE.sub(one, text)
 
@@ -478,9 +611,11 @@ class ListTemplate:
             raw = template[pos:] if start < 0 else template[pos:start]
             end = -1 if start < 0 else template.find("}}", start + 2)
             if start >= 0 and end < 0:
-                raise UsageError(f"template: unclosed action at character {start + 1}: {template[start:]}",
-                                 hint=FORMAT_HINT)
-            action = "" if start < 0 else template[start + 2:end]
+                raise UsageError(
+                    f"template: unclosed action at character {start + 1}: {template[start:]}",
+                    hint=FORMAT_HINT,
+                )
+            action = "" if start < 0 else template[start + 2 : end]
             if trim_left:
                 raw = raw.lstrip()
             if action[:1] == "-" and action[1:2].isspace():
@@ -498,8 +633,10 @@ class ListTemplate:
     def _field(action: str) -> str:
         m = _FIELD_ACTION.fullmatch(action)
         if m is None:
-            raise UsageError(f"template: unsupported action {{{{{action}}}}}: only fields such as {{{{.Repo}}}} are",
-                             hint=FORMAT_HINT)
+            raise UsageError(
+                f"template: unsupported action {{{{{action}}}}}: only fields such as {{{{.Repo}}}} are",
+                hint=FORMAT_HINT,
+            )
         if m.group(1) not in _TEMPLATE_FIELDS:
             raise UsageError(f"template: can't evaluate field {m.group(1)}", hint=FORMAT_HINT)
         return _TEMPLATE_FIELDS[m.group(1)]
@@ -524,7 +661,9 @@ def _list_format(ctx: click.Context, _param: click.Parameter, value: Any) -> str
         return value  # type: ignore[no-any-return]
     text = str(value)
     if "{{" not in text and "\\" not in text:  # a word (yaml, tabel...) is no template
-        raise CommandLineError(f"unknown format {text!r}: not table, json or a template", ctx, hint=FORMAT_HINT)
+        raise CommandLineError(
+            f"unknown format {text!r}: not table, json or a template", ctx, hint=FORMAT_HINT
+        )
     try:
         return ListTemplate.parse(text)
     except UsageError as exc:
@@ -533,9 +672,16 @@ def _list_format(ctx: click.Context, _param: click.Parameter, value: Any) -> str
 
 @cli.command("list", short_help="List ModelKits in local storage.")
 @click.argument("repository", required=False)
-@click.option("--format", "fmt", callback=_list_format, default="table", show_default=True, metavar="FORMAT",
-              help="table, json, or a Go template such as '{{.Repo}}:{{.Tags}}\\t{{.Size}}'. "
-                   "Fields: " + " ".join("." + name for name in _TEMPLATE_FIELDS) + ".")
+@click.option(
+    "--format",
+    "fmt",
+    callback=_list_format,
+    default="table",
+    show_default=True,
+    metavar="FORMAT",
+    help="table, json, or a Go template such as '{{.Repo}}:{{.Tags}}\\t{{.Size}}'. "
+    "Fields: " + " ".join("." + name for name in _TEMPLATE_FIELDS) + ".",
+)
 @network_options
 def list_cmd(repository: str | None, fmt: str | ListTemplate, **net: Any) -> None:
     """List ModelKits: repository, tag, maintainer, name, size (of layers) and digest.
@@ -587,7 +733,9 @@ def inspect(modelkit: str, remote: bool, **net: Any) -> None:
 @cli.command(short_help="Show a ModelKit's Kitfile.")
 @click.argument("modelkit")
 @click.option("-r", "--remote", is_flag=True, help="Read from the registry instead of local storage.")
-@click.option("-f", "--filter", "filter_", metavar="PATH", help="Print one node, e.g. package.name or model.parts.")
+@click.option(
+    "-f", "--filter", "filter_", metavar="PATH", help="Print one node, e.g. package.name or model.parts."
+)
 @network_options
 def info(modelkit: str, remote: bool, filter_: str | None, **net: Any) -> None:
     """Print the Kitfile of MODELKIT as YAML (optionally one node of it)."""
@@ -610,8 +758,14 @@ def info(modelkit: str, remote: bool, filter_: str | None, **net: Any) -> None:
 @cli.command(short_help="Give a ModelKit another tag (locally or on a registry).")
 @click.argument("source")
 @click.argument("target")
-@click.option("-r", "--remote", "remote", flag_value=True, default=None,
-              help="Tag on the registry even when SOURCE is also in local storage.")
+@click.option(
+    "-r",
+    "--remote",
+    "remote",
+    flag_value=True,
+    default=None,
+    help="Tag on the registry even when SOURCE is also in local storage.",
+)
 @network_options
 @upload_options
 def tag(source: str, target: str, remote: bool | None, **net: Any) -> None:
@@ -638,7 +792,9 @@ def tag(source: str, target: str, remote: bool | None, **net: Any) -> None:
 @cli.command(short_help="Remove ModelKits or tags from local storage.")
 @click.argument("modelkit", required=False)
 @click.option("-f", "--force", is_flag=True, help="Remove the ModelKit even if other tags point to it.")
-@click.option("-a", "--all", "all_", is_flag=True, help="Remove every untagged ModelKit (with --force: everything).")
+@click.option(
+    "-a", "--all", "all_", is_flag=True, help="Remove every untagged ModelKit (with --force: everything)."
+)
 @click.option("-r", "--remote", is_flag=True, help="Delete from the registry.")
 @network_options
 def remove(modelkit: str | None, force: bool, all_: bool, remote: bool, **net: Any) -> None:
@@ -719,7 +875,14 @@ def push(source: str, destination: str | None, **net: Any) -> None:
     def body(cancel: Cancel) -> None:
         log.info("Pushing %s%s", shown(source), f" to {shown(destination)}" if destination else "")
         with ctx.progress() as progress:
-            result = api.push(source, destination, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel)
+            result = api.push(
+                source,
+                destination,
+                home=ctx.home,
+                network=make_network(net),
+                progress=progress,
+                cancel=cancel,
+            )
         ctx.echo(f"Pushed {result.descriptor.digest}")
 
     run(ctx, body, context="Failed to push")
@@ -740,7 +903,9 @@ def pull(modelkit: str, **net: Any) -> None:
     def body(cancel: Cancel) -> None:
         log.info("Pulling %s", shown(modelkit))
         with ctx.progress() as progress:
-            result = api.pull(modelkit, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel)
+            result = api.pull(
+                modelkit, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel
+            )
         ctx.echo(f"Pulled {result.descriptor.digest}")
 
     run(ctx, body, context="Failed to pull")
@@ -817,8 +982,12 @@ def init(path: str, name: str, desc: str, author: str, force: bool) -> None:
         nonlocal name, desc, author
         if sys.stdin.isatty() and sys.stdout.isatty():
             name = name or click.prompt("Enter a name for the ModelKit", default="", show_default=False)
-            desc = desc or click.prompt("Enter a short description for the ModelKit", default="", show_default=False)
-            author = author or click.prompt("Enter an author for the ModelKit", default="", show_default=False)
+            desc = desc or click.prompt(
+                "Enter a short description for the ModelKit", default="", show_default=False
+            )
+            author = author or click.prompt(
+                "Enter an author for the ModelKit", default="", show_default=False
+            )
         kitfile, written = api.init(path, name=name, description=desc, author=author, force=force)
         log.info("Generated Kitfile:\n\n%s", kitfile.to_yaml())
         ctx.echo(f"Saved to path '{written}'")
@@ -828,7 +997,12 @@ def init(path: str, name: str, desc: str, author: str, force: bool) -> None:
 
 @cli.command("import", short_help="Import a model from MLflow as a ModelKit.")
 @click.argument("source")
-@click.option("-t", "--tag", metavar="REF", help="Reference to store it under (default for registered models: NAME:VERSION).")
+@click.option(
+    "-t",
+    "--tag",
+    metavar="REF",
+    help="Reference to store it under (default for registered models: NAME:VERSION).",
+)
 @click.option("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI).")
 @click.option("--force", is_flag=True, help="Import a run that is not FINISHED.")
 def import_cmd(source: str, tag: str | None, tracking_uri: str | None, force: bool) -> None:

@@ -29,7 +29,13 @@ _PREFIX = {
     logging.CRITICAL: "[ERROR] ",
 }
 TRACE = 5
-LEVELS = {"trace": TRACE, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+LEVELS = {
+    "trace": TRACE,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 class KitLogFormatter(logging.Formatter):
@@ -240,7 +246,9 @@ class RichProgress:
     stdout is never touched: it carries only results.
     """
 
-    def __init__(self, fancy: bool = False, stream: TextIO | None = None, *, console: Console | None = None) -> None:
+    def __init__(
+        self, fancy: bool = False, stream: TextIO | None = None, *, console: Console | None = None
+    ) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -287,8 +295,11 @@ class RichProgress:
         target = self._console.file
         for logger in (logging.getLogger("kitops"), logging.getLogger()):
             for handler in logger.handlers:
-                if (isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
-                        and _same_file(handler.stream, target)):
+                if (
+                    isinstance(handler, logging.StreamHandler)
+                    and not isinstance(handler, logging.FileHandler)
+                    and _same_file(handler.stream, target)
+                ):
                     proxy = _ConsoleLines(self._console)
                     old = handler.setStream(proxy)
                     if old is not None:

@@ -85,4 +85,6 @@ def version_text() -> str:
 
     from kitops import __version__
 
-    return f"Version: {__version__}\nPython: {platform.python_version()}\nImplementation: kitops (pure Python)"
+    return (
+        f"Version: {__version__}\nPython: {platform.python_version()}\nImplementation: kitops (pure Python)"
+    )

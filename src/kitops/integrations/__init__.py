@@ -45,7 +45,11 @@ def import_uri(
         from kitops.integrations.mlflow import import_mlflow
 
         return import_mlflow(uri, tag=tag, home=home, tracking_uri=tracking_uri, force=force)
-    if scheme in ("hf", "huggingface") or "huggingface.co" in uri or (not sep and uri.strip("/").count("/") == 1):
+    if (
+        scheme in ("hf", "huggingface")
+        or "huggingface.co" in uri
+        or (not sep and uri.strip("/").count("/") == 1)
+    ):
         raise UsageError(
             f"importing from Hugging Face is not supported yet: {uri}",
             hint="download the files, then run 'kit init DIR' and 'kit pack DIR -t TAG' "

@@ -119,8 +119,10 @@ def _import(name: str) -> Any:
     except ImportError as exc:
         missing = (exc.name or "").split(".")[0]
         if missing and missing != "mlflow":  # MLflow is there, one of its optional dependencies is not
-            raise UsageError(f"{name} needs the Python package {missing}, which is not installed",
-                             hint=f"pip install {missing}") from None
+            raise UsageError(
+                f"{name} needs the Python package {missing}, which is not installed",
+                hint=f"pip install {missing}",
+            ) from None
         raise UsageError(f"MLflow is not installed ({exc})", hint=INSTALL_HINT) from None
 
 
@@ -139,7 +141,9 @@ def _mlflow_errors(what: str, tracking_uri: str) -> Iterator[None]:
     except mlflow_exception as exc:
         code = str(getattr(exc, "error_code", ""))
         message = getattr(exc, "message", None) or str(exc)
-        hint = f"check the id and the tracking URI ({redact_uri(tracking_uri)}; set it with MLFLOW_TRACKING_URI)"
+        hint = (
+            f"check the id and the tracking URI ({redact_uri(tracking_uri)}; set it with MLFLOW_TRACKING_URI)"
+        )
         if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ENDPOINT_NOT_FOUND"):
             raise NotFoundError(f"{what}: {message}", hint=hint) from None
         raise MLflowError(f"{what}: {message}", hint=hint) from None
@@ -226,8 +230,9 @@ def _safe_name(name: str, fallback: str) -> str:
 
 def _download_run_path(mlflow: Any, run_id: str, path: str, dest: Path, tracking_uri: str) -> None:
     with _mlflow_errors(f"downloading artifact {path!r} of run {run_id}", tracking_uri):
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dest),
-                                            tracking_uri=tracking_uri)
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=path, dst_path=str(dest), tracking_uri=tracking_uri
+        )
 
 
 def _download_logged(mlflow: Any, lm: Any, dest: Path, tracking_uri: str) -> _FoundModel:
@@ -245,8 +250,11 @@ def _download_uri(mlflow: Any, uri: str, target: Path, tracking_uri: str, *, wha
     tmp = target.parent / f".download-{target.name}"
     try:
         with _mlflow_errors(what, tracking_uri):
-            got = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp),
-                                                           tracking_uri=tracking_uri))
+            got = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri, dst_path=str(tmp), tracking_uri=tracking_uri
+                )
+            )
         if got.resolve().is_relative_to(tmp.resolve()):
             os.replace(got, target)
         elif got.is_dir():  # an artifact repository that handed back its own files: copy, never move
@@ -281,7 +289,13 @@ def _read_mlmodel(path: Path) -> dict[str, Any]:
 
 
 def _stage_run(
-    mlflow: Any, client: Any, run: Any, dest: Path, tracking_uri: str, *, artifact_path: str | None,
+    mlflow: Any,
+    client: Any,
+    run: Any,
+    dest: Path,
+    tracking_uri: str,
+    *,
+    artifact_path: str | None,
     model_id: str | None,
 ) -> _FoundModel | None:
     """Download what gets packed into ``dest``; return the model chosen as the Kitfile's model."""
@@ -304,13 +318,17 @@ def _stage_run(
             names = sorted({lm.name for lm in logged})
             raise NotFoundError(
                 f"run {run_id} has no artifact or logged model {path!r}",
-                hint=f"logged models: {', '.join(names)}" if names else "list the run's artifacts in the MLflow UI",
+                hint=f"logged models: {', '.join(names)}"
+                if names
+                else "list the run's artifacts in the MLflow UI",
             )
         _download_run_path(mlflow, run_id, path, dest, tracking_uri)
         scanned = _scan_models(dest)
         if len(scanned) > 1:
-            raise UsageError(f"artifact {path!r} of run {run_id} holds several MLflow models: {', '.join(scanned)}",
-                             hint="name the one to pack")
+            raise UsageError(
+                f"artifact {path!r} of run {run_id} holds several MLflow models: {', '.join(scanned)}",
+                hint="name the one to pack",
+            )
         return _finish_model(dest, _run_model(run_id, scanned[0])) if scanned else None
     with _mlflow_errors(f"listing artifacts of run {run_id}", tracking_uri):
         top = client.list_artifacts(run_id)
@@ -479,32 +497,43 @@ def _classify(root: Path, claimed: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def build_kitfile(staged: _Staged, *, package_name: str, name: str | None = None,
-                  description: str | None = None, authors: Sequence[str] | None = None) -> Kitfile:
+def build_kitfile(
+    staged: _Staged,
+    *,
+    package_name: str,
+    name: str | None = None,
+    description: str | None = None,
+    authors: Sequence[str] | None = None,
+) -> Kitfile:
     """The Kitfile for what was staged (see the module docstring for the mapping)."""
     run, found, reg, root = staged.run, staged.model, staged.registered, staged.context
     tags: dict[str, str] = dict(run.data.tags) if run is not None else {}
     meta: dict[str, Any] = {}
     if run is not None:
         info = run.info
-        meta.update({
-            "run_id": info.run_id,
-            "run_name": getattr(info, "run_name", None) or tags.get("mlflow.runName"),
-            "experiment_id": info.experiment_id,
-            "experiment_name": staged.experiment_name,
-            "status": info.status,
-            "start_time": _iso(info.start_time),
-            "end_time": _iso(info.end_time),
-            "user": tags.get("mlflow.user"),
-            "source": {"name": tags.get("mlflow.source.name"), "type": tags.get("mlflow.source.type")},
-            "parent_run_id": tags.get("mlflow.parentRunId"),
-            "params": dict(run.data.params),
-            "metrics": {k: _number(v) for k, v in run.data.metrics.items()},
-            "tags": {k: v for k, v in tags.items() if not k.startswith(("mlflow.", "kitops."))},
-        })
+        meta.update(
+            {
+                "run_id": info.run_id,
+                "run_name": getattr(info, "run_name", None) or tags.get("mlflow.runName"),
+                "experiment_id": info.experiment_id,
+                "experiment_name": staged.experiment_name,
+                "status": info.status,
+                "start_time": _iso(info.start_time),
+                "end_time": _iso(info.end_time),
+                "user": tags.get("mlflow.user"),
+                "source": {"name": tags.get("mlflow.source.name"), "type": tags.get("mlflow.source.type")},
+                "parent_run_id": tags.get("mlflow.parentRunId"),
+                "params": dict(run.data.params),
+                "metrics": {k: _number(v) for k, v in run.data.metrics.items()},
+                "tags": {k: v for k, v in tags.items() if not k.startswith(("mlflow.", "kitops."))},
+            }
+        )
     model_tags = found.tags if found is not None else {}
-    for key, tag in (("git_commit", "mlflow.source.git.commit"), ("git_repo", "mlflow.source.git.repoURL"),
-                     ("git_branch", "mlflow.source.git.branch")):
+    for key, tag in (
+        ("git_commit", "mlflow.source.git.commit"),
+        ("git_repo", "mlflow.source.git.repoURL"),
+        ("git_branch", "mlflow.source.git.branch"),
+    ):
         meta[key] = tags.get(tag) or model_tags.get(tag)
 
     # datasets logged with mlflow.log_input: a layer when the file is among the artifacts
@@ -517,18 +546,28 @@ def build_kitfile(staged: _Staged, *, package_name: str, name: str | None = None
         ds = di.dataset
         source = _dataset_source(ds)
         context = next((t.value for t in (di.tags or []) if t.key == "mlflow.data.context"), None)
-        record = {"name": ds.name, "digest": ds.digest, "source_type": ds.source_type, "source": source,
-                  "context": context}
+        record = {
+            "name": ds.name,
+            "digest": ds.digest,
+            "source_type": ds.source_type,
+            "source": source,
+            "context": context,
+        }
         spath = _source_path(source)
         rel = _match_dataset(spath, [c for c in candidates if c not in claimed]) if spath else None
         if rel is None:
             unmatched.append(record)
             continue
         claimed.append(rel)
-        datasets.append(DatasetEntry(name=ds.name or Path(rel).stem, path=rel,
-                                     description=f"MLflow {context} dataset" if context else "MLflow dataset",
-                                     parameters=_clean({"mlflow": {k: v for k, v in record.items() if k != "name"}}),
-                                     has_parameters=True))
+        datasets.append(
+            DatasetEntry(
+                name=ds.name or Path(rel).stem,
+                path=rel,
+                description=f"MLflow {context} dataset" if context else "MLflow dataset",
+                parameters=_clean({"mlflow": {k: v for k, v in record.items() if k != "name"}}),
+                has_parameters=True,
+            )
+        )
     meta["datasets"] = unmatched
 
     code: list[CodeEntry] = []
@@ -541,18 +580,25 @@ def build_kitfile(staged: _Staged, *, package_name: str, name: str | None = None
         framework = mlflow_framework(mm)
         fl = flavors.get(framework) if isinstance(flavors.get(framework), dict) else {}
         pyfunc = flavors.get(PYFUNC) if isinstance(flavors.get(PYFUNC), dict) else {}
-        meta.update({
-            "model_uri": found.uri,
-            "model_id": found.model_id or mm.get("model_id"),
-            "flavors": list(flavors),
-            "framework_version": next((v for k, v in (fl or {}).items() if k.endswith("_version")), None),
-            "python_version": (pyfunc or {}).get("python_version"),
-            "mlflow_version": mm.get("mlflow_version"),
-            "signature": _signature(mm),
-        })
+        meta.update(
+            {
+                "model_uri": found.uri,
+                "model_id": found.model_id or mm.get("model_id"),
+                "flavors": list(flavors),
+                "framework_version": next((v for k, v in (fl or {}).items() if k.endswith("_version")), None),
+                "python_version": (pyfunc or {}).get("python_version"),
+                "mlflow_version": mm.get("mlflow_version"),
+                "signature": _signature(mm),
+            }
+        )
         if reg is not None:
-            meta["registered_model"] = {"name": reg.name, "version": reg.version, "aliases": reg.aliases,
-                                        "tags": reg.tags, "source": reg.source}
+            meta["registered_model"] = {
+                "name": reg.name,
+                "version": reg.version,
+                "aliases": reg.aliases,
+                "tags": reg.tags,
+                "source": reg.source,
+            }
         model = Model(
             name=reg.name if reg is not None else found.name,
             path=found.rel,
@@ -564,14 +610,18 @@ def build_kitfile(staged: _Staged, *, package_name: str, name: str | None = None
         )
         for env in ENV_FILES:
             if (root / found.rel / env).is_file():
-                code.append(CodeEntry(path=_join(found.rel, env), description=f"MLflow model environment ({env})"))
+                code.append(
+                    CodeEntry(path=_join(found.rel, env), description=f"MLflow model environment ({env})")
+                )
     for kind, rel in _classify(root, claimed):
         if kind == "docs":
             docs.append(DocsEntry(path=rel))
         elif kind == "dataset":
             datasets.append(DatasetEntry(name=Path(rel).stem or rel, path=rel))
         elif kind == "model" and model is None:
-            model = Model(name=Path(rel).stem, path=rel, parameters={"mlflow": _clean(meta)}, has_parameters=True)
+            model = Model(
+                name=Path(rel).stem, path=rel, parameters={"mlflow": _clean(meta)}, has_parameters=True
+            )
         elif kind == "model":
             parts.append(ModelPart(name=Path(rel).stem, path=rel))
         else:
@@ -589,7 +639,9 @@ def build_kitfile(staged: _Staged, *, package_name: str, name: str | None = None
         description=description if description is not None else default_description,
         authors=list(authors) if authors is not None else ([user] if user else []),
     )
-    return Kitfile(manifest_version="1.0.0", package=package, model=model, code=code, datasets=datasets, docs=docs)
+    return Kitfile(
+        manifest_version="1.0.0", package=package, model=model, code=code, datasets=datasets, docs=docs
+    )
 
 
 def _merge_user_kitfile(kitfile: Kitfile, generated: Kitfile) -> Kitfile:
@@ -607,7 +659,9 @@ def _merge_user_kitfile(kitfile: Kitfile, generated: Kitfile) -> Kitfile:
 
 
 def _annotations(staged: _Staged) -> dict[str, str]:
-    out: dict[str, str] = {ANNOTATION_TRACKING_URI: redact_uri(staged.tracking_uri)} if staged.tracking_uri else {}
+    out: dict[str, str] = (
+        {ANNOTATION_TRACKING_URI: redact_uri(staged.tracking_uri)} if staged.tracking_uri else {}
+    )
     if staged.run is not None:
         out[ANNOTATION_RUN_ID] = staged.run.info.run_id
         out[ANNOTATION_EXPERIMENT_ID] = str(staged.run.info.experiment_id)
@@ -646,8 +700,9 @@ def _get_run(client: Any, run_id: str, tracking_uri: str) -> Any:
             run = client.get_run(run_id)
         except Exception as exc:
             if str(getattr(exc, "error_code", "")) == "INVALID_PARAMETER_VALUE":
-                raise NotFoundError(f"MLflow run {run_id} not found: {getattr(exc, 'message', exc)}",
-                                    hint="check the run id") from None
+                raise NotFoundError(
+                    f"MLflow run {run_id} not found: {getattr(exc, 'message', exc)}", hint="check the run id"
+                ) from None
             raise
     if getattr(run.info, "lifecycle_stage", "active") == "deleted":
         raise NotFoundError(f"MLflow run {run_id} is deleted", hint="restore it first (mlflow runs restore)")
@@ -674,11 +729,27 @@ def _experiment_name(client: Any, experiment_id: str) -> str:
         return ""
 
 
-def _pack(staged: _Staged, kitfile: Kitfile, ref: str, *, home: Home, compression: str,
-          progress: Progress | None, cancel: Cancel | None) -> tuple[PackResult, dict[str, str]]:
+def _pack(
+    staged: _Staged,
+    kitfile: Kitfile,
+    ref: str,
+    *,
+    home: Home,
+    compression: str,
+    progress: Progress | None,
+    cancel: Cancel | None,
+) -> tuple[PackResult, dict[str, str]]:
     annotations = _annotations(staged)
-    result = api.pack(staged.context, kitfile=kitfile, tag=ref, compression=compression, home=home,
-                      progress=progress, cancel=cancel, annotations=annotations)
+    result = api.pack(
+        staged.context,
+        kitfile=kitfile,
+        tag=ref,
+        compression=compression,
+        home=home,
+        progress=progress,
+        cancel=cancel,
+        annotations=annotations,
+    )
     return result, annotations
 
 
@@ -731,40 +802,51 @@ def log_modelkit(
     mlflow = _mlflow()
     target = parse_single(ref, what="ModelKit reference")
     if push and target.is_local_only:
-        raise UsageError(f"cannot push {ref}: the reference names no registry",
-                         hint="use registry/repository:tag, or pass push=False to pack locally only")
+        raise UsageError(
+            f"cannot push {ref}: the reference names no registry",
+            hint="use registry/repository:tag, or pass push=False to pack locally only",
+        )
     client, uri = _client(mlflow, tracking_uri)
     active = mlflow.active_run()
     if run_id is None:
         if active is None:
-            raise UsageError("no active MLflow run",
-                             hint="call log_modelkit inside 'with mlflow.start_run():', or pass run_id=")
+            raise UsageError(
+                "no active MLflow run",
+                hint="call log_modelkit inside 'with mlflow.start_run():', or pass run_id=",
+            )
         run_id = str(active.info.run_id)
     run = _get_run(client, run_id, uri)
     _check_finished(run, active=active is not None and active.info.run_id == run_id, force=force)
     with _staging_dir(home) as context:
         found = _stage_run(mlflow, client, run, context, uri, artifact_path=artifact_path, model_id=None)
-        staged = _Staged(context, run, _experiment_name(client, run.info.experiment_id), found, tracking_uri=uri)
-        generated = build_kitfile(staged, package_name=_repo_name(ref), name=name, description=description,
-                                  authors=authors)
+        staged = _Staged(
+            context, run, _experiment_name(client, run.info.experiment_id), found, tracking_uri=uri
+        )
+        generated = build_kitfile(
+            staged, package_name=_repo_name(ref), name=name, description=description, authors=authors
+        )
         if kitfile is not None and not isinstance(kitfile, Kitfile):  # the PyKitOps model (kit.init's)
             kitfile = kitfile.to_core()
         kf = _merge_user_kitfile(kitfile, generated) if kitfile is not None else generated
-        packed, annotations = _pack(staged, kf, ref, home=home, compression=compression, progress=progress,
-                                    cancel=cancel)
+        packed, annotations = _pack(
+            staged, kf, ref, home=home, compression=compression, progress=progress, cancel=cancel
+        )
     digest = packed.descriptor.digest
     if push:
         api.push(ref, home=home, progress=progress, cancel=cancel, **net)
     shown = target.display()
-    with _mlflow_errors(f"recording the ModelKit on run {run_id}", uri), tempfile.TemporaryDirectory(
-        prefix="kitops-kitfile-"
-    ) as tmp:
+    with (
+        _mlflow_errors(f"recording the ModelKit on run {run_id}", uri),
+        tempfile.TemporaryDirectory(prefix="kitops-kitfile-") as tmp,
+    ):
         client.set_tag(run_id, TAG_REF, shown)
         client.set_tag(run_id, TAG_DIGEST, digest)
         kitfile_path = Path(tmp) / "Kitfile"
         kitfile_path.write_text(packed.kitfile.to_yaml(), encoding="utf-8")
         client.log_artifact(run_id, str(kitfile_path), artifact_path=KITFILE_ARTIFACT_DIR)
-    return MLflowModelKit(shown, digest, packed.kitfile, run_id, found.uri if found else None, push, annotations)
+    return MLflowModelKit(
+        shown, digest, packed.kitfile, run_id, found.uri if found else None, push, annotations
+    )
 
 
 def download_model(
@@ -789,11 +871,15 @@ def download_model(
     kitfile, digest = inspected.kitfile, inspected.digest
     model = kitfile.model
     if model is None or not model.path:
-        raise NotFoundError(f"ModelKit {ref} has no model", hint="pack it with log_modelkit or kit import mlflow://…")
+        raise NotFoundError(
+            f"ModelKit {ref} has no model", hint="pack it with log_modelkit or kit import mlflow://…"
+        )
     from kitops.oci.reference import is_modelkit_reference
 
     if is_modelkit_reference(model.path):
-        raise UsageError(f"the model of {ref} is the ModelKit {model.path}", hint=f"load {model.path} instead")
+        raise UsageError(
+            f"the model of {ref} is the ModelKit {model.path}", hint=f"load {model.path} instead"
+        )
     env = [c.path for c in kitfile.code if _contains(model.path, c.path) and Path(c.path).name in ENV_FILES]
     filters = ["model", *(["code:" + ",".join(env)] if env else [])]
     pinned = parse_single(ref).with_digest(digest).display()
@@ -828,8 +914,10 @@ def _mlmodel_dir(root: Path, model_path: str, ref: str) -> Path:
     if path.is_file() and path.name == "MLmodel":
         path = path.parent
     if not (path / "MLmodel").is_file():
-        raise NotFoundError(f"the model of {ref} ({model_path}) is not an MLflow model: no MLmodel file",
-                            hint="load it with its framework's own loader (see kit unpack)")
+        raise NotFoundError(
+            f"the model of {ref} ({model_path}) is not an MLflow model: no MLmodel file",
+            hint="load it with its framework's own loader (see kit unpack)",
+        )
     return path
 
 
@@ -866,13 +954,14 @@ def parse_mlflow_uri(uri: str) -> MLflowSource:
     hint = "use mlflow://runs/<run_id>[/<artifact_path>] or mlflow://models/<name>/<version>"
     if not uri.startswith("mlflow://"):
         raise UsageError(f"not an mlflow:// URI: {uri}", hint=hint)
-    parts = [p for p in uri[len("mlflow://"):].split("/") if p]
+    parts = [p for p in uri[len("mlflow://") :].split("/") if p]
     experiment_id = None
     if len(parts) >= 2 and parts[0] == "experiments":
         experiment_id, parts = parts[1], parts[2:]
     if len(parts) >= 2 and parts[0] == "runs":
-        return MLflowSource(run_id=parts[1], experiment_id=experiment_id,
-                            artifact_path="/".join(parts[2:]) or None)
+        return MLflowSource(
+            run_id=parts[1], experiment_id=experiment_id, artifact_path="/".join(parts[2:]) or None
+        )
     if experiment_id is None and len(parts) >= 2 and parts[0] == "models":
         rest = parts[1:]
         if len(rest) == 1 and "@" in rest[0]:
@@ -916,40 +1005,54 @@ def import_mlflow(
     run_less_uri: str | None = None
     if source.model_name is not None:
         what = f"registered model {source.model_name} " + (
-            f"version {source.model_version}" if source.model_version else f"alias {source.model_alias}")
+            f"version {source.model_version}" if source.model_version else f"alias {source.model_alias}"
+        )
         with _mlflow_errors(what, turi):
             if source.model_alias:
                 mv = client.get_model_version_by_alias(source.model_name, source.model_alias)
             else:
                 mv = client.get_model_version(source.model_name, source.model_version)
-        registered = _Registered(str(mv.name), str(mv.version), mv.description or "", list(mv.aliases or []),
-                                 dict(mv.tags or {}), str(mv.source or ""))
+        registered = _Registered(
+            str(mv.name),
+            str(mv.version),
+            mv.description or "",
+            list(mv.aliases or []),
+            dict(mv.tags or {}),
+            str(mv.source or ""),
+        )
         model_id = getattr(mv, "model_id", None) or None
         run_id = mv.run_id or None
         src = str(mv.source or "")
         if model_id is None and run_id and src.startswith(f"runs:/{run_id}/"):
-            artifact_path = src[len(f"runs:/{run_id}/"):]
+            artifact_path = src[len(f"runs:/{run_id}/") :]
         elif model_id is None and src.startswith("models:/m-"):
-            model_id = src[len("models:/"):]
+            model_id = src[len("models:/") :]
         elif model_id is None:
             run_less_uri = f"models:/{registered.name}/{registered.version}"
             run_id = None
         if tag is None:
             tag = f"{_safe_name(registered.name.lower(), 'model')}:{source.model_alias or registered.version}"
     if tag is None:
-        raise UsageError("use flag --tag to set a tag for ModelKit", hint="e.g. kit import mlflow://runs/<id> -t my-model:v1")
+        raise UsageError(
+            "use flag --tag to set a tag for ModelKit",
+            hint="e.g. kit import mlflow://runs/<id> -t my-model:v1",
+        )
     parse_single(tag, what="tag")
     run = None
     if run_id is not None:
         run = _get_run(client, run_id, turi)
         if source.experiment_id is not None and str(run.info.experiment_id) != source.experiment_id:
-            raise NotFoundError(f"MLflow run {run_id} is not in experiment {source.experiment_id}",
-                                hint=f"it is in experiment {run.info.experiment_id}")
+            raise NotFoundError(
+                f"MLflow run {run_id} is not in experiment {source.experiment_id}",
+                hint=f"it is in experiment {run.info.experiment_id}",
+            )
         if registered is None:
             _check_finished(run, active=False, force=force)
     with _staging_dir(home) as context:
         if run is not None:
-            found = _stage_run(mlflow, client, run, context, turi, artifact_path=artifact_path, model_id=model_id)
+            found = _stage_run(
+                mlflow, client, run, context, turi, artifact_path=artifact_path, model_id=model_id
+            )
         else:
             assert registered is not None and run_less_uri is not None
             rel = _safe_name(registered.name, "model")
@@ -957,9 +1060,18 @@ def import_mlflow(
             found = _finish_model(context, _FoundModel(rel, registered.name, run_less_uri))
         exp = _experiment_name(client, run.info.experiment_id) if run is not None else ""
         staged = _Staged(context, run, exp, found, registered, turi)
-        kf = build_kitfile(staged, package_name=_repo_name(tag), name=name, description=description, authors=authors)
-        packed, annotations = _pack(staged, kf, tag, home=home, compression=compression, progress=progress,
-                                    cancel=cancel)
-    return MLflowModelKit(parse_single(tag).display(), packed.descriptor.digest, packed.kitfile,
-                          run.info.run_id if run is not None else None, found.uri if found else None, False,
-                          annotations)
+        kf = build_kitfile(
+            staged, package_name=_repo_name(tag), name=name, description=description, authors=authors
+        )
+        packed, annotations = _pack(
+            staged, kf, tag, home=home, compression=compression, progress=progress, cancel=cancel
+        )
+    return MLflowModelKit(
+        parse_single(tag).display(),
+        packed.descriptor.digest,
+        packed.kitfile,
+        run.info.run_id if run is not None else None,
+        found.uri if found else None,
+        False,
+        annotations,
+    )

@@ -81,11 +81,27 @@ class FieldSpec:
         return self.section
 
 
-def text(key: str = "", *, omitempty: bool = True, sdk_after: str = "", numbers_as_text: bool = False,
-         examples: tuple[str, ...] = (), sdk_default: str | None = None) -> dict[str, FieldSpec]:
+def text(
+    key: str = "",
+    *,
+    omitempty: bool = True,
+    sdk_after: str = "",
+    numbers_as_text: bool = False,
+    examples: tuple[str, ...] = (),
+    sdk_default: str | None = None,
+) -> dict[str, FieldSpec]:
     """A string field (default ``""``); ``key`` defaults to the attribute name."""
-    return {_META: FieldSpec(key, Kind.TEXT, omitempty, sdk_after=sdk_after, numbers_as_text=numbers_as_text,
-                             examples=examples, sdk_default=sdk_default)}
+    return {
+        _META: FieldSpec(
+            key,
+            Kind.TEXT,
+            omitempty,
+            sdk_after=sdk_after,
+            numbers_as_text=numbers_as_text,
+            examples=examples,
+            sdk_default=sdk_default,
+        )
+    }
 
 
 def texts(key: str = "") -> dict[str, FieldSpec]:
@@ -114,10 +130,17 @@ def _checked(f: dataclasses.Field[Any], spec: FieldSpec) -> FieldSpec:
     factory: Any = f.default_factory
     if spec.kind is Kind.SECTION and f.default is None:
         return dataclasses.replace(spec, key=spec.key or f.name, attr=f.name, optional=True)
-    expected = {Kind.TEXT: (f.default == "" and isinstance(f.default, str)), Kind.VALUE: f.default is None,
-                Kind.TEXTS: factory is list, Kind.ENTRIES: factory is list, Kind.SECTION: factory is spec.section}
+    expected = {
+        Kind.TEXT: (f.default == "" and isinstance(f.default, str)),
+        Kind.VALUE: f.default is None,
+        Kind.TEXTS: factory is list,
+        Kind.ENTRIES: factory is list,
+        Kind.SECTION: factory is spec.section,
+    }
     if not expected[spec.kind]:
-        raise TypeError(f"Kitfile field {f.name!r}: the default of a {spec.kind.name} field is its empty value")
+        raise TypeError(
+            f"Kitfile field {f.name!r}: the default of a {spec.kind.name} field is its empty value"
+        )
     return dataclasses.replace(spec, key=spec.key or f.name, attr=f.name)
 
 

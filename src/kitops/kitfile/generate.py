@@ -32,14 +32,55 @@ from kitops.kitfile.model import CodeEntry, DatasetEntry, DocsEntry, Kitfile, Mo
 
 log = logging.getLogger(__name__)
 
-MODEL_SUFFIXES = (".safetensors", ".pkl", ".joblib", ".bin", ".pth", ".pt", ".mar", ".pt2", ".ptl", ".pb", ".ckpt",
-                  ".tflite", ".tfrecords", ".npy", ".npz", ".keras", ".h5", ".caffemodel", ".pmml", ".coreml", ".gguf",
-                  ".ggml", ".ggmf", ".llamafile", ".onnx")
+MODEL_SUFFIXES = (
+    ".safetensors",
+    ".pkl",
+    ".joblib",
+    ".bin",
+    ".pth",
+    ".pt",
+    ".mar",
+    ".pt2",
+    ".ptl",
+    ".pb",
+    ".ckpt",
+    ".tflite",
+    ".tfrecords",
+    ".npy",
+    ".npz",
+    ".keras",
+    ".h5",
+    ".caffemodel",
+    ".pmml",
+    ".coreml",
+    ".gguf",
+    ".ggml",
+    ".ggmf",
+    ".llamafile",
+    ".onnx",
+)
 METADATA_SUFFIXES = (".json", ".yaml", ".xml", ".txt")
 DOCS_SUFFIXES = (".md", ".adoc", ".html", ".pdf")
 DATASET_SUFFIXES = (".tar", ".zip", ".parquet", ".csv")
-JUNK = {".DS_Store", "Thumbs.db", "__pycache__", ".git", ".hg", ".svn", ".ipynb_checkpoints", ".venv", "venv",
-        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".idea", ".vscode", ".kitignore", ".gitignore", ".gitattributes"}
+JUNK = {
+    ".DS_Store",
+    "Thumbs.db",
+    "__pycache__",
+    ".git",
+    ".hg",
+    ".svn",
+    ".ipynb_checkpoints",
+    ".venv",
+    "venv",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".idea",
+    ".vscode",
+    ".kitignore",
+    ".gitignore",
+    ".gitattributes",
+}
 KITFILES = {"Kitfile", "kitfile", ".kitfile"}
 CODE_DIRS = ("src", "pkg", "lib", "build")
 LICENSES = [
@@ -77,8 +118,12 @@ def _sniff(path: Path) -> str:
 def detect_file_type(path: Path) -> str:
     """model | metadata | docs | dataset | unknown: by suffix (as the reference), then by content."""
     name = path.name
-    for kind, suffixes in (("model", MODEL_SUFFIXES), ("metadata", METADATA_SUFFIXES), ("docs", DOCS_SUFFIXES),
-                           ("dataset", DATASET_SUFFIXES)):
+    for kind, suffixes in (
+        ("model", MODEL_SUFFIXES),
+        ("metadata", METADATA_SUFFIXES),
+        ("docs", DOCS_SUFFIXES),
+        ("dataset", DATASET_SUFFIXES),
+    ):
         if name.endswith(suffixes):
             return kind
     return _sniff(path)
@@ -213,7 +258,9 @@ def _rank(name: str) -> int:
     return _BIN if name.endswith(".bin") else _REAL
 
 
-def generate_kitfile(directory: str | os.PathLike[str], *, name: str = "", description: str = "", author: str = "") -> Kitfile:
+def generate_kitfile(
+    directory: str | os.PathLike[str], *, name: str = "", description: str = "", author: str = ""
+) -> Kitfile:
     """The Kitfile ``kit init`` writes for ``directory`` (the reference's heuristics).
 
     The package section holds the name, description and author given (none is derived from the

@@ -29,6 +29,7 @@ _ENCODING_HINT = "save the Kitfile as UTF-8 text (UTF-16 with a byte-order mark 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _KIND_NAMES = {"tag:yaml.org,2002:seq": "a list", "tag:yaml.org,2002:map": "a mapping"}
 
+
 class _Walker:
     def __init__(self, typed: Any) -> None:
         self.typed = typed
@@ -85,7 +86,10 @@ class _Walker:
         if isinstance(node, yaml.SequenceNode):
             if spec.kind is Kind.TEXTS:
                 return [self.scalar(v, f"{where}[{i}]") for i, v in enumerate(node.value)]
-            return [self.struct(item, spec.nested, f"{where}[{i}]", (*path, i)) for i, item in enumerate(node.value)]
+            return [
+                self.struct(item, spec.nested, f"{where}[{i}]", (*path, i))
+                for i, item in enumerate(node.value)
+            ]
         if not is_null_node(node):
             self.problem(node, f"{where} must be a list, not {_describe(node)}")
         return []
@@ -113,7 +117,7 @@ def decode_kitfile(data: bytes, *, source: str = "Kitfile") -> str:
     encoding = "utf-8"
     for bom, name in _BOMS:
         if data.startswith(bom):
-            data, encoding = data[len(bom):], name
+            data, encoding = data[len(bom) :], name
             break
     try:
         return data.decode(encoding)
@@ -121,7 +125,9 @@ def decode_kitfile(data: bytes, *, source: str = "Kitfile") -> str:
         if encoding == "utf-8":
             what = f"UTF-8 text: invalid byte 0x{data[exc.start]:02x} at line {data.count(_NL, 0, exc.start) + 1}"
         else:
-            what = f"UTF-16 text: invalid bytes at line {data[:exc.start].decode(encoding).count(chr(10)) + 1}"
+            what = (
+                f"UTF-16 text: invalid bytes at line {data[: exc.start].decode(encoding).count(chr(10)) + 1}"
+            )
         raise KitfileError(
             f"{source} is not valid {what} (byte offset {exc.start})",
             hint=_ENCODING_HINT,
@@ -171,9 +177,12 @@ def load_kitfile_text(text: str, *, source: str = "Kitfile", into: type[Kitfile]
         _typed, node, _lines = load_yaml_document(text)
     except YamlSyntaxError as exc:
         if str(exc) == "EOF" or exc.message == "EOF":
-            raise KitfileError(f"{source} is empty (EOF)", hint="write a Kitfile, or generate one with 'kit init'") from None
+            raise KitfileError(
+                f"{source} is empty (EOF)", hint="write a Kitfile, or generate one with 'kit init'"
+            ) from None
         raise KitfileError(
-            f"{source} is not valid YAML: {exc}", hint=exc.hint or "check indentation and quoting at that line"
+            f"{source} is not valid YAML: {exc}",
+            hint=exc.hint or "check indentation and quoting at that line",
         ) from None
     walker = _Walker(_typed)
     kitfile = walker.struct(node, into, "Kitfile", ())

@@ -56,7 +56,9 @@ class Model:
     name: str = field(default="", metadata=kf.text())
     path: str = field(default="", metadata=kf.text())  # a file or directory, or a ModelKit reference
     license: str = field(default="", metadata=kf.text(sdk_after="description"))
-    framework: str = field(default="", metadata=kf.text(examples=("tensorflow", "pytorch", "onnx", "TensorRT")))
+    framework: str = field(
+        default="", metadata=kf.text(examples=("tensorflow", "pytorch", "onnx", "TensorRT"))
+    )
     format: str = field(default="", metadata=kf.text())
     version: str = field(default="", metadata=kf.text(numbers_as_text=True, examples=("0.0a13", "1.8.0")))
     description: str = field(default="", metadata=kf.text())
@@ -101,8 +103,10 @@ class PromptEntry:
 
 @dataclass
 class Kitfile:
-    manifest_version: str = field(default="", metadata=kf.text(
-        "manifestVersion", omitempty=False, numbers_as_text=True, sdk_default="1.0.0"))
+    manifest_version: str = field(
+        default="",
+        metadata=kf.text("manifestVersion", omitempty=False, numbers_as_text=True, sdk_default="1.0.0"),
+    )
     package: Package = field(default_factory=Package, metadata=kf.section(Package))
     model: Model | None = field(default=None, metadata=kf.section(Model, sdk_after="prompts"))
     code: list[CodeEntry] = field(default_factory=list, metadata=kf.entries(CodeEntry))
@@ -143,7 +147,8 @@ class Kitfile:
         out.extend(LayerEntry("dataset", d.path, f"dataset {d.name}".rstrip(), d) for d in self.datasets)
         out.extend(LayerEntry("docs", d.path, f"docs layer {i}", d) for i, d in enumerate(self.docs))
         out.extend(
-            LayerEntry("code", p.path, f"prompt layer {i}", p, subtype="prompt") for i, p in enumerate(self.prompts)
+            LayerEntry("code", p.path, f"prompt layer {i}", p, subtype="prompt")
+            for i, p in enumerate(self.prompts)
         )
         return out
 

@@ -84,7 +84,9 @@ def _path_problems(kitfile: Kitfile, context_dir: Path | None) -> list[str]:
                         f"modelpart {part.name} has invalid type (must be alphanumeric with dots, dashes, and underscores)"
                     )
                 elif len(part.type) > MAX_PART_TYPE:
-                    problems.append(f"modelpart {part.name} type is too long (must be fewer than 64 characters)")
+                    problems.append(
+                        f"modelpart {part.name} type is too long (must be fewer than 64 characters)"
+                    )
     return problems
 
 
@@ -95,7 +97,8 @@ def validate(kitfile: Kitfile, context_dir: Path | None = None) -> None:
         raise KitfileError(
             "errors while validating Kitfile",
             problems=sorted(paths + config),
-            hint="fix the Kitfile paths listed above; paths are relative to the context directory" if not config else
-            "fix the problems listed above: parameters must be JSON values (no .inf or .nan, only string keys) "
+            hint="fix the Kitfile paths listed above; paths are relative to the context directory"
+            if not config
+            else "fix the problems listed above: parameters must be JSON values (no .inf or .nan, only string keys) "
             f"and the Kitfile's config at most {MAX_CONFIG_BYTES} bytes",
         )

@@ -28,8 +28,18 @@ from yaml.scanner import Scanner
 from kitops.oci.models import MAX_JSON_DEPTH
 
 __all__ = [
-    "MAX_ALIAS_EXPANSION", "MAX_YAML_ALIASES", "MAX_YAML_DEPTH", "FlowList", "SortedMap", "YamlSyntaxError",
-    "dump_yaml", "format_float_g", "is_null_node", "load_yaml", "load_yaml_document", "resolve_plain",
+    "MAX_ALIAS_EXPANSION",
+    "MAX_YAML_ALIASES",
+    "MAX_YAML_DEPTH",
+    "FlowList",
+    "SortedMap",
+    "YamlSyntaxError",
+    "dump_yaml",
+    "format_float_g",
+    "is_null_node",
+    "load_yaml",
+    "load_yaml_document",
+    "resolve_plain",
 ]
 
 
@@ -73,9 +83,7 @@ _PLAIN_TAG = "tag:kitops,plain"
 _CORE = "tag:yaml.org,2002:"
 # The YAML 1.2 core schema (what yaml.v3 decodes into interface{}), with timestamps and merge keys.
 _TYPED_TAGS = ("int", "float", "bool", "null", "timestamp")
-_ALLOWED_TAGS = frozenset(
-    [_PLAIN_TAG, *(_CORE + t for t in ("str", "map", "seq", "merge", *_TYPED_TAGS))]
-)
+_ALLOWED_TAGS = frozenset([_PLAIN_TAG, *(_CORE + t for t in ("str", "map", "seq", "merge", *_TYPED_TAGS))])
 _LIMIT_HINT = "a Kitfile is a small, plain YAML document: write its values out rather than repeating anchors"
 _TAG_HINT = "remove the tag: a Kitfile uses only plain YAML values (!!str, !!int, !!float, !!bool, !!null, !!map, !!seq)"
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -160,9 +168,14 @@ def _parse_timestamp(text: str) -> _dt.datetime | None:
         if zone and zone != "Z":
             sign = -1 if zone[0] == "-" else 1
             digits = zone[1:].replace(":", "")
-            hours, minutes = int(digits[:2] if len(digits) > 2 else digits), int(digits[2:] or 0) if len(digits) > 2 else 0
+            hours, minutes = (
+                int(digits[:2] if len(digits) > 2 else digits),
+                int(digits[2:] or 0) if len(digits) > 2 else 0,
+            )
             tz = _dt.timezone(sign * _dt.timedelta(hours=hours, minutes=minutes))
-        return _dt.datetime(int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), micro, tzinfo=tz)
+        return _dt.datetime(
+            int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), micro, tzinfo=tz
+        )
     except ValueError:
         return None
 
@@ -177,7 +190,7 @@ def is_null_node(node: yaml.Node) -> bool:
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -237,18 +250,27 @@ class _Loader(_Parsing, SafeConstructor, Resolver):
         if isinstance(event, yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_YAML_ALIASES:
-                raise YamlSyntaxError(f"document uses more than {MAX_YAML_ALIASES} aliases (MAX_YAML_ALIASES)",
-                                      _line(event), hint=_LIMIT_HINT)
+                raise YamlSyntaxError(
+                    f"document uses more than {MAX_YAML_ALIASES} aliases (MAX_YAML_ALIASES)",
+                    _line(event),
+                    hint=_LIMIT_HINT,
+                )
             if event.anchor in self.open_anchors:  # yaml.v3's words
-                raise YamlSyntaxError(f"anchor '{event.anchor}' value contains itself", _line(event),
-                                      hint="an alias cannot refer to the anchor it is inside of")
+                raise YamlSyntaxError(
+                    f"anchor '{event.anchor}' value contains itself",
+                    _line(event),
+                    hint="an alias cannot refer to the anchor it is inside of",
+                )
             return super().compose_node(parent, index)
         if not isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             return super().compose_node(parent, index)
         self.depth += 1
         if self.depth > MAX_YAML_DEPTH:
-            raise YamlSyntaxError(f"document is nested more than {MAX_YAML_DEPTH} levels deep (MAX_YAML_DEPTH)",
-                                  _line(event), hint="a Kitfile nests a few levels: flatten the parameters")
+            raise YamlSyntaxError(
+                f"document is nested more than {MAX_YAML_DEPTH} levels deep (MAX_YAML_DEPTH)",
+                _line(event),
+                hint="a Kitfile nests a few levels: flatten the parameters",
+            )
         opened: str | None = None
         if event.anchor is not None and event.anchor not in self.open_anchors:
             opened = str(event.anchor)
@@ -283,15 +305,18 @@ def _construct_tagged(loader: _Loader, node: yaml.Node) -> Any:
     """A scalar with an explicit core tag (``!!int 3``), decoded as yaml.v3 ``resolve`` does: its
     text resolves as if plain and must give that type (an int is also a float)."""
     text = str(loader.construct_scalar(node))  # type: ignore[arg-type]  # refuses a collection
-    want = "!!" + node.tag[len(_CORE):]
+    want = "!!" + node.tag[len(_CORE) :]
     value = resolve_plain(text)
     got = _value_tag(value)
     if want == "!!float" and got == "!!int":
         return float(value)
     if got == want:
         return value
-    raise YamlSyntaxError(f"cannot decode {got} `{_shown(text)}` as a {want}", _line(node),
-                          hint="remove the tag, or write a value of that type")
+    raise YamlSyntaxError(
+        f"cannot decode {got} `{_shown(text)}` as a {want}",
+        _line(node),
+        hint="remove the tag, or write a value of that type",
+    )
 
 
 _Loader.add_constructor(_PLAIN_TAG, _construct_plain)
@@ -316,7 +341,8 @@ def _check_graph(root: yaml.Node) -> None:
             if size[key] - distinct > MAX_ALIAS_EXPANSION:
                 raise YamlSyntaxError(
                     f"aliases expand the document by more than {MAX_ALIAS_EXPANSION} nodes (MAX_ALIAS_EXPANSION)",
-                    _line(node), hint=_LIMIT_HINT,
+                    _line(node),
+                    hint=_LIMIT_HINT,
                 )
             continue
         if key in size:
@@ -361,20 +387,28 @@ def _check_node(node: yaml.Node) -> None:
     for key_node, _value in node.value:
         line = _line(key_node) or 0
         if not isinstance(key_node, yaml.ScalarNode):
-            raise YamlSyntaxError(f"a {_KINDS.get(type(key_node), 'node')} cannot be a mapping key", line,
-                                  hint="a mapping key is a single value, such as a name")
+            raise YamlSyntaxError(
+                f"a {_KINDS.get(type(key_node), 'node')} cannot be a mapping key",
+                line,
+                hint="a mapping key is a single value, such as a name",
+            )
         if key_node.tag == _CORE + "merge":
             continue
         # yaml.v3 compares keys as written (kind and text), before typing them: "1" and 1 are
         # the same key, 1 and 0x1 are not
         text = str(key_node.value)
         if text in seen:
-            raise YamlSyntaxError(f'mapping key "{_shown(text)}" already defined at line {seen[text]}', line,
-                                  hint="remove or rename one of the two keys")
+            raise YamlSyntaxError(
+                f'mapping key "{_shown(text)}" already defined at line {seen[text]}',
+                line,
+                hint="remove or rename one of the two keys",
+            )
         seen[text] = line
 
 
-def _collect_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], loader: _Loader) -> None:
+def _collect_lines(
+    node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], loader: _Loader
+) -> None:
     """The line of every mapping key by its path (the graph is checked: bounded and acyclic)."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -395,8 +429,11 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str) -> YamlSyntaxError:
     char = exc.character if isinstance(exc.character, int) else 0
     pos = text.find(chr(char))  # the reader's position counts bytes (libyaml) or characters
     line = text.count("\n", 0, pos) + 1 if pos >= 0 else None
-    return YamlSyntaxError(f"control character U+{char:04X} is not allowed in YAML", line,
-                           hint="a Kitfile is UTF-8 text: remove the control characters (or binary content)")
+    return YamlSyntaxError(
+        f"control character U+{char:04X} is not allowed in YAML",
+        line,
+        hint="a Kitfile is UTF-8 text: remove the control characters (or binary content)",
+    )
 
 
 def load_yaml(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
@@ -413,8 +450,11 @@ def load_yaml_document(text: str) -> tuple[Any, yaml.Node, dict[tuple[Any, ...],
     """:func:`load_yaml`, with the document's checked node graph (merge keys flattened)."""
     bad = _SURROGATE.search(text)
     if bad:  # only a str from Python code can hold one; libyaml fails to encode it
-        raise YamlSyntaxError(f"lone surrogate U+{ord(bad.group()):04X} is not a character",
-                              text.count("\n", 0, bad.start()) + 1, hint="a Kitfile is UTF-8 text")
+        raise YamlSyntaxError(
+            f"lone surrogate U+{ord(bad.group()):04X} is not a character",
+            text.count("\n", 0, bad.start()) + 1,
+            hint="a Kitfile is UTF-8 text",
+        )
     try:
         loader = _Loader(text)  # PyYAML's reader checks for control characters here
     except yaml.reader.ReaderError as exc:
@@ -433,7 +473,9 @@ def load_yaml_document(text: str) -> tuple[Any, yaml.Node, dict[tuple[Any, ...],
         raise _reader_error(exc, text) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise YamlSyntaxError(str(exc.problem or exc.context or "invalid YAML"), mark.line + 1 if mark else None) from None
+        raise YamlSyntaxError(
+            str(exc.problem or exc.context or "invalid YAML"), mark.line + 1 if mark else None
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(str(exc)) from None
     except RecursionError:  # not reachable within MAX_YAML_DEPTH; a last guard
@@ -450,12 +492,7 @@ def load_yaml_document(text: str) -> tuple[Any, yaml.Node, dict[tuple[Any, ...],
 def _is_printable(ch: str) -> bool:
     """libyaml's IS_PRINTABLE on UTF-8 bytes (4-byte sequences are *not* printable)."""
     c = ord(ch)
-    return (
-        c == 0x0A
-        or 0x20 <= c <= 0x7E
-        or 0xA0 <= c <= 0xD7FF
-        or (0xE000 <= c <= 0xFFFD and c != 0xFEFF)
-    )
+    return c == 0x0A or 0x20 <= c <= 0x7E or 0xA0 <= c <= 0xD7FF or (0xE000 <= c <= 0xFFFD and c != 0xFEFF)
 
 
 _BREAKS = "\r\n\x85\u2028\u2029"
@@ -537,11 +574,40 @@ def _analyze(value: str) -> tuple[bool, bool, bool, bool]:
     return flow_plain, block_plain, single, block
 
 
-_OLD_BOOLS = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"}
+_OLD_BOOLS = {
+    "y",
+    "Y",
+    "yes",
+    "Yes",
+    "YES",
+    "on",
+    "On",
+    "ON",
+    "n",
+    "N",
+    "no",
+    "No",
+    "NO",
+    "off",
+    "Off",
+    "OFF",
+}
 _BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 _DQ_ESCAPES = {
-    "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r",
-    "\x1b": "\\e", '"': '\\"', "\\": "\\\\", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
+    "\0": "\\0",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\x85": "\\N",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
 }
 
 
@@ -697,8 +763,13 @@ class _Emitter:
         resolved = resolve_plain(s) if s else None
         # yaml.v3 quotes what would not read back as this string: "1", "true", its YAML 1.1
         # bools and base-60 numbers, and "<<" (the merge key)
-        can_plain = (isinstance(resolved, str) and resolved == s and s not in _OLD_BOOLS and s != "<<"
-                     and not _BASE60.fullmatch(s))
+        can_plain = (
+            isinstance(resolved, str)
+            and resolved == s
+            and s not in _OLD_BOOLS
+            and s != "<<"
+            and not _BASE60.fullmatch(s)
+        )
         if not s:
             can_plain = False
         if "\n" in s:
@@ -730,9 +801,13 @@ class _Emitter:
     def flow_node(self, value: Any) -> str:
         if isinstance(value, dict):
             keys = _sorted_keys(list(value)) if isinstance(value, SortedMap) else list(value)
-            return "{" + ", ".join(
-                f"{self.scalar(k, flow=True, key=True)}: {self.flow_node(value[k])}" for k in keys
-            ) + "}"
+            return (
+                "{"
+                + ", ".join(
+                    f"{self.scalar(k, flow=True, key=True)}: {self.flow_node(value[k])}" for k in keys
+                )
+                + "}"
+            )
         if isinstance(value, list):
             return self.flow_seq(value)
         return self.scalar(value, flow=True, key=False)
@@ -759,7 +834,9 @@ class _Emitter:
         out = []
         for i, k in enumerate(keys):
             prefix = first_prefix if (i == 0 and first_prefix is not None) else " " * indent
-            out.append(prefix + self.scalar(k, flow=False, key=True) + ":" + self.value_after(value[k], indent + 2))
+            out.append(
+                prefix + self.scalar(k, flow=False, key=True) + ":" + self.value_after(value[k], indent + 2)
+            )
         return "".join(out)
 
     def sequence(self, items: list[Any], indent: int) -> str:

@@ -27,7 +27,16 @@ _LAZY: dict[str, str] = {
 }
 
 # A tuple, as in the reference, now naming every model a Kitfile is built from.
-__all__ = ("CodeEntry", "DatasetEntry", "DocsEntry", "Kitfile", "ModelPart", "ModelSection", "Package", "PromptEntry")
+__all__ = (
+    "CodeEntry",
+    "DatasetEntry",
+    "DocsEntry",
+    "Kitfile",
+    "ModelPart",
+    "ModelSection",
+    "Package",
+    "PromptEntry",
+)
 
 if TYPE_CHECKING:
     from kitops.compat.pykitops.kitfile import Kitfile

@@ -353,7 +353,9 @@ def to_core(obj: Any, section: type) -> Any:
             elif not spec.optional:
                 kwargs[spec.attr] = spec.nested()
         else:
-            kwargs[spec.attr] = [to_core(x, spec.nested) for x in _validated_items(v or [], mirror_of(spec.nested))]
+            kwargs[spec.attr] = [
+                to_core(x, spec.nested) for x in _validated_items(v or [], mirror_of(spec.nested))
+            ]
     return section(**kwargs)
 
 

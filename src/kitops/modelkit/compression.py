@@ -57,7 +57,9 @@ class CompressingSink:
 
             # 1 MiB jobs: zstd's default for level 3 held ~120 MiB per layer being packed (three
             # layers pack at once), for no gain in speed; output does not depend on the thread count
-            params = zstandard.ZstdCompressionParameters.from_level(3, threads=threads, job_size=ZSTD_JOB_SIZE)
+            params = zstandard.ZstdCompressionParameters.from_level(
+                3, threads=threads, job_size=ZSTD_JOB_SIZE
+            )
             cctx = zstandard.ZstdCompressor(compression_params=params)
             self._writer = cctx.stream_writer(dest, closefd=False)  # type: ignore[arg-type]
         else:  # pragma: no cover - guarded by check_compression
@@ -123,4 +125,6 @@ def open_decompressed(raw: BinaryIO, compression: str) -> BinaryIO:
 
         dctx = zstandard.ZstdDecompressor()
         return dctx.stream_reader(raw, read_size=1 << 20, read_across_frames=True, closefd=False)
-    raise FormatError(f"unsupported layer compression '+{compression}'", hint="this ModelKit was written by a newer tool")
+    raise FormatError(
+        f"unsupported layer compression '+{compression}'", hint="this ModelKit was written by a newer tool"
+    )

@@ -100,7 +100,9 @@ def read_side(store: ReadableStore, desc: Descriptor, reference: str) -> DiffSid
             hint="this artifact's config media type is " + manifest.config.media_type,
         )
     if manifest.config.media_type != mt.KIT_CONFIG:
-        return DiffSide(reference, desc, manifest, None, f"its config ({manifest.config.media_type}) is not a Kitfile")
+        return DiffSide(
+            reference, desc, manifest, None, f"its config ({manifest.config.media_type}) is not a Kitfile"
+        )
     try:
         config = json.loads(read_blob_bytes(store, manifest.config))
     except (KitError, OSError) as exc:
@@ -127,7 +129,7 @@ def layer_type(media_type: str) -> str:
     if media_type == mt.MODELPACK_CONFIG:
         return "config"
     if media_type.startswith(_MODELPACK_PREFIX):
-        base = media_type[len(_MODELPACK_PREFIX):].split(".v1.", 1)[0]
+        base = media_type[len(_MODELPACK_PREFIX) :].split(".v1.", 1)[0]
         if base in _MODELPACK_TYPES:
             return base
     return "(invalid media type)"
@@ -154,8 +156,13 @@ def compare_layers(man_a: Manifest, man_b: Manifest) -> LayerComparison:
         candidates = pool.get(layer.digest, [])
         path_b = _filepath(layer)
         match = next(
-            (n for n, i in enumerate(candidates)
-             if not path_b or not _filepath(man_a.layers[i]) or _clean(_filepath(man_a.layers[i])) == _clean(path_b)),
+            (
+                n
+                for n, i in enumerate(candidates)
+                if not path_b
+                or not _filepath(man_a.layers[i])
+                or _clean(_filepath(man_a.layers[i])) == _clean(path_b)
+            ),
             None,
         )
         if match is None:

@@ -144,7 +144,9 @@ class _Walker:
         try:
             st = os.stat(top)
         except FileNotFoundError:
-            raise KitfileError(f"path {self.layer} does not exist", hint="check the path in the Kitfile") from None
+            raise KitfileError(
+                f"path {self.layer} does not exist", hint="check the path in the Kitfile"
+            ) from None
         if stat.S_ISDIR(st.st_mode):
             yield from self._visit_dir(top, self.layer, st, {(st.st_dev, st.st_ino)})
         elif stat.S_ISREG(st.st_mode):
@@ -157,7 +159,9 @@ class _Walker:
         else:
             log.warning("layer path %s is not a regular file or directory: skipped", self.layer)
 
-    def _visit_dir(self, path: Path, rel: str, st: os.stat_result, seen: set[tuple[int, int]]) -> Iterator[WalkEntry]:
+    def _visit_dir(
+        self, path: Path, rel: str, st: os.stat_result, seen: set[tuple[int, int]]
+    ) -> Iterator[WalkEntry]:
         entry = WalkEntry(rel, None, tar_mode(st.st_mode), 0)
         if self.ignore.is_ignored(rel, self.layer):
             owned_by_nested_layer = not self._ignored_by_patterns(rel)
@@ -195,7 +199,9 @@ class _Walker:
                     continue
                 target = os.path.realpath(child)
                 if os.path.commonpath([target, self.real_context]) != self.real_context:
-                    log.warning("symlink %s points outside the context (%s); packing its content", child_rel, target)
+                    log.warning(
+                        "symlink %s points outside the context (%s); packing its content", child_rel, target
+                    )
             if stat.S_ISDIR(st.st_mode):
                 key = (st.st_dev, st.st_ino)
                 if key in seen:
@@ -206,7 +212,9 @@ class _Walker:
                 if self.ignore.is_ignored(child_rel, self.layer):
                     continue
                 if parse_partial_name(name) is not None:
-                    log.warning("skipping %s: a partial file left behind by an interrupted kit unpack", child_rel)
+                    log.warning(
+                        "skipping %s: a partial file left behind by an interrupted kit unpack", child_rel
+                    )
                     continue
                 yield from self._flush()
                 self.files += 1
@@ -222,8 +230,9 @@ def _check_utf8_name(rel: str) -> None:
         rel.encode("utf-8")
     except UnicodeEncodeError:
         shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
-        raise KitfileError(f"file name {shown} is not valid UTF-8",
-                           hint="rename the file (or exclude it in .kitignore)") from None
+        raise KitfileError(
+            f"file name {shown} is not valid UTF-8", hint="rename the file (or exclude it in .kitignore)"
+        ) from None
 
 
 def walk_layer(context: Path, layer_path: str, ignore: LayerIgnore) -> Iterator[WalkEntry]:

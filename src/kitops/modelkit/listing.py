@@ -24,4 +24,3 @@ class ModelKitSummary:
 def repo_display(repo_key: str) -> str:
     """A repository as ``kit list`` names it (the registry left out for local storage), or ``<none>``."""
     return display_form(repo_key) or NONE
-

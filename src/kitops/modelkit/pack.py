@@ -89,7 +89,11 @@ def build_layer(
         assert cache is not None and identity is not None
         cache.touch(identity)
         spec.set_layer(LayerInfo(hit.digest, hit.diff_id))
-        log.info("Saved %s layer: %s (files unchanged since it was packed: not read again)", spec.base_type, hit.digest)
+        log.info(
+            "Saved %s layer: %s (files unchanged since it was packed: not read again)",
+            spec.base_type,
+            hit.digest,
+        )
         return _annotated(Descriptor(media_type, hit.digest, hit.size), spec, annotate)
     progress.begin(key, f"packing {spec.base_type}", total)
     try:
@@ -146,7 +150,9 @@ def created_timestamp() -> str:
         try:
             when = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc)
         except ValueError:
-            raise UsageError(f"invalid SOURCE_DATE_EPOCH {epoch!r}", hint="set it to whole seconds since 1970") from None
+            raise UsageError(
+                f"invalid SOURCE_DATE_EPOCH {epoch!r}", hint="set it to whole seconds since 1970"
+            ) from None
     else:
         when = _dt.datetime.now(tz=_dt.timezone.utc).replace(microsecond=0)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -178,7 +184,9 @@ def pack(
     extra = _check_annotations(annotations)
     context = Path(context_dir).absolute()
     if not context.is_dir():
-        raise UsageError(f"Failed to use context path {context}: not a directory", hint="pass the project directory")
+        raise UsageError(
+            f"Failed to use context path {context}: not a directory", hint="pass the project directory"
+        )
     parent_paths: list[str] = []
     if kitfile.model is not None and kitfile.model.path and _is_ref(kitfile.model.path):
         base = refs[0].display() if refs else ""
@@ -193,8 +201,16 @@ def pack(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kit-pack") as pool:
         futures = [
             pool.submit(
-                build_layer, store, context, s, ignore, compression,
-                progress=progress, cancel=cancel, annotate=not legacy_manifest, cache=cache,
+                build_layer,
+                store,
+                context,
+                s,
+                ignore,
+                compression,
+                progress=progress,
+                cancel=cancel,
+                annotate=not legacy_manifest,
+                cache=cache,
             )
             for s in specs
         ]
@@ -214,14 +230,20 @@ def pack(
     repo = store.repository(repo_key)
     if legacy_manifest:
         manifest = Manifest(
-            config=config, layers=tuple(layers),
-            annotations={mt.ANNOTATION_CLI_VERSION: LEGACY_CLI_VERSION, **extra}, layers_null=True,
+            config=config,
+            layers=tuple(layers),
+            annotations={mt.ANNOTATION_CLI_VERSION: LEGACY_CLI_VERSION, **extra},
+            layers_null=True,
         )
     else:
         manifest = _reuse_identical(store, repo_key, config, layers, extra) or Manifest(
             config=config,
             layers=tuple(layers),
-            annotations={mt.ANNOTATION_CLI_VERSION: CLI_VERSION, mt.ANNOTATION_CREATED: created_timestamp(), **extra},
+            annotations={
+                mt.ANNOTATION_CLI_VERSION: CLI_VERSION,
+                mt.ANNOTATION_CREATED: created_timestamp(),
+                **extra,
+            },
             media_type=mt.OCI_MANIFEST,
             artifact_type=mt.KIT_MANIFEST_ARTIFACT,
         )
@@ -249,14 +271,23 @@ def _check_annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
     extra = dict(annotations or {})
     for k, v in extra.items():
         if not isinstance(k, str) or not k or not isinstance(v, str):
-            raise UsageError(f"invalid manifest annotation {k!r}: {v!r}", hint="annotations map non-empty strings to strings")
+            raise UsageError(
+                f"invalid manifest annotation {k!r}: {v!r}",
+                hint="annotations map non-empty strings to strings",
+            )
         if k in (mt.ANNOTATION_CLI_VERSION, mt.ANNOTATION_CREATED):
-            raise UsageError(f"manifest annotation {k} is written by kit itself", hint="use your own annotation key")
+            raise UsageError(
+                f"manifest annotation {k} is written by kit itself", hint="use your own annotation key"
+            )
     return extra
 
 
 def _reuse_identical(
-    store: LocalStore, repo_key: str, config: Descriptor, layers: list[Descriptor], annotations: Mapping[str, str]
+    store: LocalStore,
+    repo_key: str,
+    config: Descriptor,
+    layers: list[Descriptor],
+    annotations: Mapping[str, str],
 ) -> Manifest | None:
     """Re-packing unchanged content returns the existing ModelKit (same digest, no orphan),
     provided it already carries the requested extra annotations."""

@@ -55,8 +55,9 @@ def layer_key(entries: Sequence[WalkEntry], compression: str, media_type: str) -
         if st.st_size != entry.size:
             return None
         h.update(
-            f"f {entry.name!r} {entry.mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} {st.st_dev}\n"
-            .encode("utf-8", "surrogateescape")
+            f"f {entry.name!r} {entry.mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} {st.st_dev}\n".encode(
+                "utf-8", "surrogateescape"
+            )
         )
     return h.hexdigest()
 
@@ -86,16 +87,28 @@ class PackCache:
         if not isinstance(item, dict):
             return None
         digest, diff_id, size, media_type = (item.get(k) for k in ("digest", "diffId", "size", "mediaType"))
-        if not (isinstance(digest, str) and is_digest(digest) and isinstance(diff_id, str) and is_digest(diff_id)
-                and isinstance(size, int) and size >= 0 and isinstance(media_type, str)):
+        if not (
+            isinstance(digest, str)
+            and is_digest(digest)
+            and isinstance(diff_id, str)
+            and is_digest(diff_id)
+            and isinstance(size, int)
+            and size >= 0
+            and isinstance(media_type, str)
+        ):
             return None
         return CachedLayer(digest, diff_id, size, media_type)
 
     def put(self, key: str | None, layer: CachedLayer) -> None:
         if key is None:
             return
-        item: dict[str, object] = {"digest": layer.digest, "diffId": layer.diff_id, "size": layer.size,
-                                   "mediaType": layer.media_type, "used": int(time.time())}
+        item: dict[str, object] = {
+            "digest": layer.digest,
+            "diffId": layer.diff_id,
+            "size": layer.size,
+            "mediaType": layer.media_type,
+            "used": int(time.time()),
+        }
         with self._lock:
             self._entries[key] = item
             self._dirty[key] = item

@@ -257,7 +257,9 @@ MAX_COMPONENT_BYTES = 255  # NAME_MAX of every common filesystem
 MAX_COMPONENTS = 1024
 MAX_SIZE = (1 << 63) - 1  # Go's int64
 MAX_EXTENDED_HEADER = 1 << 20
-_BAD_TAR_HINT = "the layer is not a tar archive kit can read: the ModelKit is corrupt or was not made by kit pack"
+_BAD_TAR_HINT = (
+    "the layer is not a tar archive kit can read: the ModelKit is corrupt or was not made by kit pack"
+)
 
 
 def _bad(message: str) -> FormatError:
@@ -383,7 +385,7 @@ class EntryReader:
         while n := self.readinto(buf):
             view = buf[:n]
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
 
     def skip(self) -> None:
         buf = memoryview(bytearray(min(self.remaining, 1 << 20) or 1))

@@ -41,7 +41,13 @@ from kitops.store.base import BLOB_BUFFER, FileSender, ReadableStore, VerifyingR
 log = logging.getLogger(__name__)
 
 FILTER_TYPES = ("kitfile", "model", "datasets", "code", "docs", "prompts")
-_TYPE_FOR_LAYER = {"model": "model", "modelpart": "model", "dataset": "datasets", "code": "code", "docs": "docs"}
+_TYPE_FOR_LAYER = {
+    "model": "model",
+    "modelpart": "model",
+    "dataset": "datasets",
+    "code": "code",
+    "docs": "docs",
+}
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,11 @@ class UnpackFilter:
 
     def matches(self, binding: LayerBinding) -> bool:
         ftype = _TYPE_FOR_LAYER.get(binding.base_type, binding.base_type)
-        subtype = "prompts" if (binding.desc.annotations or {}).get("ml.kitops.modelkit.layer-subtype") == "prompt" else None
+        subtype = (
+            "prompts"
+            if (binding.desc.annotations or {}).get("ml.kitops.modelkit.layer-subtype") == "prompt"
+            else None
+        )
         if ftype not in self.types and not (subtype and subtype in self.types):
             return False
         if not self.names:
@@ -124,14 +134,19 @@ def check_filters(kit: ModelKit, filters: Sequence[UnpackFilter]) -> None:
         if not layer_types or any(f.matches(b) for b in bindings):
             continue
         if not f.names:
-            log.warning("No %s layers in this ModelKit: nothing to unpack for --filter %s", "/".join(sorted(layer_types)), f.text)
+            log.warning(
+                "No %s layers in this ModelKit: nothing to unpack for --filter %s",
+                "/".join(sorted(layer_types)),
+                f.text,
+            )
             continue
         if has_parent and "model" in layer_types:
             continue
         available = [_describe(b) for b in bindings] or ["no layers"]
         hint = "names are matched exactly (no wildcards) against the Kitfile's name or path of each entry"
-        raise UsageError(f"--filter {f.text} matches nothing in this ModelKit; it has: {'; '.join(available)}",
-                         hint=hint)
+        raise UsageError(
+            f"--filter {f.text} matches nothing in this ModelKit; it has: {'; '.join(available)}", hint=hint
+        )
 
 
 def _describe(binding: LayerBinding) -> str:
@@ -225,8 +240,12 @@ class _CountingSender(_CountingReader):
 
 _WINDOWS = os.name == "nt"
 _OPEN_FLAGS = (
-    os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
 )
 _KIND_NAMES = {"file": "file", "dir": "directory", "symlink": "symlink", "hardlink": "hard link"}
 _EXISTS_HINT = "use --overwrite to replace files, or --ignore-existing to keep them"
@@ -353,8 +372,9 @@ class _LayerExtraction:
     writing a small file itself. Everything outside ``stage`` gets a temporary name per file.
     """
 
-    def __init__(self, root: Path, base: Path, *, overwrite: bool, ignore_existing: bool,
-                 stage: str | None = None) -> None:
+    def __init__(
+        self, root: Path, base: Path, *, overwrite: bool, ignore_existing: bool, stage: str | None = None
+    ) -> None:
         self.root_real = os.path.realpath(root)
         base_rel = os.path.relpath(os.path.abspath(base), os.path.abspath(root)).replace(os.sep, "/")
         if base_rel == ".." or base_rel.startswith("../"):
@@ -382,8 +402,9 @@ class _LayerExtraction:
             if rel != "." and not os.path.lexists(final):
                 self.stage_rel = rel
                 self.stage_final = final
-                self.stage_dir = os.path.join(os.path.dirname(final),
-                                              partial_name(os.path.basename(final), os.getpid(), next(_SEQ)))
+                self.stage_dir = os.path.join(
+                    os.path.dirname(final), partial_name(os.path.basename(final), os.getpid(), next(_SEQ))
+                )
                 with _LIVE_LOCK:
                     _LIVE_PARTIALS.add(self.stage_dir)
         self.mode_mask = _umask()  # permission bits the kernel would clear at creation
@@ -401,7 +422,7 @@ class _LayerExtraction:
         if rel == ".":
             return self.root_real
         if self.stage_rel is not None and self._staged(rel):
-            return self.stage_dir + rel[len(self.stage_rel):]
+            return self.stage_dir + rel[len(self.stage_rel) :]
         return os.path.join(self.root_real, rel)
 
     def _staged(self, rel: str) -> bool:
@@ -415,9 +436,12 @@ class _LayerExtraction:
             shown = path
         if not _inside(self.root_real, os.path.realpath(path)):
             return IntegrityError(
-                f"illegal file path: {name}: a symlink leads outside the target directory ({shown})", hint=_SYMLINK_HINT
+                f"illegal file path: {name}: a symlink leads outside the target directory ({shown})",
+                hint=_SYMLINK_HINT,
             )
-        return IntegrityError(f"cannot unpack archive entry {name}: {shown} is a symlink on its way", hint=_SYMLINK_HINT)
+        return IntegrityError(
+            f"cannot unpack archive entry {name}: {shown} is a symlink on its way", hint=_SYMLINK_HINT
+        )
 
     def _ensure_dir(self, rel: str, name: str) -> bool:
         """Make ``rel`` a real directory, creating missing components; True if its last one was created."""
@@ -503,15 +527,20 @@ class _LayerExtraction:
                 hint="move it away, or unpack into another directory with -d",
             )
         if not self.overwrite:
-            raise AlreadyExistsError(f"path '{final}' already exists (archive entry {name})", hint=_EXISTS_HINT)
+            raise AlreadyExistsError(
+                f"path '{final}' already exists (archive entry {name})", hint=_EXISTS_HINT
+            )
         if kind == "file" and not stat.S_ISREG(st.st_mode):
-            raise AlreadyExistsError(f"path '{final}' already exists and is not a regular file (archive entry {name})")
+            raise AlreadyExistsError(
+                f"path '{final}' already exists and is not a regular file (archive entry {name})"
+            )
         return True
 
     def _not_the_root(self, name: str, kind: str) -> None:
         if _safe_relative(name) == "." or name.endswith("/"):
             raise FormatError(
-                f"archive entry {name!r} is a {_KIND_NAMES[kind]} but its name is a directory's", hint=_CONFLICT_HINT
+                f"archive entry {name!r} is a {_KIND_NAMES[kind]} but its name is a directory's",
+                hint=_CONFLICT_HINT,
             )
 
     # -- entries -------------------------------------------------------------------------------
@@ -540,7 +569,9 @@ class _LayerExtraction:
                 self.skipped += 1
                 self.skipped_files.add(rel)
                 return
-            path = os.path.join(os.path.dirname(final), partial_name(os.path.basename(final), os.getpid(), next(_SEQ)))
+            path = os.path.join(
+                os.path.dirname(final), partial_name(os.path.basename(final), os.getpid(), next(_SEQ))
+            )
             with _LIVE_LOCK:
                 _LIVE_PARTIALS.add(path)
             self.pending.append((path, final, existed))
@@ -574,7 +605,9 @@ class _LayerExtraction:
                 stack.append(part)
                 continue
             if not stack:
-                raise IntegrityError(f"illegal link: {name} -> {linkname}: points outside the target directory")
+                raise IntegrityError(
+                    f"illegal link: {name} -> {linkname}: points outside the target directory"
+                )
             if len(stack) > checked:
                 where = "/".join(stack)
                 if not self._is_real_dir(where):
@@ -601,7 +634,11 @@ class _LayerExtraction:
         else:
             source = self._rel(linkname)
             if source in self.skipped_files:
-                log.warning("skipping hard link %s: its target %s was kept as it was (--ignore-existing)", name, linkname)
+                log.warning(
+                    "skipping hard link %s: its target %s was kept as it was (--ignore-existing)",
+                    name,
+                    linkname,
+                )
                 self.skipped += 1
                 return
             if source not in self.written:
@@ -642,9 +679,13 @@ class _LayerExtraction:
                     if self.ignore_existing:
                         self.skipped += 1
                         continue
-                    raise AlreadyExistsError(f"path '{final}' already exists (archive entry {name})", hint=_EXISTS_HINT)
+                    raise AlreadyExistsError(
+                        f"path '{final}' already exists (archive entry {name})", hint=_EXISTS_HINT
+                    )
                 if stat.S_ISDIR(os.lstat(final).st_mode):
-                    raise AlreadyExistsError(f"cannot unpack archive entry {name}: {final} exists and is a directory")
+                    raise AlreadyExistsError(
+                        f"cannot unpack archive entry {name}: {final} exists and is a directory"
+                    )
                 os.unlink(final)
             if kind == "symlink":
                 os.symlink(source, final)
@@ -725,8 +766,13 @@ def extract_layer(
         base = target / posixpath.dirname(clean_path(binding.path))
     key = binding.desc.digest
     progress.begin(key, f"unpacking {binding.base_type}", binding.desc.size)
-    job = _LayerExtraction(target, base, overwrite=overwrite, ignore_existing=ignore_existing,
-                           stage=clean_path(binding.path) if stage and not binding.legacy_paths and binding.path else None)
+    job = _LayerExtraction(
+        target,
+        base,
+        overwrite=overwrite,
+        ignore_existing=ignore_existing,
+        stage=clean_path(binding.path) if stage and not binding.legacy_paths and binding.path else None,
+    )
     try:
         with store.fetch(binding.desc) as raw:
             verifying = raw if isinstance(raw, VerifyingReader) else VerifyingReader(raw, binding.desc)
@@ -780,9 +826,17 @@ def _paths_of_their_own(bindings: Sequence[LayerBinding]) -> set[int]:
     for i, path in enumerate(paths):
         if not path or path == "." or path.startswith("../"):
             continue
-        if all(j == i or not (other == path or other.startswith(path + "/") or path.startswith(other + "/")
-                              or not other or other == ".")
-               for j, other in enumerate(paths)):
+        if all(
+            j == i
+            or not (
+                other == path
+                or other.startswith(path + "/")
+                or path.startswith(other + "/")
+                or not other
+                or other == "."
+            )
+            for j, other in enumerate(paths)
+        ):
             alone.add(i)
     return alone
 
@@ -825,11 +879,19 @@ def unpack_modelkit(
     if not selected:
         return result
     alone = _paths_of_their_own(selected)
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(selected))), thread_name_prefix="kit-unpack") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(concurrency, len(selected))), thread_name_prefix="kit-unpack"
+    ) as pool:
         futures = [
             pool.submit(
-                extract_layer, store, b, root,
-                overwrite=overwrite, ignore_existing=ignore_existing, progress=progress, cancel=cancel,
+                extract_layer,
+                store,
+                b,
+                root,
+                overwrite=overwrite,
+                ignore_existing=ignore_existing,
+                progress=progress,
+                cancel=cancel,
                 stage=i in alone,
             )
             for i, b in enumerate(selected)
@@ -847,4 +909,3 @@ def unpack_modelkit(
         if errors:
             raise errors[0]
     return result
-

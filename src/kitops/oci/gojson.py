@@ -59,7 +59,9 @@ def encode_string(s: str) -> str:
 def format_float(f: float) -> str:
     """Go's ``encoding/json`` float64 formatting: shortest round-trip digits."""
     if math.isinf(f) or math.isnan(f):
-        raise UnsupportedValueError(f"json: unsupported value: {'NaN' if math.isnan(f) else ('+Inf' if f > 0 else '-Inf')}")
+        raise UnsupportedValueError(
+            f"json: unsupported value: {'NaN' if math.isnan(f) else ('+Inf' if f > 0 else '-Inf')}"
+        )
     if f == 0:
         return "-0" if math.copysign(1.0, f) < 0 else "0"
     a = abs(f)

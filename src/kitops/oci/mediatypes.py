@@ -48,4 +48,10 @@ def parse_layer_media_type(media_type: str) -> tuple[str, str, str] | None:
 
 
 def is_manifest_type(media_type: str) -> bool:
-    return media_type in (OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_ARTIFACT_MANIFEST)
+    return media_type in (
+        OCI_MANIFEST,
+        DOCKER_MANIFEST,
+        OCI_INDEX,
+        DOCKER_MANIFEST_LIST,
+        OCI_ARTIFACT_MANIFEST,
+    )

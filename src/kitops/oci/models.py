@@ -28,7 +28,9 @@ MAX_JSON_DEPTH = 64
 MAX_INDEX_DEPTH = 8
 _GO_INT_MIN, _GO_INT_MAX = -(2**63), 2**63 - 1
 
-_HINT = "the registry or store holds something that is not a valid OCI manifest; re-push it, or check the source"
+_HINT = (
+    "the registry or store holds something that is not a valid OCI manifest; re-push it, or check the source"
+)
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,10 @@ class Manifest:
             raise FormatError(f"manifest is a JSON {_json_type(obj)}, not an object", hint=_HINT)
         if obj.get("config") is None:
             if obj.get("manifests") is not None:
-                raise FormatError("manifest is an OCI index (it lists manifests), not an image manifest",
-                                  hint="name one of the manifests it lists instead, by its digest")
+                raise FormatError(
+                    "manifest is an OCI index (it lists manifests), not an image manifest",
+                    hint="name one of the manifests it lists instead, by its digest",
+                )
             raise FormatError("manifest has no config", hint=_HINT)
         layers_raw = obj.get("layers")
         if layers_raw is not None and not isinstance(layers_raw, list):
@@ -132,7 +136,9 @@ class Manifest:
         subject = obj.get("subject")
         return cls(
             config=Descriptor.from_json(obj["config"], what="manifest config"),
-            layers=tuple(Descriptor.from_json(d, what=f"manifest layer {i}") for i, d in enumerate(layers_raw or [])),
+            layers=tuple(
+                Descriptor.from_json(d, what=f"manifest layer {i}") for i, d in enumerate(layers_raw or [])
+            ),
             annotations=_annotations(obj, "manifest"),
             media_type=_opt_str(obj, "mediaType", "manifest") or None,
             artifact_type=_opt_str(obj, "artifactType", "manifest") or None,
@@ -146,7 +152,10 @@ class Manifest:
         """``"kit"``, ``"modelpack"`` or None, by the rules of both the v1.7 and the newer form."""
         if self.artifact_type == mt.KIT_MANIFEST_ARTIFACT or self.config.media_type == mt.KIT_CONFIG:
             return "kit"
-        if self.artifact_type == mt.MODELPACK_MANIFEST_ARTIFACT or self.config.media_type == mt.MODELPACK_CONFIG:
+        if (
+            self.artifact_type == mt.MODELPACK_MANIFEST_ARTIFACT
+            or self.config.media_type == mt.MODELPACK_CONFIG
+        ):
             return "modelpack"
         return None
 
@@ -183,7 +192,9 @@ class Index:
         if mans is not None and not isinstance(mans, list):
             raise FormatError(f"index manifests is a JSON {_json_type(mans)}, not a list", hint=_HINT)
         return cls(
-            manifests=tuple(Descriptor.from_json(d, what=f"index entry {i}") for i, d in enumerate(mans or [])),
+            manifests=tuple(
+                Descriptor.from_json(d, what=f"index entry {i}") for i, d in enumerate(mans or [])
+            ),
             media_type=_opt_str(obj, "mediaType", "index") or None,
             artifact_type=_opt_str(obj, "artifactType", "index") or None,
             annotations=_annotations(obj, "index"),
@@ -214,7 +225,9 @@ def _check_depth(data: bytes, what: str, limit: int) -> None:
         raise FormatError(f"{what} is JSON nested more than {limit} levels deep", hint=_HINT)
 
 
-def load_json(data: bytes, what: str, *, limit: int = MAX_MANIFEST_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def load_json(
+    data: bytes, what: str, *, limit: int = MAX_MANIFEST_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
     """Decode a small JSON document from an untrusted source (manifest, index, tag list).
 
     Bounded in size and in nesting, strict like Go's decoder (no NaN/Infinity, valid UTF-8):
@@ -269,8 +282,10 @@ def _go_string(value: str) -> str:
 def _int(value: Any, what: str) -> int:
     """A Go ``int``/``int64`` field: a JSON integer in range (``"2"``, ``2.5``, ``true`` are not)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FormatError(f"{what} is {_shown(value) if isinstance(value, str) else _describe(value)}, "
-                          "not an integer", hint=_HINT)
+        raise FormatError(
+            f"{what} is {_shown(value) if isinstance(value, str) else _describe(value)}, not an integer",
+            hint=_HINT,
+        )
     if not _GO_INT_MIN <= value <= _GO_INT_MAX:
         raise FormatError(f"{what} is out of the 64-bit integer range", hint=_HINT)
     return value
@@ -312,8 +327,9 @@ def _annotations(obj: dict[str, Any], what: str) -> dict[str, str] | None:
     out: dict[str, str] = {}
     for key, item in value.items():
         if not isinstance(item, str):
-            raise FormatError(f"{what} annotation {_shown(key)} is a JSON {_json_type(item)}, not a string",
-                              hint=_HINT)
+            raise FormatError(
+                f"{what} annotation {_shown(key)} is a JSON {_json_type(item)}, not a string", hint=_HINT
+            )
         out[_go_string(key)] = _go_string(item)
     return out
 

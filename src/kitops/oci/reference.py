@@ -205,8 +205,10 @@ def _registry_problem(registry: str, *, lenient: bool) -> str | None:
         elif len(host) > MAX_HOST_LENGTH:
             return f"a registry host name is at most {MAX_HOST_LENGTH} characters"
         elif not all(_LABEL_RE.fullmatch(label) for label in host.split(".")):
-            return (f"a registry host name is dot-separated labels of 1 to {MAX_LABEL_LENGTH} letters, "
-                    "digits, '-' or '_', with no empty label")
+            return (
+                f"a registry host name is dot-separated labels of 1 to {MAX_LABEL_LENGTH} letters, "
+                "digits, '-' or '_', with no empty label"
+            )
         elif not host[0].isalnum() or not host[-1].isalnum():
             return "a registry host name starts and ends with a letter or digit"
     if port:  # "host:" (an empty port) is accepted, as by Go's url.Parse: the scheme's default port
@@ -227,9 +229,13 @@ def _validate(
             hint=f"registries refuse a registry/repository name over {MAX_NAME_LENGTH} characters; use a shorter one",
         )
     if repository.lower() != repository:
-        raise UsageError(f"repository ({repository}) name must be lowercase", hint="use lower-case repository names")
+        raise UsageError(
+            f"repository ({repository}) name must be lowercase", hint="use lower-case repository names"
+        )
     if not re.search(r"[a-z0-9]", repository):
-        raise UsageError(f"repository ({repository}) must start and end with a letter or number", hint=_REFERENCE_HINT)
+        raise UsageError(
+            f"repository ({repository}) must start and end with a letter or number", hint=_REFERENCE_HINT
+        )
     problem = _registry_problem(registry, lenient=lenient_registry)
     if problem is not None:
         raise UsageError(f'invalid reference: invalid registry "{registry}"', hint=problem)

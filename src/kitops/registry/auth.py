@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 _PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
-SECRET_QUERY_RE = re.compile(r"((?:token|access_token|password|refresh_token|X-Amz-[\w-]+|sig|signature)=)[^&\s]+", re.I)
+SECRET_QUERY_RE = re.compile(
+    r"((?:token|access_token|password|refresh_token|X-Amz-[\w-]+|sig|signature)=)[^&\s]+", re.I
+)
 
 
 @dataclass(frozen=True)

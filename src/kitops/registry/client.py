@@ -48,8 +48,6 @@ CredentialLookup = Callable[[str], Credential | None]
 _LOOPBACK_PLAIN: dict[str, bool] = {}
 
 
-
-
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
@@ -61,8 +59,10 @@ def _check_proxy(proxy: str) -> None:
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise UsageError(f"invalid proxy URL {proxy!r}: {exc}", hint=hint) from None
     if url.scheme not in PROXY_SCHEMES or not url.host:
-        raise UsageError(f"invalid proxy URL {proxy!r}: it needs a scheme ({', '.join(PROXY_SCHEMES)}) and a host",
-                         hint=hint)
+        raise UsageError(
+            f"invalid proxy URL {proxy!r}: it needs a scheme ({', '.join(PROXY_SCHEMES)}) and a host",
+            hint=hint,
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -169,8 +169,9 @@ class RegistryClient:
             _check_proxy(proxy)
         self._proxy = proxy
         ssl_context = (tls or TLSOptions()).ssl_context()
-        limits = httpx.Limits(max_connections=max(10, concurrency * 2),
-                              max_keepalive_connections=max(10, concurrency * 2))
+        limits = httpx.Limits(
+            max_connections=max(10, concurrency * 2), max_keepalive_connections=max(10, concurrency * 2)
+        )
         if transport is None:
             transport = httpx.HTTPTransport(verify=ssl_context, limits=limits)
             if directbody.enabled_by_environment() if direct_body is None else direct_body:
@@ -196,8 +197,12 @@ class RegistryClient:
 
     def _downgrade(self, url: str, exc: BaseException) -> bool:
         """Switch a loopback registry that answered TLS in plain HTTP to HTTP; remembered for the process."""
-        if not (self._may_downgrade and self.scheme == "https" and url.startswith(self.base_url + "/")
-                and answered_in_plain_http(exc)):
+        if not (
+            self._may_downgrade
+            and self.scheme == "https"
+            and url.startswith(self.base_url + "/")
+            and answered_in_plain_http(exc)
+        ):
             return False
         with self._lock:
             _LOOPBACK_PLAIN[self.host] = True
@@ -229,7 +234,9 @@ class RegistryClient:
             token = self._tokens.get(realm, service, scope)
             if token is None:
                 with self._token_lock(scope):  # single flight: parallel uploads share one token fetch
-                    token = self._tokens.get(realm, service, scope) or self._fetch_token(realm, service, scope)
+                    token = self._tokens.get(realm, service, scope) or self._fetch_token(
+                        realm, service, scope
+                    )
             return f"Bearer {token}"
         return None
 
@@ -259,7 +266,9 @@ class RegistryClient:
                     status=401,
                 )
             if not (cred.username and cred.password):
-                raise AuthenticationError("missing username or password for basic auth", hint=f"run 'kit login {self.registry}'")
+                raise AuthenticationError(
+                    "missing username or password for basic auth", hint=f"run 'kit login {self.registry}'"
+                )
             if self._basic:
                 raise AuthenticationError(
                     f"{self.registry} rejected the stored credentials",
@@ -282,8 +291,13 @@ class RegistryClient:
         headers = {}
         try:
             if cred is not None and cred.identity_token:
-                form = {"grant_type": "refresh_token", "refresh_token": cred.identity_token,
-                        "service": service, "client_id": "kitops", "scope": scope}
+                form = {
+                    "grant_type": "refresh_token",
+                    "refresh_token": cred.identity_token,
+                    "service": service,
+                    "client_id": "kitops",
+                    "scope": scope,
+                }
                 request = self._http.build_request("POST", realm, data=form)
             else:
                 if cred is not None and cred.username and cred.password:
@@ -301,9 +315,12 @@ class RegistryClient:
                     hint=f"run 'kit login {self.registry}'",
                 )
             if resp.status_code != 200:
-                raise_for_response(resp, method="GET", url=redact_url(realm), host=self.registry,
-                                   body=read_error_body(resp))
-            resp = _read_small(resp, "GET", redact_url(realm))  # a token answer is small; a huge one is refused
+                raise_for_response(
+                    resp, method="GET", url=redact_url(realm), host=self.registry, body=read_error_body(resp)
+                )
+            resp = _read_small(
+                resp, "GET", redact_url(realm)
+            )  # a token answer is small; a huge one is refused
         finally:
             resp.close()
         try:
@@ -363,8 +380,13 @@ class RegistryClient:
                     hdrs["Authorization"] = auth
             if body is not None:
                 hdrs["Content-Length"] = str(body.length)
-            request = self._http.build_request(method, url, headers=hdrs, content=iter(body) if body is not None else None,
-                                               extensions={directbody.DIRECT_BODY: True} if large_body else None)
+            request = self._http.build_request(
+                method,
+                url,
+                headers=hdrs,
+                content=iter(body) if body is not None else None,
+                extensions={directbody.DIRECT_BODY: True} if large_body else None,
+            )
             started = time.monotonic()
             try:
                 resp = self._http.send(request, stream=True)
@@ -375,12 +397,25 @@ class RegistryClient:
                 if retry and attempt < self.max_retries and is_retryable(exc):
                     attempt += 1
                     delay = self._backoff(attempt)
-                    log.debug("%s %s failed (%s); retry %d in %.1fs", method, redact_url(url), exc, attempt, delay)
+                    log.debug(
+                        "%s %s failed (%s); retry %d in %.1fs", method, redact_url(url), exc, attempt, delay
+                    )
                     time.sleep(delay)
                     continue
-                raise transport_error(exc, method=method, url=redact_url(url), host=self.registry,
-                                      proxy=redact_url(self._proxy) if self._proxy else None) from None
-            log.debug("%s %s -> %d -- %.0f ms", method, redact_url(url), resp.status_code, (time.monotonic() - started) * 1000)
+                raise transport_error(
+                    exc,
+                    method=method,
+                    url=redact_url(url),
+                    host=self.registry,
+                    proxy=redact_url(self._proxy) if self._proxy else None,
+                ) from None
+            log.debug(
+                "%s %s -> %d -- %.0f ms",
+                method,
+                redact_url(url),
+                resp.status_code,
+                (time.monotonic() - started) * 1000,
+            )
             status = resp.status_code
             if status in (301, 302, 303, 307, 308) and "location" in resp.headers:
                 resp.close()
@@ -396,7 +431,12 @@ class RegistryClient:
                 continue
             error_body: bytes | None = None  # read (bounded) only where it decides something
             expired = False
-            if status == 403 and not auth_retried and self._same_origin(url) and _may_have_body(method, status):
+            if (
+                status == 403
+                and not auth_retried
+                and self._same_origin(url)
+                and _may_have_body(method, status)
+            ):
                 error_body = read_error_body(resp)
                 expired = _ecr_token_expired(error_body)
             if (status == 401 or expired) and not auth_retried and self._same_origin(url):
@@ -418,8 +458,9 @@ class RegistryClient:
                 time.sleep(delay)
                 continue
             if expect is not None and status not in expect:
-                raise_for_response(resp, method=method, url=redact_url(url), host=self.registry, repo=repo,
-                                   body=error_body)
+                raise_for_response(
+                    resp, method=method, url=redact_url(url), host=self.registry, repo=repo, body=error_body
+                )
             if not stream:
                 try:
                     resp = _read_small(resp, method, redact_url(url))
@@ -462,16 +503,21 @@ def _read_small(resp: httpx.Response, method: str, url: str) -> httpx.Response:
     length = resp.headers.get("content-length")
     if length is not None and length.isdigit():
         if int(length) > MAX_BODY:
-            raise TransferError(f"{method} {url}: the registry sent a {int(length)}-byte answer, over the "
-                                f"{MAX_BODY}-byte limit for metadata", hint="check the registry address")
+            raise TransferError(
+                f"{method} {url}: the registry sent a {int(length)}-byte answer, over the "
+                f"{MAX_BODY}-byte limit for metadata",
+                hint="check the registry address",
+            )
         resp.read()  # HTTP/1.1 framing stops at Content-Length
         return resp
     chunks, total = [], 0
     for chunk in resp.iter_bytes():  # no length given: count as it comes
         total += len(chunk)
         if total > MAX_BODY:
-            raise TransferError(f"{method} {url}: the registry's answer is over the {MAX_BODY}-byte limit for "
-                                "metadata", hint="check the registry address")
+            raise TransferError(
+                f"{method} {url}: the registry's answer is over the {MAX_BODY}-byte limit for metadata",
+                hint="check the registry address",
+            )
         chunks.append(chunk)
     # httpx has no public way to hand a response a body read in pieces: answer a new one with it
     framing = ("content-encoding", "content-length", "transfer-encoding")

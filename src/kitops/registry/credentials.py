@@ -25,13 +25,15 @@ DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 
 
 def credential_key(registry: str) -> str:
-    return DOCKER_HUB_KEY if registry in ("docker.io", "index.docker.io", "registry-1.docker.io") else registry
+    return (
+        DOCKER_HUB_KEY if registry in ("docker.io", "index.docker.io", "registry-1.docker.io") else registry
+    )
 
 
 def _normalise(key: str) -> str:
     for prefix in ("https://", "http://"):
         if key.startswith(prefix):
-            key = key[len(prefix):]
+            key = key[len(prefix) :]
     return key.split("/", 1)[0]
 
 
@@ -75,8 +77,14 @@ def _helper(name: str, registry: str) -> Credential | None:
     import subprocess  # only credential helpers need it: not loaded by every command
 
     try:
-        proc = subprocess.run([exe, "get"], input=credential_key(registry), capture_output=True, text=True,
-                              timeout=30, check=False)
+        proc = subprocess.run(
+            [exe, "get"],
+            input=credential_key(registry),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -125,11 +133,16 @@ class CredentialStore:
         try:
             obj = json.loads(self.path.read_text())
         except (OSError, ValueError) as exc:
-            raise KitError(f"cannot read {self.path}: {exc}", hint="fix or delete the file and log in again") from None
+            raise KitError(
+                f"cannot read {self.path}: {exc}", hint="fix or delete the file and log in again"
+            ) from None
         return obj if isinstance(obj, dict) else {}
 
     def get(self, registry: str) -> Credential | None:
-        env_user, env_pass = os.environ.get("KITOPS_REGISTRY_USER"), os.environ.get("KITOPS_REGISTRY_PASSWORD")
+        env_user, env_pass = (
+            os.environ.get("KITOPS_REGISTRY_USER"),
+            os.environ.get("KITOPS_REGISTRY_PASSWORD"),
+        )
         if env_user and env_pass:
             return Credential(username=env_user, password=env_pass)
         cfg = self._load()
@@ -204,7 +217,9 @@ class CredentialStore:
 def _docker_configs() -> list[dict[str, Any]]:
     paths = []
     docker_config = os.environ.get("DOCKER_CONFIG")
-    paths.append(Path(docker_config) / "config.json" if docker_config else Path.home() / ".docker" / "config.json")
+    paths.append(
+        Path(docker_config) / "config.json" if docker_config else Path.home() / ".docker" / "config.json"
+    )
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if os.environ.get("REGISTRY_AUTH_FILE"):
         paths.append(Path(os.environ["REGISTRY_AUTH_FILE"]))

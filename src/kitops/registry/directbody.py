@@ -24,7 +24,9 @@ from collections.abc import Iterator
 
 import httpx
 
-DIRECT_BODY = "kitops.direct_body"  # request extension asking for the direct path; response extension holding the body
+DIRECT_BODY = (
+    "kitops.direct_body"  # request extension asking for the direct path; response extension holding the body
+)
 ENV_SWITCH = "KITOPS_DIRECT_BODY"
 RCVLOWAT = 256 << 10
 CHUNK = 1 << 20
@@ -60,7 +62,9 @@ class DirectBody(httpx.SyncByteStream):
     broken connection one way.
     """
 
-    def __init__(self, conn: http.client.HTTPConnection, sock: socket.socket, resp: http.client.HTTPResponse) -> None:
+    def __init__(
+        self, conn: http.client.HTTPConnection, sock: socket.socket, resp: http.client.HTTPResponse
+    ) -> None:
         # ``sock`` is kept apart: http.client hands a closing connection's socket to the response
         # and forgets it, but a blocked read must still be woken by shutting it down.
         self._conn = conn
@@ -86,7 +90,9 @@ class DirectBody(httpx.SyncByteStream):
             raise ConnectionResetError(f"connection ended early: {exc!r}") from exc
         if self._remaining >= 0:
             if not got and self._remaining and len(view):  # http.client returns 0 here, silently
-                raise ConnectionResetError(f"connection closed {self._remaining} bytes before the end of the body")
+                raise ConnectionResetError(
+                    f"connection closed {self._remaining} bytes before the end of the body"
+                )
             self._remaining -= got
         return got
 
@@ -114,8 +120,11 @@ class DirectBodyTransport(httpx.BaseTransport):
         self._ssl_context = ssl_context
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if not request.extensions.get(DIRECT_BODY) or request.method != "GET" or request.url.scheme not in (
-            "http", "https"):
+        if (
+            not request.extensions.get(DIRECT_BODY)
+            or request.method != "GET"
+            or request.url.scheme not in ("http", "https")
+        ):
             return self._inner.handle_request(request)
         return self._send_direct(request)
 
@@ -129,7 +138,9 @@ class DirectBodyTransport(httpx.BaseTransport):
             conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout, context=self._ssl_context)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("accept-encoding", "connection")}
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in ("accept-encoding", "connection")
+        }
         headers["Accept-Encoding"] = "identity"  # the bytes as stored: digests are over them
         headers["Connection"] = "close"
         target = request.url.raw_path.decode("ascii")
@@ -153,8 +164,11 @@ class DirectBodyTransport(httpx.BaseTransport):
             headers=resp.getheaders(),
             stream=body,
             request=request,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": resp.reason.encode("latin-1", "replace"),
-                        DIRECT_BODY: body},
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": resp.reason.encode("latin-1", "replace"),
+                DIRECT_BODY: body,
+            },
         )
 
     def close(self) -> None:

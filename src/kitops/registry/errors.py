@@ -86,7 +86,9 @@ def _hint(status: int, codes: list[str], host: str, repo: str) -> str | None:
     if "BLOB_UNKNOWN" in codes or "BLOB_UPLOAD_UNKNOWN" in codes:
         return "the registry lost the upload; re-run the command (finished blobs are skipped)"
     if status == 413:
-        return "the registry (or a proxy in front of it) limits request sizes: retry with --upload-mode chunked"
+        return (
+            "the registry (or a proxy in front of it) limits request sizes: retry with --upload-mode chunked"
+        )
     if status == 416:
         return "the registry refused the chunk range: retry with --upload-mode monolithic or a smaller --chunk-size"
     if status == 429 or "TOOMANYREQUESTS" in codes:
@@ -119,7 +121,12 @@ def raise_for_response(
 
 # OpenSSL's reasons when the peer answered our ClientHello with something that is not TLS: a
 # plain-HTTP server replies "HTTP/1.1 400 …", which OpenSSL reads as a record of a wrong version.
-_PLAIN_HTTP_REASONS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST")
+_PLAIN_HTTP_REASONS = (
+    "WRONG_VERSION_NUMBER",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+    "HTTP_REQUEST",
+)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -154,16 +161,22 @@ def is_retryable(exc: BaseException) -> bool:
     if any(isinstance(c, ssl.SSLError | ConnectionRefusedError | socket.gaierror) for c in causes):
         return False
     if isinstance(exc, httpx.ConnectError):
-        return any(isinstance(c, ConnectionResetError | ConnectionAbortedError | TimeoutError) for c in causes)
+        return any(
+            isinstance(c, ConnectionResetError | ConnectionAbortedError | TimeoutError) for c in causes
+        )
     return isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError)
 
 
-def transport_error(exc: BaseException, *, method: str, url: str, host: str, proxy: str | None = None) -> TransferError:
+def transport_error(
+    exc: BaseException, *, method: str, url: str, host: str, proxy: str | None = None
+) -> TransferError:
     """A failure before any HTTP answer, as a message that names the cause and what to do."""
     causes = _causes(exc)
     if proxy and any(isinstance(c, ConnectionRefusedError | socket.gaierror) for c in causes):
-        return TransferError(f"{method} {url}: cannot connect to the proxy {proxy} ({exc})",
-                             hint="check the --proxy address, and that the proxy is running")
+        return TransferError(
+            f"{method} {url}: cannot connect to the proxy {proxy} ({exc})",
+            hint="check the --proxy address, and that the proxy is running",
+        )
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -173,16 +186,22 @@ def transport_error(exc: BaseException, *, method: str, url: str, host: str, pro
                 hint="pass the registry's CA with --ca-file (or SSL_CERT_FILE); --no-tls-verify skips the check (unsafe)",
             )
         if isinstance(cause, ConnectionRefusedError):
-            return TransferError(f"{method} {url}: connection refused by {host}",
-                                 hint=f"is a registry running at {host}? check the address and port")
+            return TransferError(
+                f"{method} {url}: connection refused by {host}",
+                hint=f"is a registry running at {host}? check the address and port",
+            )
         if isinstance(cause, socket.gaierror):
-            return TransferError(f"{method} {url}: cannot resolve the host name '{name}'",
-                                 hint="check the registry name for typos, and the network or DNS")
+            return TransferError(
+                f"{method} {url}: cannot resolve the host name '{name}'",
+                hint="check the registry name for typos, and the network or DNS",
+            )
     if answered_in_plain_http(exc):
         return TransferError(
             f"{method} {url}: {host} answered in plain HTTP, not HTTPS",
             hint="this registry serves plain HTTP only: add --plain-http to the command",
         )
     if isinstance(exc, httpx.TimeoutException):
-        return TransferError(f"{method} {url}: timed out", hint="the registry is slow or unreachable; try again")
+        return TransferError(
+            f"{method} {url}: timed out", hint="the registry is slow or unreachable; try again"
+        )
     return TransferError(f"{method} {url}: {exc}", hint="check the network and the registry address")

@@ -68,8 +68,12 @@ class Remotes:
         return self._clients[registry]
 
     def repository(self, ref: Reference) -> RemoteRepository:
-        upload = UploadOptions(self.options.upload_mode, self.options.chunk_size, self.home / "cache" / "uploads")
-        return RemoteRepository(self.client(ref.registry), ref.repository, upload=upload, locations=self.locations)
+        upload = UploadOptions(
+            self.options.upload_mode, self.options.chunk_size, self.home / "cache" / "uploads"
+        )
+        return RemoteRepository(
+            self.client(ref.registry), ref.repository, upload=upload, locations=self.locations
+        )
 
     def close(self) -> None:
         self.locations.save()

@@ -85,8 +85,10 @@ class _ResponseStream:
         return self._direct is not None
 
     def _dropped(self, exc: BaseException) -> ConnectionDropped:
-        return ConnectionDropped(f"connection dropped while reading {self._resp.url.path}: {exc}",
-                                 hint="re-run the command: what arrived is kept and the rest is resumed")
+        return ConnectionDropped(
+            f"connection dropped while reading {self._resp.url.path}: {exc}",
+            hint="re-run the command: what arrived is kept and the rest is resumed",
+        )
 
     def _prefetch(self) -> None:
         item: BaseException | None = None
@@ -95,7 +97,10 @@ class _ResponseStream:
                 if self._stop.is_set():
                     return
                 self._queue.put(chunk)
-        except (httpx.TransportError, OSError) as exc:  # handed to the reader, which can resume from its offset
+        except (
+            httpx.TransportError,
+            OSError,
+        ) as exc:  # handed to the reader, which can resume from its offset
             item = self._dropped(exc)
         except BaseException as exc:  # handed to the reader, which raises it
             item = exc
@@ -255,13 +260,18 @@ class RemoteRepository:
     # -- reading ------------------------------------------------------------------------------
     def resolve(self, ref: str) -> Descriptor:
         resp = self.client.request(
-            "HEAD", self._path("manifests", ref), scope=self.pull_scope,
-            headers={"Accept": mt.MANIFEST_ACCEPT}, expect=(200, 404), repo=self.repository,
+            "HEAD",
+            self._path("manifests", ref),
+            scope=self.pull_scope,
+            headers={"Accept": mt.MANIFEST_ACCEPT},
+            expect=(200, 404),
+            repo=self.repository,
         )
         if resp.status_code == 404:
             raise RemoteNotFoundError(
                 f"{self.client.registry}/{self.repository}:{ref} not found",
-                status=404, hint="check the tag; 'kit list REGISTRY/REPOSITORY' shows the tags",
+                status=404,
+                hint="check the tag; 'kit list REGISTRY/REPOSITORY' shows the tags",
             )
         digest = resp.headers.get("docker-content-digest", "")
         media_type = resp.headers.get("content-type", mt.OCI_MANIFEST).split(";")[0].strip()
@@ -278,16 +288,23 @@ class RemoteRepository:
     def _get_manifest(self, ref: str) -> tuple[str, bytes]:
         for attempt in range(1, MANIFEST_ATTEMPTS + 1):
             resp = self.client.request(
-                "GET", self._path("manifests", ref), scope=self.pull_scope,
-                headers={"Accept": mt.MANIFEST_ACCEPT}, expect=(200,), repo=self.repository, stream=True,
+                "GET",
+                self._path("manifests", ref),
+                scope=self.pull_scope,
+                headers={"Accept": mt.MANIFEST_ACCEPT},
+                expect=(200,),
+                repo=self.repository,
+                stream=True,
             )
             try:
                 data = _read_bounded(resp, f"manifest {ref}")
                 break
             except httpx.TransportError as exc:  # dropped mid-body: a manifest is small, ask again
                 if attempt == MANIFEST_ATTEMPTS:
-                    raise TransferError(f"GET manifest {ref}: the connection dropped {attempt} times: {exc}",
-                                        hint="check the network and the registry; then re-run") from None
+                    raise TransferError(
+                        f"GET manifest {ref}: the connection dropped {attempt} times: {exc}",
+                        hint="check the network and the registry; then re-run",
+                    ) from None
                 log.debug("GET manifest %s dropped mid-body (%s); retry %d", ref, exc, attempt)
         media_type = resp.headers.get("content-type", mt.OCI_MANIFEST).split(";")[0].strip()
         if is_digest(ref) and "sha256:" + hashlib.sha256(data).hexdigest() != ref:
@@ -322,8 +339,14 @@ class RemoteRepository:
         if offset:
             headers["Range"] = f"bytes={offset}-{desc.size - 1}"
         resp = self.client.request(
-            "GET", self._path("blobs", desc.digest), scope=self.pull_scope, headers=headers,
-            expect=(200, 206), stream=True, repo=self.repository, large_body=True,
+            "GET",
+            self._path("blobs", desc.digest),
+            scope=self.pull_scope,
+            headers=headers,
+            expect=(200, 206),
+            stream=True,
+            repo=self.repository,
+            large_body=True,
         )
         skip = offset if resp.status_code == 200 else 0  # Range ignored (a CDN, a proxy): whole blob again
         if self.locations is not None:
@@ -331,10 +354,16 @@ class RemoteRepository:
         length = resp.headers.get("content-length")
         if length is not None and int(length) != desc.size - offset + skip:
             resp.close()
-            raise IntegrityError(f"blob {desc.digest}: registry sends {length} bytes, expected {desc.size - offset + skip}")
+            raise IntegrityError(
+                f"blob {desc.digest}: registry sends {length} bytes, expected {desc.size - offset + skip}"
+            )
         stream = _ResponseStream(resp)
         if skip:
-            log.info("registry ignored the Range request for %s; skipping the %d bytes already held", desc.digest[:19], skip)
+            log.info(
+                "registry ignored the Range request for %s; skipping the %d bytes already held",
+                desc.digest[:19],
+                skip,
+            )
             try:
                 stream.discard(skip)
             except BaseException:
@@ -346,8 +375,12 @@ class RemoteRepository:
         kind = "manifests" if desc.is_manifest else "blobs"
         headers = {"Accept": mt.MANIFEST_ACCEPT} if desc.is_manifest else {}
         resp = self.client.request(
-            "HEAD", self._path(kind, desc.digest), scope=self.pull_scope, headers=headers,
-            expect=(200, 404), repo=self.repository,
+            "HEAD",
+            self._path(kind, desc.digest),
+            scope=self.pull_scope,
+            headers=headers,
+            expect=(200, 404),
+            repo=self.repository,
         )
         if resp.status_code == 200 and self.locations is not None and not desc.is_manifest:
             self.locations.add(self.client.registry, self.repository, desc.digest)
@@ -364,7 +397,11 @@ class RemoteRepository:
         self.push_from(desc, _single_use_opener(data))
 
     def push_from(
-        self, desc: Descriptor, opener: Callable[[int], BinaryIO], *, on_bytes: Callable[[int], None] | None = None
+        self,
+        desc: Descriptor,
+        opener: Callable[[int], BinaryIO],
+        *,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> None:
         """Upload a blob whose bytes ``opener(offset)`` can produce again (retries, auth refresh, resume).
 
@@ -391,9 +428,13 @@ class RemoteRepository:
         if "sha256:" + hashlib.sha256(payload).hexdigest() != desc.digest or len(payload) != desc.size:
             raise IntegrityError(f"manifest bytes do not match {desc.digest}")
         resp = self.client.request(
-            "PUT", self._path("manifests", ref), scope=self.push_scope,
-            headers={"Content-Type": desc.media_type or mt.OCI_MANIFEST}, body=payload,
-            expect=(200, 201, 202), repo=self.repository,
+            "PUT",
+            self._path("manifests", ref),
+            scope=self.push_scope,
+            headers={"Content-Type": desc.media_type or mt.OCI_MANIFEST},
+            body=payload,
+            expect=(200, 201, 202),
+            repo=self.repository,
         )
         self._manifests[desc.digest] = (desc.media_type, payload)
         return resp
@@ -404,8 +445,14 @@ class RemoteRepository:
         registry has none (404, as Debian's distribution 2.8) — the ``sha256-<hex>`` tag-schema index."""
         params = {"artifactType": artifact_type} if artifact_type else None
         resp = self.client.request(
-            "GET", self._path("referrers", subject), scope=self.pull_scope, params=params,
-            headers={"Accept": mt.OCI_INDEX}, expect=(200, 404), repo=self.repository, stream=True,
+            "GET",
+            self._path("referrers", subject),
+            scope=self.pull_scope,
+            params=params,
+            headers={"Accept": mt.OCI_INDEX},
+            expect=(200, 404),
+            repo=self.repository,
+            stream=True,
         )
         content_type = resp.headers.get("content-type", "").split(";")[0].strip()
         if resp.status_code == 200 and content_type == mt.OCI_INDEX:  # some registries answer a false 200
@@ -427,15 +474,23 @@ class RemoteRepository:
         resp = self.put_manifest(desc, payload, desc.digest)
         if resp.headers.get("oci-subject") == manifest.subject.digest:
             return desc
-        entry = Descriptor(desc.media_type, desc.digest, desc.size, annotations=manifest.annotations,
-                           artifact_type=manifest.artifact_type or manifest.config.media_type)
+        entry = Descriptor(
+            desc.media_type,
+            desc.digest,
+            desc.size,
+            annotations=manifest.annotations,
+            artifact_type=manifest.artifact_type or manifest.config.media_type,
+        )
         current = self._tag_schema_index(manifest.subject.digest)
         if any(d.digest == desc.digest for d in current):
             return desc  # listed already: the index keeps its order
         index = Index(manifests=(*current, entry))
         data = index.to_bytes()
-        self.put_manifest(Descriptor(mt.OCI_INDEX, "sha256:" + hashlib.sha256(data).hexdigest(), len(data)),
-                          data, referrers_tag(manifest.subject.digest))
+        self.put_manifest(
+            Descriptor(mt.OCI_INDEX, "sha256:" + hashlib.sha256(data).hexdigest(), len(data)),
+            data,
+            referrers_tag(manifest.subject.digest),
+        )
         return desc
 
     def _tag_schema_index(self, subject: str) -> list[Descriptor]:
@@ -454,17 +509,25 @@ class RemoteRepository:
         """Cross-repository mount on the same registry; False when the registry will not."""
         scope = f"{self.push_scope} repository:{from_repository}:pull"
         resp = self.client.request(
-            "POST", f"/v2/{self.repository}/blobs/uploads/", scope=scope,
-            params={"mount": desc.digest, "from": from_repository}, body=b"",
-            expect=(201, 202), repo=self.repository,
+            "POST",
+            f"/v2/{self.repository}/blobs/uploads/",
+            scope=scope,
+            params={"mount": desc.digest, "from": from_repository},
+            body=b"",
+            expect=(201, 202),
+            repo=self.repository,
         )
         if resp.status_code == 201:
             return True
         location = resp.headers.get("location")
         if location:  # the registry opened an upload instead: cancel it
             with contextlib.suppress(TransferError):
-                self.client.request("DELETE", urljoin(self.client.url(f"/v2/{self.repository}/blobs/uploads/"), location),
-                                    scope=scope, expect=None)
+                self.client.request(
+                    "DELETE",
+                    urljoin(self.client.url(f"/v2/{self.repository}/blobs/uploads/"), location),
+                    scope=scope,
+                    expect=None,
+                )
         return False
 
     def tags(self) -> list[str]:
@@ -485,16 +548,21 @@ class RemoteRepository:
                 raise RegistryError(
                     f"{self.client.registry} repeats a page of the tag list of {self.repository} "
                     f"(its Link header leads back to {_short_url(path)})",
-                    method="GET", url=_short_url(path), hint="the registry's tag pagination is broken; report it to its operator",
+                    method="GET",
+                    url=_short_url(path),
+                    hint="the registry's tag pagination is broken; report it to its operator",
                 )
             if len(seen) >= MAX_TAG_PAGES:
                 raise RegistryError(
                     f"the tag list of {self.client.registry}/{self.repository} has more than {MAX_TAG_PAGES} pages",
-                    method="GET", url=_short_url(path),
+                    method="GET",
+                    url=_short_url(path),
                     hint="the registry's tag pagination does not end; name a tag instead of listing them all",
                 )
             seen.add(path)
-            resp = self.client.request("GET", path, scope=self.pull_scope, expect=(200,), repo=self.repository)
+            resp = self.client.request(
+                "GET", path, scope=self.pull_scope, expect=(200,), repo=self.repository
+            )
             body = load_json(resp.content, f"tag list of {self.repository}", limit=MAX_BODY)
             if not isinstance(body, dict):
                 raise FormatError(
@@ -521,15 +589,19 @@ class RemoteRepository:
             if _origin(nxt.geturl()) != _origin(self.client.base_url):
                 raise RegistryError(
                     f"{self.client.registry} paginates its tag list to another host ({_short_url(nxt.geturl())})",
-                    method="GET", url=_short_url(path),
+                    method="GET",
+                    url=_short_url(path),
                     hint="refused: a registry's Link header may only point at the registry itself",
                 )
             path = nxt.path + (f"?{nxt.query}" if nxt.query else "")
 
     def delete(self, desc: Descriptor) -> None:
         resp = self.client.request(
-            "DELETE", self._path("manifests", desc.digest), scope=f"repository:{self.repository}:delete",
-            expect=(200, 202, 404, 405), repo=self.repository,
+            "DELETE",
+            self._path("manifests", desc.digest),
+            scope=f"repository:{self.repository}:delete",
+            expect=(200, 202, 404, 405),
+            repo=self.repository,
         )
         if resp.status_code == 405:
             raise TransferError(
@@ -558,8 +630,10 @@ def _read_bounded(resp: httpx.Response, what: str, limit: int = MAX_MANIFEST_BYT
                     raise IntegrityError(f"{what} is over the {limit}-byte limit", hint=hint)
                 chunks.append(chunk)
         except httpx.DecodingError as exc:  # a Content-Encoding the body does not follow
-            raise FormatError(f"{what}: the registry sent a body that does not decode: {exc}",
-                              hint="check the registry, or a proxy in front of it") from None
+            raise FormatError(
+                f"{what}: the registry sent a body that does not decode: {exc}",
+                hint="check the registry, or a proxy in front of it",
+            ) from None
     finally:
         resp.close()
     return b"".join(chunks)
@@ -674,7 +748,9 @@ class _StreamOpener:
         seekable = getattr(self.data, "seekable", None)
         if offset != self.position:
             if not (seekable and seekable()):
-                raise TransferError("cannot resend part of a non-seekable upload stream", hint="re-run the command")
+                raise TransferError(
+                    "cannot resend part of a non-seekable upload stream", hint="re-run the command"
+                )
             self.data.seek(offset)
             self.position = offset
         return _StreamView(self)  # type: ignore[return-value]

@@ -55,7 +55,9 @@ class DeferredTrustContext(ssl.SSLContext):
         self._load_trust()
         return super().wrap_socket(sock, *args, **kwargs)
 
-    def wrap_bio(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+    def wrap_bio(
+        self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, *args: Any, **kwargs: Any
+    ) -> ssl.SSLObject:
         self._load_trust()
         return super().wrap_bio(incoming, outgoing, *args, **kwargs)
 
@@ -81,15 +83,21 @@ class TLSOptions:
                 try:
                     ctx = ssl.create_default_context(cafile=self.ca_file)
                 except (OSError, ssl.SSLError) as exc:
-                    raise UsageError(f"cannot read CA file {self.ca_file}: {exc}", hint="check --ca-file") from None
+                    raise UsageError(
+                        f"cannot read CA file {self.ca_file}: {exc}", hint="check --ca-file"
+                    ) from None
             else:
                 if env_cafile is not None and not os.access(env_cafile, os.R_OK):
-                    raise UsageError(f"cannot read CA file {env_cafile} (from SSL_CERT_FILE)",
-                                     hint="fix or unset SSL_CERT_FILE")
+                    raise UsageError(
+                        f"cannot read CA file {env_cafile} (from SSL_CERT_FILE)",
+                        hint="fix or unset SSL_CERT_FILE",
+                    )
                 ctx = DeferredTrustContext.create(env_cafile)
         if cert and key:
             try:
                 ctx.load_cert_chain(cert, key)
             except (OSError, ssl.SSLError) as exc:
-                raise UsageError(f"failed to read certificate: {exc}", hint="check --cert and --key") from None
+                raise UsageError(
+                    f"failed to read certificate: {exc}", hint="check --cert and --key"
+                ) from None
         return ctx

@@ -36,8 +36,12 @@ log = logging.getLogger(__name__)
 MiB = 1 << 20
 DEFAULT_CHUNK = 100 * MiB
 CHUNK_THRESHOLD = 100 * MiB
-MONOLITHIC_HOSTS = (re.compile(r"(^|\.)ghcr\.io$"), re.compile(r"\.pkg\.dev$"), re.compile(r"gcr\.io$"),
-                    re.compile(r"\.amazonaws\.com(\.cn)?$"))
+MONOLITHIC_HOSTS = (
+    re.compile(r"(^|\.)ghcr\.io$"),
+    re.compile(r"\.pkg\.dev$"),
+    re.compile(r"gcr\.io$"),
+    re.compile(r"\.amazonaws\.com(\.cn)?$"),
+)
 CHUNKED_HOSTS = (re.compile(r"\.azurecr\.io$"), re.compile(r"\.jfrog\.io$"), re.compile(r"artifactory", re.I))
 MAX_SESSIONS = 3
 
@@ -88,11 +92,14 @@ def _scope(repo: str) -> str:
 
 
 def _start(client: RegistryClient, repo: str) -> _Session:
-    resp = client.request("POST", f"/v2/{repo}/blobs/uploads/", scope=_scope(repo), body=b"",
-                          expect=(202, 201), repo=repo)
+    resp = client.request(
+        "POST", f"/v2/{repo}/blobs/uploads/", scope=_scope(repo), body=b"", expect=(202, 201), repo=repo
+    )
     location = resp.headers.get("location")
     if not location:
-        raise RegistryError("registry started an upload without a Location header", hint="the registry is not OCI-compliant")
+        raise RegistryError(
+            "registry started an upload without a Location header", hint="the registry is not OCI-compliant"
+        )
     min_chunk = int(resp.headers.get("oci-chunk-min-length") or 0)
     return _Session(client, repo, _absolute(client, resp, location), min_chunk)
 
@@ -103,7 +110,7 @@ def _absolute(client: RegistryClient, resp: httpx.Response, location: str) -> st
     url = urljoin(str(resp.request.url), location)
     # A Location naming our host without the port (behind TLS terminators) still means us.
     if url.startswith("https://") and client.base_url.endswith(":443"):
-        host = client.base_url[len("https://"):-4]
+        host = client.base_url[len("https://") : -4]
         if url.startswith(f"https://{host}/"):
             url = url.replace(f"https://{host}/", f"https://{host}:443/", 1)
     return url
@@ -147,7 +154,12 @@ def upload_blob(
             if status is not None and status < 500:
                 if (mode == "monolithic" and status == 413) or (mode == "chunked" and status == 416):
                     mode = "chunked" if mode == "monolithic" else "monolithic"
-                    log.info("upload of %s: registry answered %s; switching to a %s upload", desc.digest[:19], status, mode)
+                    log.info(
+                        "upload of %s: registry answered %s; switching to a %s upload",
+                        desc.digest[:19],
+                        status,
+                        mode,
+                    )
                     continue
                 raise
             # a dropped connection or a server error: a new session; a PUT that dropped goes chunked
@@ -159,21 +171,34 @@ def upload_blob(
 
 
 def _monolithic(
-    client: RegistryClient, repo: str, desc: Descriptor, opener: Callable[[int], BinaryIO],
+    client: RegistryClient,
+    repo: str,
+    desc: Descriptor,
+    opener: Callable[[int], BinaryIO],
     on_bytes: Callable[[int], None] | None,
 ) -> None:
     session = _start(client, repo)
     body = Body(opener=opener, offset=0, length=desc.size, on_bytes=on_bytes)
     resp = client.request(
-        "PUT", _with_digest(session.location, desc.digest), scope=_scope(repo), body=body,
-        headers={"Content-Type": "application/octet-stream"}, expect=(201, 204), repo=repo, retry=False,
+        "PUT",
+        _with_digest(session.location, desc.digest),
+        scope=_scope(repo),
+        body=body,
+        headers={"Content-Type": "application/octet-stream"},
+        expect=(201, 204),
+        repo=repo,
+        retry=False,
     )
     _check_echo(resp, desc)
 
 
 def _chunked(
-    client: RegistryClient, repo: str, desc: Descriptor, opener: Callable[[int], BinaryIO],
-    options: UploadOptions, on_bytes: Callable[[int], None] | None,
+    client: RegistryClient,
+    repo: str,
+    desc: Descriptor,
+    opener: Callable[[int], BinaryIO],
+    options: UploadOptions,
+    on_bytes: Callable[[int], None] | None,
 ) -> None:
     state = _state_file(options, client, repo, desc.digest)
     session, offset = _resume(client, repo, state)
@@ -187,8 +212,16 @@ def _chunked(
         body = Body(opener=opener, offset=offset, length=n, on_bytes=on_bytes)
         try:
             resp = client.request(
-                "PATCH", session.location, scope=_scope(repo), body=body, repo=repo, retry=False,
-                headers={"Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{offset + n - 1}"},
+                "PATCH",
+                session.location,
+                scope=_scope(repo),
+                body=body,
+                repo=repo,
+                retry=False,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{offset + n - 1}",
+                },
                 expect=(202, 201, 204),
             )
         except TransferError as exc:
@@ -219,8 +252,14 @@ def _chunked(
         if state is not None:
             _save_state(state, session.location, offset)
     resp = client.request(
-        "PUT", _with_digest(session.location, desc.digest), scope=_scope(repo), body=b"",
-        headers={"Content-Type": "application/octet-stream"}, expect=(201, 204), repo=repo, retry=False,
+        "PUT",
+        _with_digest(session.location, desc.digest),
+        scope=_scope(repo),
+        body=b"",
+        headers={"Content-Type": "application/octet-stream"},
+        expect=(201, 204),
+        repo=repo,
+        retry=False,
     )
     _check_echo(resp, desc)
     if state is not None:
@@ -229,7 +268,9 @@ def _chunked(
 
 
 def _status(client: RegistryClient, session: _Session) -> int:
-    resp = client.request("GET", session.location, scope=_scope(session.repo), expect=(204, 200), repo=session.repo)
+    resp = client.request(
+        "GET", session.location, scope=_scope(session.repo), expect=(204, 200), repo=session.repo
+    )
     location = resp.headers.get("location")
     if location:
         session.location = _absolute(client, resp, location)

@@ -60,7 +60,11 @@ class ResumableSink(Protocol):
     keeps_partial_blobs: bool
 
     def push_from(
-        self, desc: Descriptor, opener: Callable[[int], BinaryIO], *, on_bytes: Callable[[int], None] | None = None
+        self,
+        desc: Descriptor,
+        opener: Callable[[int], BinaryIO],
+        *,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> None: ...
 
 

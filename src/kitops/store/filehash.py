@@ -20,7 +20,9 @@ from typing import Any
 
 from kitops.errors import IntegrityError
 
-HASH_CHUNK = 1 << 20  # reads large enough that the hash and pread release the GIL; small enough to keep RSS flat
+HASH_CHUNK = (
+    1 << 20
+)  # reads large enough that the hash and pread release the GIL; small enough to keep RSS flat
 _MIN_STEP = 256 << 10  # wait for at least this much new data before waking the hasher
 
 
@@ -91,7 +93,9 @@ class TrailingHasher:
                         end = self._written if self._final is None else self._final
                         if self._hashed >= end and self._final is not None:
                             return
-                        if end - self._hashed >= _MIN_STEP or (self._final is not None and end > self._hashed):
+                        if end - self._hashed >= _MIN_STEP or (
+                            self._final is not None and end > self._hashed
+                        ):
                             break
                         self._cond.wait(0.05)
                     offset = self._hashed
@@ -120,8 +124,10 @@ class FileVerifier:
         self._what = what
         actual = os.stat(path).st_size
         if actual != size:
-            raise IntegrityError(f"{what} {digest}: expected {size} bytes, found {actual}",
-                                 hint="the stored copy is corrupt: remove it and pull or pack again")
+            raise IntegrityError(
+                f"{what} {digest}: expected {size} bytes, found {actual}",
+                hint="the stored copy is corrupt: remove it and pull or pack again",
+            )
         self._hasher = TrailingHasher(path, algo=algo)
         self._hasher.advance(size)
 

@@ -40,11 +40,15 @@ def _open_ingest(path: Path) -> int:
     """Open (or create) a partial download; a symlink or anything but a regular file planted at
     that name is refused, never written through."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o600)
+        fd = os.open(
+            path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o600
+        )
     except OSError:
         if path.is_symlink():
-            raise IntegrityError(f"refusing to write through a symlink at {path}",
-                                 hint="something replaced a partial download with a link: remove it and re-run") from None
+            raise IntegrityError(
+                f"refusing to write through a symlink at {path}",
+                hint="something replaced a partial download with a link: remove it and re-run",
+            ) from None
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
@@ -106,7 +110,9 @@ class BlobWriter:
         fh = os.fdopen(_open_ingest(path), "r+b", buffering=0)
         try:
             fsutil.lock(fh)
-            writer = cls(fh, path, place, algo=expected.digest.partition(":")[0], inline_limit=None, keep_partial=True)
+            writer = cls(
+                fh, path, place, algo=expected.digest.partition(":")[0], inline_limit=None, keep_partial=True
+            )
             writer._take_existing(expected.size)
         except BaseException:
             fh.close()
@@ -218,7 +224,10 @@ class BlobWriter:
 
 
 def receive(
-    writer: BlobWriter, desc: Descriptor, opener: Callable[[int], BinaryIO], on_bytes: Callable[[int], None] | None
+    writer: BlobWriter,
+    desc: Descriptor,
+    opener: Callable[[int], BinaryIO],
+    on_bytes: Callable[[int], None] | None,
 ) -> None:
     """Write ``desc``'s bytes from ``opener(offset)`` into ``writer`` until it holds ``desc.size``.
 

@@ -63,7 +63,9 @@ class _ParallelVerifyingReader(VerifyingReader):
     def _account(self, data: bytes | memoryview) -> None:
         self._read += len(data)
         if self._read > self._desc.size:
-            raise IntegrityError(f"{self._what} {self._desc.digest} is larger than its descriptor's size {self._desc.size}")
+            raise IntegrityError(
+                f"{self._what} {self._desc.digest} is larger than its descriptor's size {self._desc.size}"
+            )
 
     def send_to(self, out_fd: int, count: int) -> int:
         """Copy the next bytes into ``out_fd`` inside the kernel: the verifier hashes the file on
@@ -71,7 +73,9 @@ class _ParallelVerifyingReader(VerifyingReader):
         n = os.sendfile(out_fd, self._raw.fileno(), None, count)
         self._read += n
         if self._read > self._desc.size:
-            raise IntegrityError(f"{self._what} {self._desc.digest} is larger than its descriptor's size {self._desc.size}")
+            raise IntegrityError(
+                f"{self._what} {self._desc.digest} is larger than its descriptor's size {self._desc.size}"
+            )
         if not n:
             self._finish()
         return n
@@ -82,7 +86,9 @@ class _ParallelVerifyingReader(VerifyingReader):
         self._done = True
         if self._read != self._desc.size:
             self._verifier.abandon()
-            raise IntegrityError(f"{self._what} {self._desc.digest}: expected {self._desc.size} bytes, got {self._read}")
+            raise IntegrityError(
+                f"{self._what} {self._desc.digest}: expected {self._desc.size} bytes, got {self._read}"
+            )
         self._verifier.verify()
 
     def verify_rest(self) -> None:
@@ -245,8 +251,10 @@ class LocalStore:
                     return
                 writer.discard()
             if writer.size != desc.size:
-                raise IntegrityError(f"blob {desc.digest}: got {writer.size} bytes, expected {desc.size}",
-                                     hint="re-run to resume")
+                raise IntegrityError(
+                    f"blob {desc.digest}: got {writer.size} bytes, expected {desc.size}",
+                    hint="re-run to resume",
+                )
         raise IntegrityError(
             f"downloaded content does not match its digest {desc.digest}",
             hint="the registry serves corrupt data for this blob",
@@ -343,8 +351,10 @@ class LocalStore:
             keep = self._referenced_blobs(remaining, sure=sure) | leased_digests(self.root)
             doomed = self._referenced_blobs([desc]) - keep
             if not sure[0]:
-                log.warning("Some stored manifests cannot be read: no blobs were deleted (run 'kit remove --all' "
-                            "after fixing or removing them)")
+                log.warning(
+                    "Some stored manifests cannot be read: no blobs were deleted (run 'kit remove --all' "
+                    "after fixing or removing them)"
+                )
                 doomed = set()
             removed = []
             for digest in sorted(doomed):
@@ -473,7 +483,11 @@ class LocalRepository:
         return fh
 
     def push_from(
-        self, desc: Descriptor, opener: Callable[[int], BinaryIO], *, on_bytes: Callable[[int], None] | None = None
+        self,
+        desc: Descriptor,
+        opener: Callable[[int], BinaryIO],
+        *,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> None:
         """Resumable, verified download of a blob (manifests go through :meth:`push`)."""
         self.store.ingest_resumable(desc, opener, on_bytes=on_bytes)
@@ -493,7 +507,11 @@ class LocalRepository:
         with self.store.locked():
             mans = self.manifests()
             if not any(d.digest == desc.digest for d in mans):
-                mans.append(Descriptor(mt.OCI_MANIFEST if not desc.media_type else desc.media_type, desc.digest, desc.size))
+                mans.append(
+                    Descriptor(
+                        mt.OCI_MANIFEST if not desc.media_type else desc.media_type, desc.digest, desc.size
+                    )
+                )
                 self._write_manifests(mans)
             self.store.add_to_root_index(desc)
 
@@ -517,7 +535,11 @@ class LocalRepository:
     def delete(self, desc: Descriptor) -> None:
         """Drop the manifest and its tags from this repo; GC it when no other repo holds it."""
         with self.store.locked():
-            holders = [k for k in self.store.repo_keys() if any(d.digest == desc.digest for d in self.store.repository(k).manifests())]
+            holders = [
+                k
+                for k in self.store.repo_keys()
+                if any(d.digest == desc.digest for d in self.store.repository(k).manifests())
+            ]
             tags = {t: d for t, d in self.tag_map().items() if d.digest != desc.digest}
             self._write_tags(tags)
             self._write_manifests([d for d in self.manifests() if d.digest != desc.digest])

@@ -52,7 +52,10 @@ class KitCommandError(subprocess.CalledProcessError, KitError):
         return f"{text}\nhint: {self.hint}" if self.hint else text
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable although __init__ takes keywords
-        return (_rebuild_error, (self.returncode, self.cmd, self.output, self.stderr, self.message, self.hint))
+        return (
+            _rebuild_error,
+            (self.returncode, self.cmd, self.output, self.stderr, self.message, self.hint),
+        )
 
     @classmethod
     def from_exception(cls, exc: BaseException, cmd: list[str], context: str = "") -> KitCommandError:
@@ -73,8 +76,9 @@ def exit_code(exc: BaseException) -> int:
     return EXIT_ERROR
 
 
-def _rebuild_error(returncode: int, cmd: list[str], output: str, stderr: str, message: str,
-                   hint: str | None) -> KitCommandError:
+def _rebuild_error(
+    returncode: int, cmd: list[str], output: str, stderr: str, message: str, hint: str | None
+) -> KitCommandError:
     return KitCommandError(returncode, cmd, output, stderr, message=message, hint=hint)
 
 

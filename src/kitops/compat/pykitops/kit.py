@@ -107,9 +107,11 @@ def import_from_hf(repo_path_without_tag: str, **kwargs: Any) -> None:
     with _running(cmd, "Failed to import model"):
         raise KitError(
             f"importing from Hugging Face ({repo}) is not implemented in this version of kitops",
-            hint=(f"download the repository with huggingface_hub (huggingface_hub.snapshot_download({repo!r}, "
-                  f"local_dir='model'), passing your token there for gated or private repositories), then "
-                  f"run 'kit init model' and 'kit pack model -t {ref}' (kit.init('model', ...), kit.pack({ref!r}, 'model'))"),
+            hint=(
+                f"download the repository with huggingface_hub (huggingface_hub.snapshot_download({repo!r}, "
+                f"local_dir='model'), passing your token there for gated or private repositories), then "
+                f"run 'kit init model' and 'kit pack model -t {ref}' (kit.init('model', ...), kit.pack({ref!r}, 'model'))"
+            ),
         )
 
 
@@ -170,8 +172,13 @@ def init(directory: str, name: str, description: str = " ", author: str = " ", *
     path = local_path(directory)
     cmd = command_line("init", [path, "--name", name, "--desc", description, "--author", author], opts, spec)
     with _running(cmd):
-        _kitfile, written = api.init(path, name=name.strip(), description=description.strip(),
-                                     author=author.strip(), force=bool(opts.get("force")))
+        _kitfile, written = api.init(
+            path,
+            name=name.strip(),
+            description=description.strip(),
+            author=author.strip(),
+            force=bool(opts.get("force")),
+        )
     _output(f"Saved to path '{written}'")
     return Kitfile(written)
 
@@ -207,7 +214,11 @@ def list(repo_path_without_tag: str | None = None, **kwargs: Any) -> str:  # the
     spec = {"format": ("format",), **NETWORK}
     opts = parse_options("list", kwargs, spec)
     fmt = opts.get("format", "table")
-    args = [] if repo_path_without_tag is None else [require_str("list", "repo_path_without_tag", repo_path_without_tag)]
+    args = (
+        []
+        if repo_path_without_tag is None
+        else [require_str("list", "repo_path_without_tag", repo_path_without_tag)]
+    )
     cmd = command_line("list", args, opts, spec)
     with _running(cmd):
         if fmt not in ("table", "json"):
@@ -268,8 +279,13 @@ def pack(repo_path_with_tag: str, working_directory: str | None = ".", **kwargs:
     directory = local_path(require_str("pack", "working_directory", working_directory or "."))
     cmd = command_line("pack", [directory, "--tag", ref] if ref else [directory], opts, spec)
     with _running(cmd, "Failed to pack model kit"):
-        result = api.pack(directory, kitfile=opts.get("file"), tag=ref or None,
-                          compression=opts.get("compression", "none"), home=opts.get("home"))
+        result = api.pack(
+            directory,
+            kitfile=opts.get("file"),
+            tag=ref or None,
+            compression=opts.get("compression", "none"),
+            home=opts.get("home"),
+        )
     _output(f"Model saved: {result.descriptor.digest}")
 
 
@@ -324,9 +340,14 @@ def remove(repo_path_with_tag: str, remote: bool | None = False, **kwargs: Any) 
             desc = api.remove_remote(ref, home=opts.get("home"), **network_kwargs(opts))
             lines.append(f"Removed {ref} (digest {desc.digest})")
         else:
-            for r in api.remove(ref or None, all=bool(opts.get("all")), force=bool(opts.get("force")),
-                                home=opts.get("home")):
-                lines.append(f"Untagged {r.reference}" if r.untagged_only else f"Removed {r.reference} (digest {r.digest})")
+            for r in api.remove(
+                ref or None, all=bool(opts.get("all")), force=bool(opts.get("force")), home=opts.get("home")
+            ):
+                lines.append(
+                    f"Untagged {r.reference}"
+                    if r.untagged_only
+                    else f"Removed {r.reference} (digest {r.digest})"
+                )
     _output("\n".join(lines))
 
 
@@ -354,18 +375,31 @@ def unpack(repo_path_with_tag: str, dir: str, filters: _StrList | None = None, *
     from kitops import api
     from kitops.compat.pykitops.utils import local_path
 
-    spec = {"overwrite": ("overwrite", "o"), "ignore_existing": ("ignore-existing", "ignore_existing", "i"),
-            **NETWORK}
+    spec = {
+        "overwrite": ("overwrite", "o"),
+        "ignore_existing": ("ignore-existing", "ignore_existing", "i"),
+        **NETWORK,
+    }
     ref = require_str("unpack", "repo_path_with_tag", repo_path_with_tag)
     target = local_path(require_str("unpack", "dir", dir))
     opts = parse_options("unpack", kwargs, spec)
     chosen = builtins.list(filters or [])
-    cmd = command_line("unpack", [ref, "--dir", target, *[a for f in chosen for a in ("--filter", f)]], opts, spec)
+    cmd = command_line(
+        "unpack", [ref, "--dir", target, *[a for f in chosen for a in ("--filter", f)]], opts, spec
+    )
     with _running(cmd, "Failed to unpack"):
-        result = api.unpack(ref, target_dir=target, filters=chosen, overwrite=bool(opts.get("overwrite")),
-                            ignore_existing=bool(opts.get("ignore_existing")), home=opts.get("home"),
-                            **network_kwargs(opts))
-    _output(f"Unpacked {result.files} files" + (f" ({result.skipped} existing kept)" if result.skipped else ""))
+        result = api.unpack(
+            ref,
+            target_dir=target,
+            filters=chosen,
+            overwrite=bool(opts.get("overwrite")),
+            ignore_existing=bool(opts.get("ignore_existing")),
+            home=opts.get("home"),
+            **network_kwargs(opts),
+        )
+    _output(
+        f"Unpacked {result.files} files" + (f" ({result.skipped} existing kept)" if result.skipped else "")
+    )
 
 
 def version(**kwargs: Any) -> str:

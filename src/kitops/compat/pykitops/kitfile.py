@@ -110,8 +110,11 @@ class Kitfile(PydanticKitfile):
         text = self.to_yaml()  # runs kit's checks first: nothing is written when they fail
         Path(path).write_text(text, encoding="utf-8")
         if print:
-            warnings.warn("print argument is going to be deprecated; use print(kitfile.to_yaml()) instead",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                "print argument is going to be deprecated; use print(kitfile.to_yaml()) instead",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             self.print()
 
 

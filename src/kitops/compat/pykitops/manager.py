@@ -173,8 +173,14 @@ class ModelKitManager:
                     digest = kit.inspect(tag, remote=True, **opts)["digest"]
                     pinned = ModelKitReference(tag)
                     pinned.digest = digest
-                    kit.unpack(pinned.modelkit_tag, target, filters=filters, overwrite=overwrite,
-                               ignore_existing=ignore_existing, **opts)
+                    kit.unpack(
+                        pinned.modelkit_tag,
+                        target,
+                        filters=filters,
+                        overwrite=overwrite,
+                        ignore_existing=ignore_existing,
+                        **opts,
+                    )
                     if load_kitfile and not wants_kitfile(parse_filters(filters)):
                         # No Kitfile was unpacked, and one already in the directory may be
                         # another ModelKit's: take the Kitfile of the manifest just unpacked.
@@ -186,7 +192,9 @@ class ModelKitManager:
                 if load_kitfile:  # just unpacked: unpack only succeeds when the file is this ModelKit's
                     self._kitfile = Kitfile(Path(target) / "Kitfile")
 
-    def pack_and_push_modelkit(self, save_kitfile: bool = False, with_login_and_logout: bool | None = True) -> None:
+    def pack_and_push_modelkit(
+        self, save_kitfile: bool = False, with_login_and_logout: bool | None = True
+    ) -> None:
         """Pack the working directory and push it as the ModelKit.
 
         With ``save_kitfile`` and a :attr:`kitfile`, that Kitfile is first written to
@@ -311,4 +319,3 @@ class ModelKitManager:
                 yield
             finally:
                 store.put_entry(registry, before)  # the session's entry replaced, or removed
-

@@ -32,8 +32,21 @@ NETWORK: dict[str, tuple[str, ...]] = {
 }
 GLOBAL: dict[str, tuple[str, ...]] = {"home": ("config", "home")}
 # Accepted for compatibility and ignored: verbosity and help only changed what kit printed.
-IGNORED = frozenset({"h", "help", "v", "vv", "vvv", "verbose", "log-level", "log_level", "progress",
-                     "show-update-notifications", "show_update_notifications"})
+IGNORED = frozenset(
+    {
+        "h",
+        "help",
+        "v",
+        "vv",
+        "vvv",
+        "verbose",
+        "log-level",
+        "log_level",
+        "progress",
+        "show-update-notifications",
+        "show_update_notifications",
+    }
+)
 FLAGS = frozenset({"plain_http", "tls_verify", "force", "all", "remote", "overwrite", "ignore_existing"})
 
 # ---------------------------------------------------------------------------------------------
@@ -42,8 +55,10 @@ FLAGS = frozenset({"plain_http", "tls_verify", "force", "all", "remote", "overwr
 # Any long option whose name looks like it carries a secret, typos included (``--passwrd``,
 # ``--pasword``, ``--access-tokn``): better to mask a harmless value than to log a password.
 # ``--password-stdin`` is a flag, not a secret.
-_SECRET_LONG = re.compile(r"--(?!password-stdin\Z)[\w-]*(?:pass|pasw|pswd|pwd|tok|secret|api[-_]?key|credential)[\w-]*",
-                          re.IGNORECASE)
+_SECRET_LONG = re.compile(
+    r"--(?!password-stdin\Z)[\w-]*(?:pass|pasw|pswd|pwd|tok|secret|api[-_]?key|credential)[\w-]*",
+    re.IGNORECASE,
+)
 #: Short options whose value is a secret (``-p S3CRET`` and ``-pS3CRET``).
 _SECRET_SHORT = ("-p",)
 MASK = "***"
@@ -77,7 +92,7 @@ def masked(args: Sequence[str]) -> tuple[list[str], list[str]]:
             hide_next = True
         elif short is not None:
             out.append(short + MASK)
-            secrets.append(arg[len(short):])
+            secrets.append(arg[len(short) :])
         else:
             out.append(arg)
     return out, secrets
@@ -105,7 +120,9 @@ def parse_options(func: str, kwargs: Mapping[str, Any], spec: Spec) -> dict[str,
         dest = by_key.get(key)
         if dest is None:
             known = sorted({*by_key, *IGNORED})
-            raise TypeError(f"{func}() got an unexpected keyword argument {key!r}; accepted: {', '.join(known)}")
+            raise TypeError(
+                f"{func}() got an unexpected keyword argument {key!r}; accepted: {', '.join(known)}"
+            )
         value = _coerce(func, dest, key, value)
         if value is None:
             continue

@@ -29,8 +29,9 @@ LOG = logging.getLogger("kitops.cli.kit")
 _CHILD = "import sys\nif sys.path and sys.path[0] == '': del sys.path[0]\nfrom kitops.cli.main import main\nmain()\n"
 
 
-def _run(command: Sequence[Any], input: str | None = None, verbose: bool = True,
-         **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: Sequence[Any], input: str | None = None, verbose: bool = True, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run a ``kit`` command line (``["kit", "list", "--format", "json"]``) and return its result.
 
     ``input`` is the command's standard input (never this process's: without it the command
@@ -56,8 +57,13 @@ def _run(command: Sequence[Any], input: str | None = None, verbose: bool = True,
         LOG.info("%s", "% " + " ".join(shown))
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, *args[1:]],
-        input=input, stdin=subprocess.DEVNULL if input is None else None,
-        capture_output=True, encoding="utf-8", errors="replace", env=_child_environment(), check=False,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        env=_child_environment(),
+        check=False,
     )
     out, err = scrub(done.stdout, secrets), scrub(done.stderr, secrets)
     if done.returncode != 0:

@@ -57,7 +57,9 @@ class UserCredentials:
         values = {k: v if v is not None else env.get(k) for k, v in given.items()}
         missing = [ENV_KEYS[k] for k in ("username", "password") if not values[k]]
         if missing:
-            raise ValueError(f"{MISSING_MESSAGE} Missing: {', '.join(missing)}.") from ValueError(MISSING_CREDENTIALS)
+            raise ValueError(f"{MISSING_MESSAGE} Missing: {', '.join(missing)}.") from ValueError(
+                MISSING_CREDENTIALS
+            )
         self._username: str | None = values["username"]
         self._password: str | None = values["password"]
         self._registry: str | None = values["registry"]

@@ -147,7 +147,13 @@ def parse_modelkit_tag(tag: str) -> dict[str, str | None]:
     text = tag.strip() if isinstance(tag, str) else ""
     if not text or any(c.isspace() for c in text):
         raise ValueError(f"Invalid tag format: {tag!r}")
-    none: dict[str, str | None] = {"registry": None, "namespace": None, "model": None, "tag": None, "digest": None}
+    none: dict[str, str | None] = {
+        "registry": None,
+        "namespace": None,
+        "model": None,
+        "tag": None,
+        "digest": None,
+    }
     try:
         if is_digest(text):  # a bare digest names a manifest, not a repository
             return {**none, "digest": text}
@@ -162,15 +168,24 @@ def parse_modelkit_tag(tag: str) -> dict[str, str | None]:
     # ``localhost/ns/repo``; ModelKitReference writes such a reference back unchanged.)
     written = text.startswith(f"{ref.registry}/")
     namespace, _, model = ref.repository.rpartition("/")
-    return {"registry": ref.registry if written else None, "namespace": namespace or None, "model": model,
-            "tag": ref.tag, "digest": ref.digest}
+    return {
+        "registry": ref.registry if written else None,
+        "namespace": namespace or None,
+        "model": model,
+        "tag": ref.tag,
+        "digest": ref.digest,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # environment
 
-ENV_KEYS = {"username": "JOZU_USERNAME", "password": "JOZU_PASSWORD", "registry": "JOZU_REGISTRY",
-            "namespace": "JOZU_NAMESPACE"}
+ENV_KEYS = {
+    "username": "JOZU_USERNAME",
+    "password": "JOZU_PASSWORD",
+    "registry": "JOZU_REGISTRY",
+    "namespace": "JOZU_NAMESPACE",
+}
 MISSING_CREDENTIALS = (
     "Missing JOZU_USERNAME or JOZU_PASSWORD in environment variables. Both are required. "
     "Please set these variables in your .env file and try again."
@@ -190,7 +205,11 @@ def read_dotenv(path: str | os.PathLike[str] = ".env") -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or type(exc).__name__)
+        reason = (
+            "it is not UTF-8 text"
+            if isinstance(exc, UnicodeDecodeError)
+            else (exc.strerror or type(exc).__name__)
+        )
         log.debug("ignoring %s: %s", path, reason)
         return {}
     return parse_dotenv(text)
@@ -202,8 +221,18 @@ class _DotenvSyntaxError(Exception):
         self.at = at
 
 
-_DOUBLE_QUOTE_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n",
-                         "r": "\r", "t": "\t", "v": "\v"}
+_DOUBLE_QUOTE_ESCAPES = {
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
 _SINGLE_QUOTE_ESCAPES = {"\\": "\\", "'": "'"}
 
 
@@ -256,7 +285,7 @@ def _dotenv_statement(text: str, pos: int) -> tuple[str | None, str | None, int]
         close = text.find("'", pos + 1)
         if close <= pos + 1:
             raise _DotenvSyntaxError(pos)
-        key, pos = text[pos + 1:close], close + 1
+        key, pos = text[pos + 1 : close], close + 1
     elif pos < end and text[pos] != "#":
         start = pos
         while pos < end and text[pos] not in "=#" and not text[pos].isspace():
