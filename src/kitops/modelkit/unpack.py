@@ -36,7 +36,7 @@ from kitops.modelkit.read import LayerBinding, ModelKit, bind_layers
 from kitops.modelkit.tar import EntryReader, iter_tar, parse_partial_name, partial_name
 from kitops.oci.reference import is_modelkit_reference
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
-from kitops.store.base import BLOB_BUFFER, FileSender, ReadableStore, VerifyingReader
+from kitops.store.base import FileSender, ReadableStore, VerifyingReader
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +238,9 @@ class _CountingSender(_CountingReader):
         return n
 
 
+# Per layer being extracted. Network reads bring at most 1 MiB and stored blobs' large files move
+# in the kernel (sendfile), so a larger buffer would only add resident memory per parallel layer.
+EXTRACT_BUFFER = 1 << 20
 _WINDOWS = os.name == "nt"
 _OPEN_FLAGS = (
     os.O_WRONLY
@@ -781,7 +784,7 @@ def extract_layer(
             decompressed = open_decompressed(counted, binding.compression)  # type: ignore[arg-type]
             diff = _DiffIdReader(decompressed) if binding.compression != "none" else None
             tar_stream = diff if diff is not None else decompressed
-            buf = memoryview(bytearray(BLOB_BUFFER))
+            buf = memoryview(bytearray(EXTRACT_BUFFER))
             try:
                 for entry, reader in iter_tar(tar_stream):  # type: ignore[arg-type]
                     if entry.typeflag == "dir":
