@@ -20,28 +20,13 @@ from pathlib import Path
 import pytest
 
 from kitops.cli.output import PROGRESS_INTERVAL, KitLogFormatter, PlainProgress, RichProgress
+from tests.fakeclock import FakeClock
 
 KIT = Path(sys.executable).with_name("kit")
 GIB = 1 << 30
 MIB = 1 << 20
 BAR = "━"
 LOG_PREFIX = re.compile(r"\[(INFO |DEBUG|TRACE|WARN |ERROR)\] ")
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand (thread-safe)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 def transfer(

@@ -1,43 +1,5 @@
-"""PyKitOps' import path ``kitops.cli.kit``: the functions live in :mod:`kitops.compat.pykitops.kit`."""
+"""PyKitOps' import path ``kitops.cli.kit``: the functions live in :mod:`kitops.compat.pykitops.kit`,
+and this module re-exports exactly what that module lists in its ``__all__``."""
 
-from kitops.compat.pykitops.kit import (
-    LOG,
-    KitCommandError,
-    _masked,
-    _run,
-    import_from_hf,
-    info,
-    init,
-    inspect,
-    list,
-    login,
-    logout,
-    pack,
-    pull,
-    push,
-    remove,
-    tag,
-    unpack,
-    version,
-)
-
-__all__ = [
-    "LOG",
-    "KitCommandError",
-    "_masked",
-    "_run",
-    "import_from_hf",
-    "info",
-    "init",
-    "inspect",
-    "list",
-    "login",
-    "logout",
-    "pack",
-    "pull",
-    "push",
-    "remove",
-    "tag",
-    "unpack",
-    "version",
-]
+from kitops.compat.pykitops.kit import *  # noqa: F403
+from kitops.compat.pykitops.kit import __all__ as __all__
