@@ -23,6 +23,38 @@ ANNOTATION_CLI_VERSION = "ml.kitops.modelkit.cli-version"
 ANNOTATION_CREATED = "org.opencontainers.image.created"
 ANNOTATION_FILEPATH = "org.cncf.model.filepath"
 ANNOTATION_LAYER_SUBTYPE = "ml.kitops.modelkit.layer-subtype"
+ANNOTATION_KITFILE = "ml.kitops.modelkit.kitfile"  # the Kitfile as JSON, on a ModelPack manifest
+ANNOTATION_FILE_METADATA = "org.cncf.model.file.metadata+json"
+ANNOTATION_MEDIATYPE_UNTESTED = "org.cncf.model.file.mediatype.untested"
+ANNOTATION_TITLE = "org.opencontainers.image.title"
+
+# ModelPack before the 2025 prefix rename (read only), and Docker Model Runner's own format.
+LEGACY_MODELPACK_CONFIG = "application/vnd.cnai.model.config.v1+json"
+LEGACY_MODELPACK_MANIFEST_ARTIFACT = "application/vnd.cnai.model.manifest.v1+json"
+LEGACY_ANNOTATION_FILEPATH = "org.cnai.model.filepath"
+LEGACY_ANNOTATION_FILE_METADATA = "org.cnai.model.file.metadata+json"
+DOCKER_MODEL_CONFIGS = (
+    "application/vnd.docker.ai.model.config.v0.1+json",
+    "application/vnd.docker.ai.model.config.v0.2+json",
+)
+
+# ModelPack layer kinds and the Kit layer type each corresponds to (model parts are written as
+# weight config by the Go kit; see modelpack-signing-kubeflow.md §2.1).
+MODELPACK_KINDS = ("weight", "weight.config", "doc", "code", "dataset")
+KIT_TO_MODELPACK_KIND = {
+    "model": "weight",
+    "modelpart": "weight.config",
+    "code": "code",
+    "dataset": "dataset",
+    "docs": "doc",
+}
+MODELPACK_KIND_TO_KIT = {
+    "weight": "model",
+    "weight.config": "modelpart",
+    "code": "code",
+    "dataset": "dataset",
+    "doc": "docs",
+}
 
 COMPRESSIONS = ("none", "gzip", "gzip-fastest", "zstd")
 
@@ -33,6 +65,16 @@ def layer_media_type(base_type: str, compression: str = "none", layer_format: st
     """``application/vnd.kitops.modelkit.<type>.v1.<tar|raw>[+gzip|+zstd]``."""
     suffix = {"none": "", "gzip": "+gzip", "gzip-fastest": "+gzip", "zstd": "+zstd"}[compression]
     return f"application/vnd.kitops.modelkit.{base_type}.v1.{layer_format}{suffix}"
+
+
+def modelpack_layer_media_type(kind: str, compression: str = "none", layer_format: str = "tar") -> str:
+    """``application/vnd.cncf.model.<kind>.v1.<raw|tar>[+gzip|+zstd]`` (no compression on raw)."""
+    if kind not in MODELPACK_KINDS:
+        raise ValueError(f"unknown ModelPack layer kind {kind!r}")
+    if layer_format == "raw" and compression != "none":
+        raise ValueError("ModelPack raw layers cannot be compressed")
+    suffix = {"none": "", "gzip": "+gzip", "gzip-fastest": "+gzip", "zstd": "+zstd"}[compression]
+    return f"application/vnd.cncf.model.{kind}.v1.{layer_format}{suffix}"
 
 
 def parse_layer_media_type(media_type: str) -> tuple[str, str, str] | None:
