@@ -18,9 +18,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi
-# The real OCI registry the demo and the tests use, htpasswd for its Basic-auth variant, openssl for CA hashing.
+# The real OCI registry the demo and the tests use, htpasswd for its Basic-auth variant, openssl for CA hashing,
+# skopeo for the tests that check kit save/load archives against standard OCI tooling.
 missing=""
 [ -x /usr/bin/docker-registry ] || command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
+command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
 command -v htpasswd >/dev/null 2>&1 || missing="$missing apache2-utils"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 if [ -n "$missing" ]; then

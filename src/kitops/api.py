@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from kitops.errors import FormatError, IntegrityError, KitError, NotFoundError, UsageError
 from kitops.kitfile.model import Kitfile
@@ -106,6 +106,9 @@ def pack(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     annotations: Mapping[str, str] | None = None,
+    model_format: str = "kit",
+    layer_format: str = "tar",
+    modelpack_config: Mapping[str, str] | None = None,
 ) -> PackResult:
     """Pack ``context_dir`` into a ModelKit in the local store.
 
@@ -113,6 +116,13 @@ def pack(
     not the context, where the reference resolved them) or a :class:`Kitfile`; default: the
     context's ``Kitfile``. ``tag`` is ``repo:tag[,tag2...]`` or a list of refs.
     ``annotations`` are extra manifest annotations (e.g. provenance of an import).
+
+    ``model_format="modelpack"`` writes the CNCF ModelPack format (the Kitfile travels in a
+    manifest annotation). ``layer_format`` is ``"tar"`` (one archive per Kitfile entry),
+    ``"raw"`` (one file's bytes per entry; every path must be a regular file) or, for
+    ModelPack, ``"native"`` (each weights directory becomes one raw layer per file, so
+    registries store shared shards once). ``modelpack_config`` sets ModelPack config values by
+    dotted key, e.g. ``{"config.paramSize": "8B", "descriptor.family": "llama3"}``.
     """
     from kitops.modelkit.pack import pack as _pack
     from kitops.modelkit.packcache import PackCache
@@ -146,6 +156,9 @@ def pack(
             cancel=cancel,
             annotations=annotations,
             cache=PackCache(cache_dir(kitops_home(home))),
+            model_format=model_format,
+            layer_format=layer_format,
+            modelpack_config=modelpack_config,
         )
 
 
@@ -365,14 +378,15 @@ class InspectResult:
     cli_version: str
     kitfile: Kitfile
     manifest: Manifest
+    kitfile_generated: bool = False  # the artifact carries none: ``kitfile`` was made from its layers
 
     def to_go(self) -> dict[str, object]:
-        return {
-            "digest": self.digest,
-            "cliVersion": self.cli_version,
-            "kitfile": self.kitfile.to_config_dict(),
-            "manifest": self.manifest.to_go(),
-        }
+        """The Go kit's JSON: ``kitfile`` only when the artifact carries one (not a generated one)."""
+        out: dict[str, object] = {"digest": self.digest, "cliVersion": self.cli_version}
+        if not self.kitfile_generated:
+            out["kitfile"] = self.kitfile.to_config_dict()
+        out["manifest"] = self.manifest.to_go()
+        return out
 
     def to_json(self) -> str:
         return gojson.dumps(self.to_go(), indent="  ")
@@ -387,7 +401,7 @@ def inspect(
     check_keywords("inspect", net)
     kit = _local_or_remote(ref, home, remote, net)
     version = (kit.manifest.annotations or {}).get(mt.ANNOTATION_CLI_VERSION, "unknown")
-    return InspectResult(kit.descriptor.digest, version, kit.kitfile, kit.manifest)
+    return InspectResult(kit.descriptor.digest, version, kit.kitfile, kit.manifest, kit.kitfile_generated)
 
 
 def info(ref: str, *, home: Home = None, remote: bool = False, **net: Unpack[NetworkKeywords]) -> Kitfile:
@@ -871,8 +885,8 @@ def pull(
             local = store.repository(current.repo_key)
             # manifest and config are checked before anything is stored: a failed pull leaves no tag
             root = remote.resolve(current.reference)
-            kit = load_modelkit_at(remote, root)
-            if kit.manifest.format != "kit":
+            kit = load_modelkit_at(remote, root)  # any model format (Kit, ModelPack, Docker model)
+            if kit.manifest.format is None:
                 raise FormatError(f"reference {current} does not refer to a model")
             desc = transfer.copy(
                 remote,
@@ -955,3 +969,301 @@ def remove_remote(ref: str, *, home: Home = None, **net: Unpack[NetworkKeywords]
         desc: Descriptor = repo.resolve(parsed.reference)
         repo.delete(desc)
         return desc
+
+
+# ---------------------------------------------------------------------------------------------
+# save / load: ModelKits to and from an OCI image layout (air-gapped transfer)
+
+# cosign's tag scheme: the signature, attestation and SBOM of sha256:<hex> are tagged sha256-<hex><suffix>
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """One manifest of a saved or loaded layout and the reference it is named by."""
+
+    reference: Reference
+    descriptor: Descriptor
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    entries: tuple[ArchiveEntry, ...]
+    blob_count: int  # blobs written (each once, however many manifests share it)
+    blob_bytes: int
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    entries: tuple[ArchiveEntry, ...]
+
+
+def _path_or_stream(target: str | os.PathLike[str] | BinaryIO) -> Path | BinaryIO:
+    return Path(target) if isinstance(target, (str, os.PathLike)) else target
+
+
+def save(
+    refs: str | Sequence[str],
+    output: str | os.PathLike[str] | BinaryIO,
+    *,
+    format: str = "tar",
+    home: Home = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> SaveResult:
+    """Write ModelKits from local storage into one OCI image layout, for a machine without
+    registry access: a tar (``output`` is a path or a binary stream such as stdout) or, with
+    ``format="oci-dir"``, a directory. Each ModelKit comes with its parents (``model.path``
+    references) and its referrers in local storage: manifests of its repository whose
+    ``subject`` it is, and cosign's ``sha256-<hex>.sig``/``.att``/``.sbom`` tags. Blobs go from
+    the store into the output as they are read, each once. Every reference is resolved before
+    the output is opened: one that is not stored writes nothing.
+    """
+    from kitops import transfer
+    from kitops.store import ocilayout
+
+    texts = [refs] if isinstance(refs, str) else list(refs)
+    if not texts:
+        raise UsageError("nothing to save", hint="name a ModelKit: kit save my-model:v1 -o models.tar")
+    if format not in ocilayout.FORMATS:
+        raise UsageError(f"unknown format {format!r}", hint=f"use one of: {', '.join(ocilayout.FORMATS)}")
+    store = local_store(home)
+    plan = _save_plan(store, texts)
+    # a tar has one place to write at: one blob at a time, none of them held open waiting
+    concurrency = 1 if format == "tar" else transfer.DEFAULT_CONCURRENCY
+    with ocilayout.writing(_path_or_stream(output), format) as layout:
+        for repo, entry in plan:
+            transfer.copy(
+                repo,
+                entry.reference.reference,
+                layout,
+                dst_ref=entry.reference.display(),  # the spelling that parses back to this reference
+                concurrency=concurrency,
+                progress=progress,
+                cancel=cancel,
+            )
+    return SaveResult(tuple(entry for _repo, entry in plan), layout.blob_count, layout.blob_bytes)
+
+
+def _save_plan(store: LocalStore, texts: list[str]) -> list[tuple[LocalRepository, ArchiveEntry]]:
+    """What a save writes, in order: each ModelKit, its parents, then the referrers of all of
+    them; one entry per name."""
+    plan: dict[str, tuple[LocalRepository, ArchiveEntry]] = {}
+
+    def add(repo: LocalRepository, name: Reference, desc: Descriptor) -> None:
+        plan.setdefault(str(name), (repo, ArchiveEntry(name, desc.plain())))
+
+    for text in texts:
+        ref = parse_single(text)
+        repo = store.repository(ref.repo_key)
+        kit = load_modelkit(repo, ref.reference, display=ref.display())
+        add(repo, ref, kit.descriptor)
+        for prepo, pref, pdesc in _saved_parents(store, kit, ref):
+            add(prepo, pref, pdesc)
+    subjects: dict[str, dict[str, list[Descriptor]]] = {}  # per repository: referrers by subject digest
+    for repo, entry in list(plan.values()):
+        if repo.repo_key not in subjects:
+            subjects[repo.repo_key] = _referrers_by_subject(repo)
+        for name, desc in _local_referrers(repo, entry, subjects[repo.repo_key]):
+            add(repo, name, desc)
+    return list(plan.values())
+
+
+def _saved_parents(
+    store: LocalStore, kit: ModelKit, ref: Reference
+) -> list[tuple[LocalRepository, Reference, Descriptor]]:
+    """The ancestors ``kit``'s ``model.path`` leads to, each where local storage holds it (a
+    parent named without a registry is looked for beside a pulled child first, as unpack does).
+    One that is not stored fails the save: the archive would not unpack where it is taken."""
+    from kitops.modelkit.references import walk_parents
+
+    def read(where: Reference) -> tuple[Kitfile, tuple[LocalRepository, Reference, Descriptor]]:
+        repo = store.repository(where.repo_key)
+        parent = load_modelkit(repo, where.reference, display=where.display())
+        return parent.kitfile, (repo, where, parent.descriptor)
+
+    def load(pref: Reference) -> tuple[Kitfile, tuple[LocalRepository, Reference, Descriptor]]:
+        if ref.registry != DEFAULT_REGISTRY and pref.registry == DEFAULT_REGISTRY:
+            try:
+                return read(dataclasses.replace(pref, registry=ref.registry))
+            except NotFoundError:
+                pass
+        try:
+            return read(pref)
+        except NotFoundError:
+            raise NotFoundError(
+                f"{pref.display()}, which {ref.display()} is built on (model.path), is not in local storage",
+                hint="pull or pack it first: a saved ModelKit carries its parents",
+            ) from None
+
+    return [found for _path, found in walk_parents(kit.kitfile, ref.display(), load)]
+
+
+def _referrers_by_subject(repo: LocalRepository) -> dict[str, list[Descriptor]]:
+    """The manifests of ``repo`` that name a ``subject``, by the subject's digest."""
+    from kitops.store.base import read_blob_bytes
+
+    found: dict[str, list[Descriptor]] = {}
+    for desc in repo.manifests():
+        try:
+            manifest = Manifest.from_bytes(read_blob_bytes(repo, desc))
+        except (FormatError, NotFoundError, IntegrityError):
+            continue  # an index, or a manifest that cannot be read: it refers to nothing we can save
+        if manifest.subject is not None:
+            found.setdefault(manifest.subject.digest, []).append(desc)
+    return found
+
+
+def _local_referrers(
+    repo: LocalRepository, entry: ArchiveEntry, by_subject: dict[str, list[Descriptor]]
+) -> list[tuple[Reference, Descriptor]]:
+    """The referrers of ``entry`` in ``repo``, and theirs in turn (a signature of an attestation):
+    cosign's tags under their tag, manifests with a ``subject`` under their digest."""
+    tags = repo.tag_map()
+    out: list[tuple[Reference, Descriptor]] = []
+    seen = {entry.descriptor.digest}
+    todo = [entry.descriptor.digest]
+    while todo:
+        digest = todo.pop(0)
+        algo, _, hexpart = digest.partition(":")
+        tagged = [
+            (entry.reference.with_tag(t), tags[t])
+            for t in (f"{algo}-{hexpart}{s}" for s in COSIGN_SUFFIXES)
+            if t in tags
+        ]
+        by_digest = [(entry.reference.with_digest(d.digest), d) for d in by_subject.get(digest, [])]
+        for name, desc in [*tagged, *by_digest]:
+            if desc.digest in seen and name.digest:
+                continue
+            out.append((name, desc))
+            if desc.digest not in seen:
+                seen.add(desc.digest)
+                todo.append(desc.digest)
+    return out
+
+
+def load(
+    input: str | os.PathLike[str] | BinaryIO,
+    *,
+    refs: Sequence[str] | None = None,
+    repository: str | None = None,
+    home: Home = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> LoadResult:
+    """Copy the manifests of an OCI image layout into local storage: every one, or those named in
+    ``refs``. ``input`` is a tar file (read in place), a layout directory, or a binary stream
+    (stdin; its blobs are stored as they arrive). Every blob is verified against its digest and
+    size. Each manifest is tagged under the name ``index.json`` gives it: the full reference of
+    ``io.containerd.image.name``, else ``org.opencontainers.image.ref.name`` (a full reference,
+    or a bare tag that goes into ``repository``). Nothing is named until every manifest arrived
+    whole: a damaged archive leaves no tag and no listed manifest.
+    """
+    from kitops import transfer
+    from kitops.store import ocilayout
+
+    base = _repository_only(repository) if repository else None
+    store = local_store(home)
+    source = _path_or_stream(input)
+    what = str(source) if isinstance(source, Path) else "standard input"
+    with store.leased():  # what arrives stays until it is listed, whatever runs beside
+        blobs = ocilayout.LocalBlobs(store)
+        try:
+            layout = ocilayout.open_source(source, blobs, progress=progress, cancel=cancel)
+            chosen = _chosen_entries(layout.index.entries, refs or (), what)
+            targets = [ArchiveEntry(_load_name(e, base, what), _listed(e)) for e in chosen]
+            for digest in dict.fromkeys(t.descriptor.digest for t in targets):
+                transfer.copy(layout, digest, blobs, progress=progress, cancel=cancel)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"{what}: {exc.message}",
+                hint="the archive is damaged or was changed after it was saved; nothing was loaded",
+            ) from None
+        for target in targets:
+            repo = store.repository(target.reference.repo_key)
+            if target.reference.tag:
+                repo.tag(target.descriptor, target.reference.tag)
+            else:
+                repo.add_manifest(target.descriptor)
+    return LoadResult(tuple(targets))
+
+
+def _listed(entry: Descriptor) -> Descriptor:
+    """An index.json entry as local storage lists it (a missing media type is an image manifest's)."""
+    from kitops.oci import mediatypes as mt
+
+    return Descriptor(entry.media_type or mt.OCI_MANIFEST, entry.digest, entry.size)
+
+
+def _repository_only(text: str) -> Reference:
+    ref, extra = parse_reference(text)
+    if extra or "@" in text or ":" in text.rsplit("/", 1)[-1]:
+        raise UsageError(
+            f"{text!r} is not a repository: it names a tag or digest",
+            hint="give the repository alone, e.g. registry.example.com/team/model",
+        )
+    return Reference(ref.registry, ref.repository)
+
+
+def _chosen_entries(entries: Sequence[Descriptor], refs: Sequence[str], what: str) -> list[Descriptor]:
+    """The entries ``refs`` name (each by its digest, its tag or its full reference), in archive
+    order; all of them when ``refs`` is empty."""
+    if not refs:
+        return list(entries)
+    chosen: set[int] = set()
+    for name in refs:
+        hits = {i for i, e in enumerate(entries) if _entry_named(e, name)}
+        if not hits:
+            raise NotFoundError(
+                f"{name} is not in {what}",
+                hint="it holds: " + (", ".join(_entry_label(e) for e in entries) or "nothing"),
+            )
+        chosen |= hits
+    return [e for i, e in enumerate(entries) if i in chosen]
+
+
+def _entry_named(entry: Descriptor, name: str) -> bool:
+    from kitops.store.ocilayout import ANNOTATION_IMAGE_NAME
+
+    names = (entry.annotations or {}).values()
+    if name == entry.digest or name in names:
+        return True
+    full = (entry.annotations or {}).get(ANNOTATION_IMAGE_NAME)
+    try:  # iris:v1 names localhost/iris:v1
+        return full is not None and parse_single(name) == parse_single(full)
+    except UsageError:
+        return False
+
+
+def _entry_label(entry: Descriptor) -> str:
+    from kitops.store.ocilayout import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME
+
+    ann = entry.annotations or {}
+    return ann.get(ANNOTATION_IMAGE_NAME) or ann.get(ANNOTATION_REF_NAME) or entry.digest
+
+
+def _load_name(entry: Descriptor, base: Reference | None, what: str) -> Reference:
+    """The reference an entry is stored under (see :func:`load`)."""
+    from kitops.store.ocilayout import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME
+    from kitops.store.ocilayout.index import is_full_name
+
+    ann = entry.annotations or {}
+    tag = ann.get(ANNOTATION_REF_NAME)
+    full = ann.get(ANNOTATION_IMAGE_NAME) or (tag if tag and is_full_name(tag) else None)
+    if full:
+        try:
+            return parse_single(full)
+        except UsageError as exc:
+            raise FormatError(
+                f"{what}: {entry.digest} is named {full!r}, not a reference: {exc.message}"
+            ) from None
+    if base is None:
+        named = f"only by the tag {tag!r}" if tag else "by no name"
+        raise UsageError(
+            f"{what}: {entry.digest} is named {named}: which repository should it go to?",
+            hint="name one: kit load --repository registry.example.com/team/model",
+        )
+    if tag:
+        validate_tag(tag)
+        return base.with_tag(tag)
+    return base.with_digest(entry.digest)

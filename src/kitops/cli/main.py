@@ -398,18 +398,59 @@ def cli() -> None:
     type=click.Choice(["none", "gzip", "gzip-fastest", "zstd"]),
     help="Layer compression. 'none' gives digests identical to the Go kit.",
 )
+@click.option(
+    "--use-model-pack",
+    is_flag=True,
+    help="Write the CNCF ModelPack format instead of the Kit format (the Kitfile travels in an annotation).",
+)
+@click.option(
+    "--layer-format",
+    default="tar",
+    show_default=True,
+    type=click.Choice(["tar", "raw", "native"]),
+    help="tar: one archive per Kitfile entry (file or directory). raw: each entry is one file, "
+    "stored as its own bytes. native (with --use-model-pack): weights directories become one raw "
+    "layer per file, so a registry keeps unchanged shards between versions.",
+)
+@click.option(
+    "--modelpack-config",
+    "modelpack_config",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a ModelPack config value, e.g. config.paramSize=8B or descriptor.family=llama3 "
+    "(lists comma-separated). Repeatable.",
+)
 @click.option("--legacy-manifest", is_flag=True, hidden=True, help="Write the kit v1.7 manifest form.")
 def pack(
-    directory: str, kitfile: str | None, tag: str | None, compression: str, legacy_manifest: bool
+    directory: str,
+    kitfile: str | None,
+    tag: str | None,
+    compression: str,
+    use_model_pack: bool,
+    layer_format: str,
+    modelpack_config: tuple[str, ...],
+    legacy_manifest: bool,
 ) -> None:
     """Pack DIRECTORY, described by its Kitfile, into a ModelKit in local storage.
 
     Layers are built in parallel and verified; re-packing unchanged content gives
     the same digests. Prints 'Model saved: <digest>' on success.
+
+    \b
+    Examples:
+      kit pack . -t my-model:v1
+      kit pack . -t my-model:v1 --use-model-pack
+      kit pack . -t my-model:v2 --use-model-pack --layer-format native
     """
     from kitops import api
 
     ctx = _obj()
+    config_values: dict[str, str] = {}
+    for item in modelpack_config:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--modelpack-config")
+        config_values[key.strip()] = value
 
     def body(cancel: Cancel) -> None:
         text = None
@@ -434,6 +475,9 @@ def pack(
                 home=ctx.home,
                 progress=progress,
                 cancel=cancel,
+                model_format="modelpack" if use_model_pack else "kit",
+                layer_format=layer_format,
+                modelpack_config=config_values,
             )
         ctx.echo(f"Model saved: {result.descriptor.digest}")
 
@@ -959,6 +1003,126 @@ def logout(registry: str) -> None:
         ctx.echo(f"Successfully logged out from {registry}")
 
     run(ctx, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# save / load (air-gapped transfer)
+
+
+def _archive_line(verb: str, name: str, digest: str) -> str:
+    """``Saved my-model:v1 (sha256:…)``; a manifest named by its digest shows it once."""
+    return f"{verb} {shown(name)}" if name.endswith(digest) else f"{verb} {shown(name)} ({digest})"
+
+
+@cli.command(short_help="Save ModelKits to an archive, for a machine without registry access.")
+@click.argument("modelkits", nargs=-1, required=True, metavar="MODELKIT...")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="PATH",
+    help="The archive to write ('-': standard output); with --format oci-dir, the directory.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tar", "oci-dir"]),
+    default="tar",
+    show_default=True,
+    help="tar: an OCI image layout in one archive (skopeo's oci-archive). oci-dir: a layout directory.",
+)
+def save(modelkits: tuple[str, ...], output: str, fmt: str) -> None:
+    """Save MODELKITs from local storage into one OCI image layout, with their parents
+    (model.path references) and their signatures and attestations. A blob shared by several
+    ModelKits is written once. 'kit load' reads it back; skopeo, oras and containerd read it too.
+
+    \b
+    Examples:
+      kit save my-model:v1 -o my-model.tar
+      kit save my-model:v1 my-model:v2 --format oci-dir -o ./layout
+      kit save my-model:v1 -o - | ssh airgapped-host kit load -i -
+    """
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(cancel: Cancel) -> None:
+        to_stdout = output == "-"
+        if to_stdout and sys.stdout.isatty():
+            raise UsageError(
+                "refusing to write an archive to a terminal",
+                hint="redirect it: kit save ... -o - > models.tar",
+            )
+        target = sys.stdout.buffer if to_stdout else output
+        with ctx.progress() as progress:
+            result = api.save(
+                list(modelkits), target, format=fmt, home=ctx.home, progress=progress, cancel=cancel
+            )
+        for entry in result.entries:  # results go to stderr when stdout carries the archive
+            click.echo(
+                _archive_line("Saved", entry.reference.display(), entry.descriptor.digest), err=to_stdout
+            )
+
+    run(ctx, body, context="Failed to save")
+
+
+@cli.command(short_help="Load ModelKits from an archive written by 'kit save'.")
+@click.option(
+    "-i",
+    "--input",
+    "input_",
+    required=True,
+    metavar="PATH",
+    help="The archive or layout directory to read ('-': standard input).",
+)
+@click.option(
+    "--ref",
+    "refs",
+    multiple=True,
+    metavar="NAME",
+    help="Load only this entry, named by its reference, tag or digest. Repeatable.",
+)
+@click.option(
+    "--repository",
+    metavar="REPO",
+    help="Where entries named only by a tag go (layouts written by skopeo or oras).",
+)
+def load(input_: str, refs: tuple[str, ...], repository: str | None) -> None:
+    """Load the ModelKits of an OCI image layout (an archive or a directory) into local
+    storage, each under the name it was saved with. Every blob is verified against its
+    digest and size; nothing is tagged unless everything arrived whole.
+
+    \b
+    Examples:
+      kit load -i my-model.tar
+      kit load -i models.tar --ref my-model:v2
+      ssh build-host kit save my-model:v1 -o - | kit load -i -
+      kit load -i ./layout --repository registry.example.com/team/model
+    """
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(cancel: Cancel) -> None:
+        from_stdin = input_ == "-"
+        if from_stdin and sys.stdin.isatty():
+            raise UsageError(
+                "refusing to read an archive from a terminal", hint="pipe one in: kit load -i - < models.tar"
+            )
+        source = sys.stdin.buffer if from_stdin else input_
+        with ctx.progress() as progress:
+            result = api.load(
+                source,
+                refs=list(refs) or None,
+                repository=repository,
+                home=ctx.home,
+                progress=progress,
+                cancel=cancel,
+            )
+        for entry in result.entries:
+            ctx.echo(_archive_line("Loaded", entry.reference.display(), entry.descriptor.digest))
+
+    run(ctx, body, context="Failed to load")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kitops.errors import FormatError, KitError
+from kitops.modelkit.modelpack_read import (
+    annotated_filepath,
+    annotated_kitfile,
+    generate_kitfile,
+    parse_model_config,
+)
+from kitops.oci import gojson
 from kitops.oci import mediatypes as mt
 from kitops.oci.models import Descriptor, Manifest
 from kitops.store.base import ReadableStore, read_blob_bytes
@@ -91,14 +98,18 @@ class LayerComparison:
 
 
 def read_side(store: ReadableStore, desc: Descriptor, reference: str) -> DiffSide:
-    """The manifest at ``desc`` (a Kit or ModelPack manifest, else FormatError), and its config
-    when it can be read: a missing or unreadable config is recorded, never raised."""
+    """The manifest at ``desc`` (of any model format, else FormatError), and its Kitfile config
+    when it can be read: a missing or unreadable config is recorded, never raised. A ModelPack or
+    Docker model is compared through its Kitfile (annotated, or made from its layers and config),
+    so that it compares with a Kit ModelKit key by key."""
     manifest = Manifest.from_bytes(read_blob_bytes(store, desc))
     if manifest.format is None:
         raise FormatError(
             "reference exists but is not a modelkit",
             hint="this artifact's config media type is " + manifest.config.media_type,
         )
+    if manifest.format != "kit":
+        return _model_side(store, desc, reference, manifest, manifest.format)
     if manifest.config.media_type != mt.KIT_CONFIG:
         return DiffSide(
             reference, desc, manifest, None, f"its config ({manifest.config.media_type}) is not a Kitfile"
@@ -114,6 +125,21 @@ def read_side(store: ReadableStore, desc: Descriptor, reference: str) -> DiffSid
     return DiffSide(reference, desc, manifest, config)
 
 
+def _model_side(
+    store: ReadableStore, desc: Descriptor, reference: str, manifest: Manifest, fmt: str
+) -> DiffSide:
+    try:
+        kitfile = annotated_kitfile(manifest)
+        if kitfile is None:
+            kitfile = generate_kitfile(
+                manifest, parse_model_config(read_blob_bytes(store, manifest.config), fmt)
+            )
+    except (KitError, OSError) as exc:
+        return DiffSide(reference, desc, manifest, None, str(exc) or type(exc).__name__)
+    # the JSON a Kit config holds (plain values), as the other side's is read
+    return DiffSide(reference, desc, manifest, json.loads(gojson.dump_bytes(kitfile.to_config_dict())))
+
+
 # ---------------------------------------------------------------------------------------------
 # comparisons
 
@@ -126,8 +152,14 @@ def layer_type(media_type: str) -> str:
     parsed = mt.parse_layer_media_type(media_type)
     if parsed is not None:
         return parsed[0]
-    if media_type == mt.MODELPACK_CONFIG:
+    if media_type in mt.MODELPACK_CONFIGS or media_type in mt.DOCKER_MODEL_CONFIGS:
         return "config"
+    try:  # legacy cnai names and Docker Model Runner's types: the ModelPack kind they stand for
+        any_type = mt.parse_layer_type(media_type)
+    except FormatError:  # a raw type with compression: named by its kind below, when it has one
+        any_type = None
+    if any_type is not None:
+        return any_type.modelpack_kind
     if media_type.startswith(_MODELPACK_PREFIX):
         base = media_type[len(_MODELPACK_PREFIX) :].split(".v1.", 1)[0]
         if base in _MODELPACK_TYPES:
@@ -136,7 +168,7 @@ def layer_type(media_type: str) -> str:
 
 
 def _filepath(desc: Descriptor) -> str:
-    return (desc.annotations or {}).get(mt.ANNOTATION_FILEPATH, "")
+    return annotated_filepath(desc)
 
 
 def _clean(path: str) -> str:

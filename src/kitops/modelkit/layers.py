@@ -35,19 +35,34 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LayerSpec:
-    """One layer to build: its base media type, its Kitfile path, and the entry it belongs to."""
+    """One layer to build: its base media type, its Kitfile path, and the entry it belongs to.
+
+    ``layer_format`` is ``tar`` (a file or directory tree) or ``raw`` (the bytes of one regular
+    file). ``file`` is set when the entry's directory was expanded into one raw layer per file
+    (ModelPack-native packing): the layer then holds that file alone and the entry keeps no
+    layer of its own in the Kitfile, since it owns several. ``kind`` is the ModelPack layer kind
+    (``weight``, ``doc``...) when packing ModelPack, ``guessed`` whether it came from file names.
+    """
 
     base_type: str
     path: str
     holder: object  # the Kitfile entry whose ``layer`` gets the digests
     subtype: str | None = None
+    layer_format: str = "tar"
+    file: str | None = None
+    kind: str | None = None
+    guessed: bool = False
+    info: LayerInfo | None = None  # digest and diffId, once built
 
     @property
     def clean(self) -> str:
-        return clean_path(self.path)
+        """What the layer stands for, relative to the context: its file, or the cleaned Kitfile path."""
+        return self.file if self.file is not None else clean_path(self.path)
 
     def set_layer(self, info: LayerInfo) -> None:
-        self.holder.layer = info  # type: ignore[attr-defined]
+        self.info = info
+        if self.file is None:  # an expanded entry owns several layers: none of them is "its" layer
+            self.holder.layer = info  # type: ignore[attr-defined]
 
 
 def plan_layers(kitfile: Kitfile) -> list[LayerSpec]:
@@ -241,3 +256,10 @@ def walk_layer(context: Path, layer_path: str, ignore: LayerIgnore) -> Iterator[
     yield from walker.walk()
     if walker.files == 0:
         log.warning("No files detected in layer with path %s", layer_path)
+
+
+def layer_files(context: Path, layer_path: str, ignore: LayerIgnore) -> list[WalkEntry]:
+    """The regular files a tar layer of ``layer_path`` would hold (same rules: ``.kitignore``,
+    nested layers, symlinks followed), sorted by path; no warning when there are none."""
+    files = [e for e in _Walker(context, clean_path(layer_path), ignore).walk() if e.source is not None]
+    return sorted(files, key=lambda e: _sort_key(e.name))

@@ -1,14 +1,21 @@
 """``kit pack``: Kitfile + context directory -> a ModelKit in the local store.
 
 Each layer is built in one pass (walk -> tar -> [compress] -> hash -> ingest file ->
-atomic rename), layers in parallel threads; the manifest is written last, so an
-interrupted pack leaves nothing but unreferenced ingest files behind.
+atomic rename; a raw layer is the file copied in the kernel and hashed behind the copy),
+layers in parallel threads; the manifest is written last, so an interrupted pack leaves
+nothing but unreferenced ingest files behind.
+
+Two formats: the Kit format (config blob = the Kitfile as JSON) and the CNCF ModelPack
+format (config blob = the ModelPack config; the Kitfile rides along as a manifest
+annotation so it round-trips). Three layer formats: ``tar`` (one layer per Kitfile entry,
+a file or a directory tree), ``raw`` (one layer per entry, each a single file's bytes) and,
+for ModelPack, ``native`` (weights directories expanded into one raw layer per file).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -20,13 +27,15 @@ from kitops.errors import UsageError
 from kitops.kitfile.ignore import LayerIgnore, matcher_with_defaults, read_ignore_file
 from kitops.kitfile.model import Kitfile, LayerInfo
 from kitops.kitfile.validate import validate
+from kitops.modelkit import modelpack_write as mpw
 from kitops.modelkit.compression import CompressingSink, check_compression
 from kitops.modelkit.layers import LayerSpec, check_layer_path, plan_layers, walk_layer
 from kitops.modelkit.packcache import CachedLayer, PackCache, layer_key
+from kitops.modelkit.rawlayer import HashingSink, build_raw_layer, regular_file
 from kitops.modelkit.references import resolve_parent_kitfile
 from kitops.modelkit.tar import GoTarWriter
 from kitops.oci import mediatypes as mt
-from kitops.oci.models import Descriptor, Manifest
+from kitops.oci.models import MAX_MANIFEST_BYTES, Descriptor, Manifest
 from kitops.oci.reference import DEFAULT_REGISTRY, DEFAULT_REPOSITORY, Reference
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
 from kitops.settings import CLI_VERSION
@@ -35,6 +44,8 @@ from kitops.store.layout import LocalStore
 log = logging.getLogger(__name__)
 
 LEGACY_CLI_VERSION = "1.7.0"
+MODEL_FORMATS = ("kit", "modelpack")
+LAYER_FORMATS = ("tar", "raw", "native")
 
 
 @dataclass(frozen=True)
@@ -44,18 +55,6 @@ class PackResult:
     kitfile: Kitfile
     repo_key: str
     tags: tuple[str, ...]
-
-
-class _HashingSink:
-    """Hashes the uncompressed tar (the diffId) on its way into the compressor."""
-
-    def __init__(self, dest: CompressingSink) -> None:
-        self.dest = dest
-        self.hasher = hashlib.sha256()
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        self.hasher.update(data)
-        return self.dest.write(data)
 
 
 def build_ignore(context: Path, kitfile: Kitfile, extra_layer_paths: Sequence[str] = ()) -> LayerIgnore:
@@ -74,15 +73,18 @@ def build_layer(
     ignore: LayerIgnore,
     compression: str,
     *,
+    media_type: str | None = None,
+    annotations: Mapping[str, str] | None = None,
     progress: Progress = NULL_PROGRESS,
     cancel: Cancel | None = None,
-    annotate: bool = True,
     cache: PackCache | None = None,
 ) -> Descriptor:
+    """Build the tar layer ``spec`` into the store; its descriptor carries ``annotations`` (none
+    when ``None``, as the v1.7 manifest form has). ``media_type`` defaults to the Kit layer type."""
     entries = list(walk_layer(context, spec.path, ignore))
     total = sum(e.size for e in entries)
     key = f"{spec.base_type}:{spec.path}"
-    media_type = mt.layer_media_type(spec.base_type, compression)
+    media_type = media_type or mt.layer_media_type(spec.base_type, compression)
     identity = layer_key(entries, compression, media_type) if cache is not None else None
     hit = cache.get(identity) if cache is not None else None
     if hit is not None and hit.media_type == media_type and store.has_blob(hit.digest):  # has_blob leases it
@@ -94,17 +96,17 @@ def build_layer(
             spec.base_type,
             hit.digest,
         )
-        return _annotated(Descriptor(media_type, hit.digest, hit.size), spec, annotate)
+        return Descriptor(media_type, hit.digest, hit.size, annotations=annotations or None)
     progress.begin(key, f"packing {spec.base_type}", total)
     try:
         with store.blob_writer() as writer:
-            hashing: _HashingSink | None = None
+            hashing: HashingSink | None = None
             compressor: CompressingSink | None = None
             if compression == "none":
                 tw = GoTarWriter(writer)
             else:
                 compressor = CompressingSink(compression, writer)
-                hashing = _HashingSink(compressor)
+                hashing = HashingSink(compressor)
                 tw = GoTarWriter(hashing)
 
             def advance(n: int) -> None:
@@ -131,16 +133,28 @@ def build_layer(
     if cache is not None:
         cache.put(identity, CachedLayer(desc.digest, diff_id, desc.size, media_type))
     log.info("Saved %s layer: %s", spec.base_type, desc.digest)
-    return _annotated(desc, spec, annotate)
+    return Descriptor(desc.media_type, desc.digest, desc.size, annotations=annotations or None)
 
 
-def _annotated(desc: Descriptor, spec: LayerSpec, annotate: bool) -> Descriptor:
-    if not annotate:
-        return desc
+def layer_media_type(spec: LayerSpec, model_format: str, compression: str) -> str:
+    """The media type of ``spec``'s layer in ``model_format``; a raw layer is never compressed in
+    ModelPack (the spec has no such type)."""
+    if model_format == "modelpack":
+        assert spec.kind is not None
+        comp = "none" if spec.layer_format == "raw" else compression
+        return mt.modelpack_layer_media_type(spec.kind, comp, spec.layer_format)
+    return mt.layer_media_type(spec.base_type, compression, spec.layer_format)
+
+
+def layer_annotations(spec: LayerSpec) -> dict[str, str]:
+    """Where the layer's content goes (every reader needs it), the prompt subtype, and whether
+    its ModelPack kind was guessed from file names."""
     ann = {mt.ANNOTATION_FILEPATH: spec.clean}
     if spec.subtype:
         ann[mt.ANNOTATION_LAYER_SUBTYPE] = spec.subtype
-    return Descriptor(desc.media_type, desc.digest, desc.size, annotations=ann)
+    if spec.guessed:
+        ann[mt.ANNOTATION_MEDIATYPE_UNTESTED] = "true"
+    return ann
 
 
 def created_timestamp() -> str:
@@ -171,17 +185,26 @@ def pack(
     max_workers: int | None = None,
     annotations: Mapping[str, str] | None = None,
     cache: PackCache | None = None,
+    model_format: str = "kit",
+    layer_format: str = "tar",
+    modelpack_config: Mapping[str, str] | None = None,
 ) -> PackResult:
     """Pack ``context_dir`` as described by ``kitfile`` and store it under ``refs`` (first is primary).
 
     No ref: stored untagged in ``localhost/_``. All refs must share one repository,
     as with the reference CLI's ``-t repo:tag1,tag2``. ``annotations`` are added to the
     manifest's own (provenance such as an MLflow run id); they may not replace the
-    annotations kit itself writes (CLI version, creation time).
+    annotations kit itself writes (CLI version, creation time, the Kitfile of a ModelPack).
+
+    ``model_format`` is ``kit`` or ``modelpack``; ``layer_format`` is ``tar``, ``raw`` (every
+    Kitfile path must then be a regular file) or, for ModelPack only, ``native`` (weights
+    directories become one raw layer per file). ``modelpack_config`` sets ModelPack config
+    values by dotted key (``config.paramSize``, ``descriptor.family``...).
     """
     progress = progress or NULL_PROGRESS
     check_compression(compression)
-    extra = _check_annotations(annotations)
+    _check_formats(model_format, layer_format, compression, legacy_manifest, modelpack_config)
+    extra = _check_annotations(annotations, model_format)
     context = Path(context_dir).absolute()
     if not context.is_dir():
         raise UsageError(
@@ -193,63 +216,49 @@ def pack(
         parent = resolve_parent_kitfile(store, kitfile.model.path, base)
         parent_paths = parent.layer_paths()
     validate(kitfile, context)
+    if model_format == "modelpack":
+        mpw.refuse_mcp_servers(kitfile)
     ignore = build_ignore(context, kitfile, parent_paths)
-    specs = plan_layers(kitfile)
-    for spec in specs:  # before any layer is written
-        check_layer_path(context, spec.path)
-    workers = max_workers or max(1, min(len(specs), (os.cpu_count() or 1) + 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kit-pack") as pool:
-        futures = [
-            pool.submit(
-                build_layer,
-                store,
-                context,
-                s,
-                ignore,
-                compression,
-                progress=progress,
-                cancel=cancel,
-                annotate=not legacy_manifest,
-                cache=cache,
-            )
-            for s in specs
-        ]
-        try:
-            layers = [f.result() for f in futures]
-        except BaseException:
-            if cancel is not None:
-                cancel.cancel()
-            for f in futures:
-                f.cancel()
-            raise
+    specs = _plan(kitfile, context, ignore, model_format, layer_format)
+    if model_format == "modelpack" and not specs:
+        raise UsageError(
+            "nothing to pack: a ModelPack needs at least one layer",
+            hint="give the Kitfile a model, code, dataset, docs or prompt path with files in it",
+        )
+    created = created_timestamp()
+    layers = _build_layers(
+        store,
+        context,
+        specs,
+        ignore,
+        compression,
+        model_format=model_format,
+        annotate=not legacy_manifest,
+        fixed_mtime=created if os.environ.get("SOURCE_DATE_EPOCH") else None,
+        progress=progress,
+        cancel=cancel,
+        max_workers=max_workers,
+        cache=cache,
+    )
     if cache is not None:
         cache.save()
-    config = store.put_bytes(mt.KIT_CONFIG, kitfile.to_config_bytes())
-    log.info("Saved configuration: %s", config.digest)
     repo_key = refs[0].repo_key if refs else f"{DEFAULT_REGISTRY}/{DEFAULT_REPOSITORY}"
-    repo = store.repository(repo_key)
-    if legacy_manifest:
-        manifest = Manifest(
-            config=config,
-            layers=tuple(layers),
-            annotations={mt.ANNOTATION_CLI_VERSION: LEGACY_CLI_VERSION, **extra},
-            layers_null=True,
+    if model_format == "modelpack":
+        manifest = _modelpack_manifest(
+            store, repo_key, kitfile, specs, layers, created, extra, modelpack_config or {}
         )
     else:
-        manifest = _reuse_identical(store, repo_key, config, layers, extra) or Manifest(
-            config=config,
-            layers=tuple(layers),
-            annotations={
-                mt.ANNOTATION_CLI_VERSION: CLI_VERSION,
-                mt.ANNOTATION_CREATED: created_timestamp(),
-                **extra,
-            },
-            media_type=mt.OCI_MANIFEST,
-            artifact_type=mt.KIT_MANIFEST_ARTIFACT,
-        )
+        manifest = _kit_manifest(store, repo_key, kitfile, layers, created, extra, legacy_manifest)
     data = manifest.to_bytes()
+    if len(data) > MAX_MANIFEST_BYTES:  # readers (and registries) refuse it: better not to write it
+        raise UsageError(
+            f"the manifest would be {len(data)} bytes with {len(layers)} layers, over the "
+            f"{MAX_MANIFEST_BYTES}-byte limit registries and readers enforce",
+            hint="pack directories as single layers (--layer-format tar), or split the model into parts",
+        )
     desc = store.put_bytes(mt.OCI_MANIFEST, data)
     log.info("Saved manifest to storage: %s", desc.digest)
+    repo = store.repository(repo_key)
     repo.add_manifest(desc)
     tags = []
     for ref in refs:
@@ -261,49 +270,273 @@ def pack(
     return PackResult(desc, manifest, kitfile, repo_key, tuple(tags))
 
 
+def _check_formats(
+    model_format: str,
+    layer_format: str,
+    compression: str,
+    legacy_manifest: bool,
+    modelpack_config: Mapping[str, str] | None,
+) -> None:
+    """Every combination that cannot be written is refused before anything is read."""
+    if model_format not in MODEL_FORMATS:
+        raise UsageError(f"invalid model format {model_format!r}: must be 'kit' or 'modelpack'")
+    if layer_format not in LAYER_FORMATS:
+        raise UsageError(
+            f"invalid layer format {layer_format!r}: must be 'tar', 'raw' or 'native'",
+            hint="tar: one archive per Kitfile entry; raw: one file per entry; native: one file per layer",
+        )
+    if legacy_manifest and (model_format != "kit" or layer_format != "tar"):
+        raise UsageError("the v1.7 manifest form holds only Kit-format tar layers")
+    if model_format == "kit" and layer_format == "native":
+        raise UsageError(
+            "--layer-format native is for ModelPack only",
+            hint="add --use-model-pack, or use --layer-format raw (one file per Kitfile entry)",
+        )
+    if model_format == "modelpack" and layer_format == "raw" and compression != "none":
+        raise UsageError(
+            "compression for raw layers is not supported for ModelPack",
+            hint="use --compression none with --layer-format raw (ModelPack stores weights uncompressed)",
+        )
+    if modelpack_config and model_format != "modelpack":
+        raise UsageError("ModelPack config values need --use-model-pack")
+    if modelpack_config:
+        mpw.check_overrides(modelpack_config)
+
+
+def _plan(
+    kitfile: Kitfile, context: Path, ignore: LayerIgnore, model_format: str, layer_format: str
+) -> list[LayerSpec]:
+    """The layers to build, every path checked before any layer is written."""
+    for entry in kitfile.layer_entries():
+        check_layer_path(context, entry.path)
+    if model_format == "modelpack":
+        specs = mpw.plan_modelpack_layers(kitfile, context, ignore, layer_format)
+    else:
+        specs = plan_layers(kitfile)
+        for spec in specs:
+            spec.layer_format = layer_format
+    for spec in specs:
+        if spec.layer_format == "raw" and spec.file is None:
+            regular_file(context, spec.clean, spec.path)
+    return specs
+
+
+def _build_layers(
+    store: LocalStore,
+    context: Path,
+    specs: list[LayerSpec],
+    ignore: LayerIgnore,
+    compression: str,
+    *,
+    model_format: str,
+    annotate: bool,
+    fixed_mtime: str | None,
+    progress: Progress,
+    cancel: Cancel | None,
+    max_workers: int | None,
+    cache: PackCache | None,
+) -> list[Descriptor]:
+    """Every layer, built in parallel threads; the first failure cancels the rest."""
+    workers = max_workers or max(1, min(len(specs), (os.cpu_count() or 1) + 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kit-pack") as pool:
+        futures = []
+        for s in specs:
+            media_type = layer_media_type(s, model_format, compression)
+            ann = layer_annotations(s) if annotate else None
+            if s.layer_format == "raw":
+                assert ann is not None  # the v1.7 form has no raw layers (refused up front)
+                comp = "none" if model_format == "modelpack" else compression
+                futures.append(
+                    pool.submit(
+                        build_raw_layer,
+                        store,
+                        context,
+                        s,
+                        comp,
+                        media_type=media_type,
+                        annotations=ann,
+                        fixed_mtime=fixed_mtime,
+                        progress=progress,
+                        cancel=cancel,
+                        cache=cache,
+                    )
+                )
+            else:
+                futures.append(
+                    pool.submit(
+                        build_layer,
+                        store,
+                        context,
+                        s,
+                        ignore,
+                        compression,
+                        media_type=media_type,
+                        annotations=ann,
+                        progress=progress,
+                        cancel=cancel,
+                        cache=cache,
+                    )
+                )
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            if cancel is not None:
+                cancel.cancel()
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _kit_manifest(
+    store: LocalStore,
+    repo_key: str,
+    kitfile: Kitfile,
+    layers: list[Descriptor],
+    created: str,
+    extra: Mapping[str, str],
+    legacy_manifest: bool,
+) -> Manifest:
+    config = store.put_bytes(mt.KIT_CONFIG, kitfile.to_config_bytes())
+    log.info("Saved configuration: %s", config.digest)
+    if legacy_manifest:
+        return Manifest(
+            config=config,
+            layers=tuple(layers),
+            annotations={mt.ANNOTATION_CLI_VERSION: LEGACY_CLI_VERSION, **extra},
+            layers_null=True,
+        )
+    return _reuse_identical(store, repo_key, mt.KIT_MANIFEST_ARTIFACT, config, layers, extra) or Manifest(
+        config=config,
+        layers=tuple(layers),
+        annotations={mt.ANNOTATION_CLI_VERSION: CLI_VERSION, mt.ANNOTATION_CREATED: created, **extra},
+        media_type=mt.OCI_MANIFEST,
+        artifact_type=mt.KIT_MANIFEST_ARTIFACT,
+    )
+
+
+def _modelpack_manifest(
+    store: LocalStore,
+    repo_key: str,
+    kitfile: Kitfile,
+    specs: list[LayerSpec],
+    layers: list[Descriptor],
+    created: str,
+    extra: Mapping[str, str],
+    overrides: Mapping[str, str],
+) -> Manifest:
+    """The ModelPack manifest: its config from the Kitfile, and the Kitfile itself (as the Kit
+    config JSON, layer digests included) in an annotation, so a reader gets it back exactly."""
+    diff_ids = [s.info.diff_id for s in specs if s.info is not None]
+    assert len(diff_ids) == len(layers)
+    config_value = mpw.modelpack_config(kitfile, diff_ids, created=created, overrides=overrides)
+    ann = {
+        mt.ANNOTATION_CLI_VERSION: CLI_VERSION,
+        mt.ANNOTATION_CREATED: created,
+        mt.ANNOTATION_KITFILE: kitfile.to_config_bytes().decode("utf-8"),
+        **extra,
+    }
+    existing = _reuse_modelpack(store, repo_key, config_value, layers, ann)
+    if existing is not None:
+        return existing
+    config = store.put_bytes(mt.MODELPACK_CONFIG, mpw.config_bytes(config_value))
+    log.info("Saved configuration: %s", config.digest)
+    return Manifest(
+        config=config,
+        layers=tuple(layers),
+        annotations=ann,
+        media_type=mt.OCI_MANIFEST,
+        artifact_type=mt.MODELPACK_MANIFEST_ARTIFACT,
+    )
+
+
 def _is_ref(path: str) -> bool:
     from kitops.oci.reference import is_modelkit_reference
 
     return is_modelkit_reference(path)
 
 
-def _check_annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
+def _check_annotations(annotations: Mapping[str, str] | None, model_format: str = "kit") -> dict[str, str]:
     extra = dict(annotations or {})
+    own: tuple[str, ...] = (mt.ANNOTATION_CLI_VERSION, mt.ANNOTATION_CREATED)
+    if model_format == "modelpack":
+        own += (mt.ANNOTATION_KITFILE,)
     for k, v in extra.items():
         if not isinstance(k, str) or not k or not isinstance(v, str):
             raise UsageError(
                 f"invalid manifest annotation {k!r}: {v!r}",
                 hint="annotations map non-empty strings to strings",
             )
-        if k in (mt.ANNOTATION_CLI_VERSION, mt.ANNOTATION_CREATED):
+        if k in own:
             raise UsageError(
                 f"manifest annotation {k} is written by kit itself", hint="use your own annotation key"
             )
     return extra
 
 
-def _reuse_identical(
-    store: LocalStore,
-    repo_key: str,
-    config: Descriptor,
-    layers: list[Descriptor],
-    annotations: Mapping[str, str],
-) -> Manifest | None:
-    """Re-packing unchanged content returns the existing ModelKit (same digest, no orphan),
-    provided it already carries the requested extra annotations."""
+def _candidates(store: LocalStore, repo_key: str, artifact_type: str) -> list[Manifest]:
+    """The readable manifests of ``artifact_type`` in the repository (reuse candidates)."""
     from kitops.errors import FormatError, IntegrityError, NotFoundError
 
+    out = []
     for desc in store.repository(repo_key).manifests():
         try:
             existing = store.read_manifest(desc)
         except (FormatError, NotFoundError, IntegrityError):
             # not a manifest we can compare (an index, a blob gone or damaged): no candidate for reuse
             continue
+        if existing.artifact_type == artifact_type:
+            out.append(existing)
+    return out
+
+
+def _reuse_identical(
+    store: LocalStore,
+    repo_key: str,
+    artifact_type: str,
+    config: Descriptor,
+    layers: list[Descriptor],
+    annotations: Mapping[str, str],
+) -> Manifest | None:
+    """Re-packing unchanged content returns the existing ModelKit (same digest, no orphan),
+    provided it already carries the requested extra annotations."""
+    for existing in _candidates(store, repo_key, artifact_type):
         if (
-            existing.artifact_type == mt.KIT_MANIFEST_ARTIFACT
-            and existing.config.digest == config.digest
+            existing.config.digest == config.digest
             and list(existing.layers) == list(layers)
             and all((existing.annotations or {}).get(k) == v for k, v in annotations.items())
         ):
             return existing
+    return None
+
+
+def _reuse_modelpack(
+    store: LocalStore,
+    repo_key: str,
+    config: Mapping[str, object],
+    layers: list[Descriptor],
+    annotations: Mapping[str, str],
+) -> Manifest | None:
+    """Re-packing an unchanged ModelPack returns the existing one, as for the Kit format. Its
+    config differs from ours only by ``createdAt`` (a pack time), so that key is not compared;
+    every other annotation (the Kitfile, the extra ones) must match."""
+    from kitops.errors import KitError
+    from kitops.store.base import read_blob_bytes
+
+    compared = {
+        k: v for k, v in annotations.items() if k not in (mt.ANNOTATION_CREATED, mt.ANNOTATION_CLI_VERSION)
+    }
+    for existing in _candidates(store, repo_key, mt.MODELPACK_MANIFEST_ARTIFACT):
+        have = existing.annotations or {}
+        if list(existing.layers) != list(layers) or any(have.get(k) != v for k, v in compared.items()):
+            continue
+        try:
+            theirs = json.loads(read_blob_bytes(store.repository(repo_key), existing.config))
+        except (KitError, ValueError):
+            continue
+        if isinstance(theirs, dict) and isinstance(theirs.get("descriptor"), dict):
+            theirs["descriptor"].pop("createdAt", None)
+            ours = json.loads(mpw.config_bytes(config))
+            ours["descriptor"].pop("createdAt", None)
+            if theirs == ours:
+                return existing
     return None

@@ -1,9 +1,9 @@
 """Re-packing unchanged files without reading them: layer digests remembered by file identity.
 
-A layer's bytes are a pure function of its entries (names, modes, sizes, contents) and the
-compression. When every file of a layer still has the identity it had when the layer was
-built — same path, size, mtime, ctime, inode and device — its content has not been written
-since (any write moves ctime, which no user-level call can set back), so the layer would come
+A layer's bytes are a pure function of its entries (names, modes, sizes, contents), the
+compression and the layer format (tar, or one file's raw bytes). When every file of a layer
+still has the identity it had when the layer was built — same path, size, mtime, ctime, inode
+and device — its content has not been written since (any write moves ctime, which no user-level call can set back), so the layer would come
 out byte for byte the same: its stored blob is reused without reading a byte. A cache miss
 packs as usual; a stale entry can only cost a miss, never a wrong layer, because the key is
 taken *before* the files are read and a file changed during the read gets a new ctime.
@@ -41,9 +41,16 @@ class CachedLayer:
     media_type: str
 
 
-def layer_key(entries: Sequence[WalkEntry], compression: str, media_type: str) -> str | None:
-    """The identity of everything a layer is built from; ``None`` when a file cannot be stat'ed."""
-    h = hashlib.sha256(f"kitops-pack-cache {_FORMAT} {compression} {media_type}\n".encode())
+def layer_key(
+    entries: Sequence[WalkEntry], compression: str, media_type: str, layer_format: str = "tar"
+) -> str | None:
+    """The identity of everything a layer is built from; ``None`` when a file cannot be stat'ed.
+
+    ``layer_format`` ``raw`` (the file's bytes, no tar around them) gives other bytes for the
+    same entries, so it is part of the key; ``tar`` adds nothing, keeping the keys of tar
+    layers cached before raw layers existed."""
+    fmt = "" if layer_format == "tar" else f" {layer_format}"
+    h = hashlib.sha256(f"kitops-pack-cache {_FORMAT} {compression} {media_type}{fmt}\n".encode())
     for entry in entries:
         if entry.source is None:
             h.update(f"d {entry.name!r} {entry.mode:o}\n".encode("utf-8", "surrogateescape"))

@@ -26,17 +26,18 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 from kitops.errors import AlreadyExistsError, FormatError, IntegrityError, UsageError
 from kitops.fsutil import atomic_write
 from kitops.kitfile.validate import clean_path
 from kitops.modelkit.compression import decompression_errors, open_decompressed
+from kitops.modelkit.modelpack_read import file_metadata
 from kitops.modelkit.read import LayerBinding, ModelKit, bind_layers
 from kitops.modelkit.tar import EntryReader, iter_tar, parse_partial_name, partial_name
 from kitops.oci.reference import is_modelkit_reference
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
-from kitops.store.base import FileSender, ReadableStore, VerifyingReader
+from kitops.store.base import KERNEL_COPY, FileSender, ReadableStore, VerifyingReader
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class UnpackFilter:
         if not self.names:
             return True
         candidates = {binding.path}
+        if binding.filepath:  # a raw layer's own file, e.g. one shard of a model directory
+            candidates.add(binding.filepath)
         if binding.base_type in ("model", "modelpart", "dataset") and binding.name:
             candidates.add(binding.name)
         return any(n in candidates for n in self.names)
@@ -150,6 +153,8 @@ def check_filters(kit: ModelKit, filters: Sequence[UnpackFilter]) -> None:
 
 
 def _describe(binding: LayerBinding) -> str:
+    if not binding.layer_format:
+        return f"a layer of unknown type {binding.desc.media_type} (path {binding.path or 'unknown'})"
     kind = _TYPE_FOR_LAYER.get(binding.base_type, binding.base_type)
     if binding.name and binding.base_type in ("model", "modelpart", "dataset"):
         return f"{kind} {binding.name!r} (path {binding.path})"
@@ -238,6 +243,7 @@ class _CountingSender(_CountingReader):
         return n
 
 
+RAW_FILE_MODE = 0o644  # a raw layer's file when its annotations give no mode, as the Go kit writes it
 # Per layer being extracted. Network reads bring at most 1 MiB and stored blobs' large files move
 # in the kernel (sendfile), so a larger buffer would only add resident memory per parallel layer.
 EXTRACT_BUFFER = 1 << 20
@@ -359,6 +365,12 @@ def sweep_partials(directories: Iterable[str]) -> int:
             removed += 1
             log.info("Removed %s, left behind by an interrupted unpack", path)
     return removed
+
+
+class _FileContent(Protocol):
+    """A file's data as the extractor writes it: a tar entry's, or a raw layer's."""
+
+    def copy_to(self, fd: int, buf: memoryview) -> None: ...
 
 
 class _LayerExtraction:
@@ -557,7 +569,7 @@ class _LayerExtraction:
         if self._ensure_dir(rel, name):
             self.dir_modes.append((self._abs(rel), mode & 0o777))
 
-    def file(self, name: str, mode: int, reader: EntryReader, buf: memoryview) -> None:
+    def file(self, name: str, mode: int, reader: _FileContent, buf: memoryview) -> None:
         self._not_the_root(name, "file")
         rel = self._rel(name)
         self._claim(rel, name, "file")
@@ -760,12 +772,20 @@ def extract_layer(
 ) -> tuple[int, int]:
     """Extract one layer, verifying digest and diffId; returns (files written, files skipped).
 
-    ``stage`` writes the layer's path under a staging name renamed at the end (when that path is
-    not in the target yet): only for a layer whose path no other layer of the unpack shares."""
+    A tar layer is extracted entry by entry; a raw layer is one file, written to its file path.
+    ``stage`` writes a tar layer's path under a staging name renamed at the end (when that path
+    is not in the target yet): only for a layer whose path no other layer of the unpack shares."""
+    if not binding.layer_format:
+        raise FormatError(
+            f"layer {binding.desc.digest} ({binding.path or 'no file path'}) has media type "
+            f"{binding.desc.media_type}, which kit cannot unpack",
+            hint="unpack the other layers with --filter (e.g. --filter model,docs)",
+        )
     if binding.entry is None:
         raise FormatError(f"layer {binding.desc.digest} ({binding.base_type}) has no matching Kitfile entry")
+    raw = binding.layer_format == "raw"
     base = target
-    if binding.legacy_paths and binding.path:
+    if binding.legacy_paths and binding.path and not raw:
         base = target / posixpath.dirname(clean_path(binding.path))
     key = binding.desc.digest
     progress.begin(key, f"unpacking {binding.base_type}", binding.desc.size)
@@ -774,43 +794,15 @@ def extract_layer(
         base,
         overwrite=overwrite,
         ignore_existing=ignore_existing,
-        stage=clean_path(binding.path) if stage and not binding.legacy_paths and binding.path else None,
+        stage=clean_path(binding.path)
+        if stage and not raw and not binding.legacy_paths and binding.path
+        else None,
     )
     try:
-        with store.fetch(binding.desc) as raw:
-            verifying = raw if isinstance(raw, VerifyingReader) else VerifyingReader(raw, binding.desc)
-            sender = binding.compression == "none" and isinstance(verifying, FileSender)
-            counted = (_CountingSender if sender else _CountingReader)(verifying, key, progress, cancel)
-            decompressed = open_decompressed(counted, binding.compression)  # type: ignore[arg-type]
-            diff = _DiffIdReader(decompressed) if binding.compression != "none" else None
-            tar_stream = diff if diff is not None else decompressed
-            buf = memoryview(bytearray(EXTRACT_BUFFER))
-            try:
-                for entry, reader in iter_tar(tar_stream):  # type: ignore[arg-type]
-                    if entry.typeflag == "dir":
-                        job.directory(entry.name, entry.mode)
-                    elif entry.typeflag == "file":
-                        job.file(entry.name, entry.mode, reader, buf)
-                    else:
-                        job.link(entry.typeflag, entry.name, entry.linkname)
-            except (FormatError, *decompression_errors()) as exc:  # type: ignore[misc]
-                # Unreadable content: if the blob does not match its digest, that is the real story.
-                verifying.verify_rest()
-                if isinstance(exc, FormatError):
-                    raise
-                raise FormatError(f"layer {binding.desc.digest} is not a valid archive: {exc}") from None
-            if diff is not None:
-                while diff.readinto(buf):
-                    pass
-            verifying.verify_rest()
-            info = getattr(binding.entry, "layer", None)
-            want_diff = info.diff_id if info is not None and info.diff_id else None
-            got_diff = "sha256:" + diff.hasher.hexdigest() if diff is not None else binding.desc.digest
-            if want_diff and want_diff != got_diff:
-                raise IntegrityError(
-                    f"layer {binding.desc.digest}: uncompressed content does not match diffId {want_diff} (got {got_diff})",
-                    hint="the ModelKit is corrupt or was tampered with",
-                )
+        if raw:
+            _extract_raw(store, binding, job, progress, cancel)
+        else:
+            _extract_tar(store, binding, job, progress, cancel)
         job.commit()
     except BaseException as exc:
         job.abort()
@@ -821,13 +813,140 @@ def extract_layer(
     return job.files, job.skipped
 
 
+def _counted(
+    verifying: VerifyingReader, binding: LayerBinding, progress: Progress, cancel: Cancel | None
+) -> _CountingReader:
+    """The blob as the extractor reads it: with progress and cancellation, and able to copy in
+    the kernel when it is a stored blob read as it is (an uncompressed layer)."""
+    sender = binding.compression == "none" and isinstance(verifying, FileSender)
+    return (_CountingSender if sender else _CountingReader)(verifying, binding.desc.digest, progress, cancel)
+
+
+def _extract_tar(
+    store: ReadableStore,
+    binding: LayerBinding,
+    job: _LayerExtraction,
+    progress: Progress,
+    cancel: Cancel | None,
+) -> None:
+    with store.fetch(binding.desc) as raw:
+        verifying = raw if isinstance(raw, VerifyingReader) else VerifyingReader(raw, binding.desc)
+        counted = _counted(verifying, binding, progress, cancel)
+        decompressed = open_decompressed(counted, binding.compression)  # type: ignore[arg-type]
+        diff = _DiffIdReader(decompressed) if binding.compression != "none" else None
+        tar_stream = diff if diff is not None else decompressed
+        buf = memoryview(bytearray(EXTRACT_BUFFER))
+        try:
+            for entry, reader in iter_tar(tar_stream):  # type: ignore[arg-type]
+                if entry.typeflag == "dir":
+                    job.directory(entry.name, entry.mode)
+                elif entry.typeflag == "file":
+                    job.file(entry.name, entry.mode, reader, buf)
+                else:
+                    job.link(entry.typeflag, entry.name, entry.linkname)
+        except (FormatError, *decompression_errors()) as exc:  # type: ignore[misc]
+            # Unreadable content: if the blob does not match its digest, that is the real story.
+            verifying.verify_rest()
+            if isinstance(exc, FormatError):
+                raise
+            raise FormatError(f"layer {binding.desc.digest} is not a valid archive: {exc}") from None
+        if diff is not None:
+            while diff.readinto(buf):
+                pass
+        verifying.verify_rest()
+        _check_diff_ids(
+            binding, "sha256:" + diff.hasher.hexdigest() if diff is not None else binding.desc.digest
+        )
+
+
+def _extract_raw(
+    store: ReadableStore,
+    binding: LayerBinding,
+    job: _LayerExtraction,
+    progress: Progress,
+    cancel: Cancel | None,
+) -> None:
+    """One file: the blob's bytes exactly (or, for a compressed Kit raw layer, decompressed). Its
+    mode comes from the file metadata annotation (else 0644) and its size must be the annotation's:
+    checked before anything is written when the blob is the file, after the decompression
+    otherwise, before the file gets its name in either case. An uncompressed blob is its own
+    uncompressed content, so its diffId must be its digest."""
+    meta = file_metadata(binding.desc)
+    compressed = binding.compression != "none"
+    if not compressed:
+        _check_raw_size(binding, meta.size, binding.desc.size)
+        _check_diff_ids(binding, binding.desc.digest)  # known before a byte is read
+    if job.ignore_existing and os.path.lexists(os.path.join(job.root_real, binding.filepath)):
+        log.debug("skipping existing file %s", binding.filepath)
+        job.skipped += 1
+        return  # nothing of the blob is needed: not even fetched
+    mode = meta.mode if meta.mode is not None else RAW_FILE_MODE
+    with store.fetch(binding.desc) as raw:
+        verifying = raw if isinstance(raw, VerifyingReader) else VerifyingReader(raw, binding.desc)
+        counted = _counted(verifying, binding, progress, cancel)
+        buf = memoryview(
+            bytearray(EXTRACT_BUFFER if compressed else min(EXTRACT_BUFFER, max(binding.desc.size, 1)))
+        )
+        if not compressed:
+            sends = KERNEL_COPY and isinstance(counted, _CountingSender)
+            job.file(binding.filepath, mode, EntryReader(counted, binding.desc.size, can_send=sends), buf)  # type: ignore[arg-type]
+            verifying.verify_rest()
+            return
+        diff = _DiffIdReader(open_decompressed(counted, binding.compression))  # type: ignore[arg-type]
+        content = _WholeStream(diff)
+        try:
+            job.file(binding.filepath, mode, content, buf)
+        except decompression_errors() as exc:
+            verifying.verify_rest()  # a blob that does not match its digest is the real story
+            raise FormatError(
+                f"layer {binding.desc.digest} is not a valid {binding.compression} stream: {exc}"
+            ) from None
+        verifying.verify_rest()
+    _check_raw_size(binding, meta.size, content.size)
+    _check_diff_ids(binding, "sha256:" + diff.hasher.hexdigest())
+
+
+def _check_raw_size(binding: LayerBinding, want: int | None, got: int) -> None:
+    if want is not None and want != got:
+        raise IntegrityError(
+            f"raw layer {binding.desc.digest} ({binding.filepath}): its file metadata says {want} bytes, "
+            f"the {'file' if binding.compression != 'none' else 'layer'} has {got}",
+            hint="the ModelKit is corrupt or was tampered with",
+        )
+
+
+class _WholeStream:
+    """A stream's bytes to its end, as a file's content (a compressed raw layer's file), counted."""
+
+    def __init__(self, stream: _DiffIdReader) -> None:
+        self._stream = stream
+        self.size = 0
+
+    def copy_to(self, fd: int, buf: memoryview) -> None:
+        while n := self._stream.readinto(buf):
+            self.size += n
+            view = buf[:n]
+            while view:
+                view = view[os.write(fd, view) :]
+
+
+def _check_diff_ids(binding: LayerBinding, got: str) -> None:
+    for want in binding.diff_ids:
+        if want != got:
+            raise IntegrityError(
+                f"layer {binding.desc.digest}: uncompressed content does not match diffId {want} (got {got})",
+                hint="the ModelKit is corrupt or was tampered with",
+            )
+
+
 def _paths_of_their_own(bindings: Sequence[LayerBinding]) -> set[int]:
-    """Indexes of the layers whose path no other layer's path equals, contains or lies in: those
-    can be staged and renamed whole without meeting another layer's files."""
-    paths = [clean_path(b.path) if b.path and not b.legacy_paths else "" for b in bindings]
+    """Indexes of the tar layers whose path no other layer's path equals, contains or lies in:
+    those can be staged and renamed whole without meeting another layer's files. (A raw layer is
+    one file, written under a temporary name and renamed: nothing to stage, but its path counts.)"""
+    paths = [clean_path(b.target_path) if b.target_path and not b.legacy_paths else "" for b in bindings]
     alone = set()
     for i, path in enumerate(paths):
-        if not path or path == "." or path.startswith("../"):
+        if not path or path == "." or path.startswith("../") or bindings[i].layer_format == "raw":
             continue
         if all(
             j == i
@@ -844,8 +963,24 @@ def _paths_of_their_own(bindings: Sequence[LayerBinding]) -> set[int]:
     return alone
 
 
+def _check_raw_targets(bindings: Sequence[LayerBinding]) -> None:
+    """Refuse a raw layer writing the same path as another layer, before anything is written: one
+    would replace the other (with --overwrite), or the unpack fail halfway through."""
+    owners: dict[str, LayerBinding] = {}
+    for b in bindings:
+        path = clean_path(b.target_path) if b.target_path and not b.legacy_paths else ""
+        if not path:
+            continue
+        other = owners.setdefault(path, b)
+        if other is not b and "raw" in (b.layer_format, other.layer_format):
+            raise IntegrityError(
+                f"layers {other.desc.digest} and {b.desc.digest} both write {path}",
+                hint="the ModelKit was not made by kit pack; do not trust it",
+            )
+
+
 def layer_log_line(binding: LayerBinding, target: Path) -> str:
-    where = target / clean_path(binding.path) if binding.path else target
+    where = target / clean_path(binding.target_path) if binding.target_path else target
     return {
         "model": f"Unpacking model {binding.name} to {where}",
         "modelpart": f"Unpacking model part {binding.name} to {where}",
@@ -870,12 +1005,21 @@ def unpack_modelkit(
 ) -> UnpackResult:
     progress = progress or NULL_PROGRESS
     bindings = bind_layers(kit)
+    selected = select_layers(bindings, filters)
+    _check_raw_targets(selected)
     root = Path(target).absolute()
     root.mkdir(parents=True, exist_ok=True)
     result = UnpackResult(root)
-    if include_kitfile if include_kitfile is not None else wants_kitfile(filters):
+    write = include_kitfile if include_kitfile is not None else wants_kitfile(filters)
+    if write and kit.kitfile_generated and not any("kitfile" in f.types for f in filters):
+        # As the Go kit: an artifact without a Kitfile unpacks to its files only, byte for byte.
+        log.info(
+            "This %s artifact has no Kitfile; use --filter kitfile to write the one made from its layers",
+            kit.format,
+        )
+        write = False
+    if write:
         result.kitfile_written = write_kitfile(kit, root, overwrite=overwrite)
-    selected = select_layers(bindings, filters)
     result.layers = selected
     for b in selected:
         log.info("%s", layer_log_line(b, root))

@@ -149,14 +149,18 @@ class Manifest:
 
     @property
     def format(self) -> str | None:
-        """``"kit"``, ``"modelpack"`` or None, by the rules of both the v1.7 and the newer form."""
+        """The model format: ``"kit"``, ``"modelpack"`` (the ``vnd.cncf`` names or the legacy
+        ``vnd.cnai`` ones), ``"docker-model"`` (Docker Model Runner's own config), or None for an
+        artifact that is no model. The Kit rules are those of both the v1.7 and the newer form."""
         if self.artifact_type == mt.KIT_MANIFEST_ARTIFACT or self.config.media_type == mt.KIT_CONFIG:
             return "kit"
         if (
-            self.artifact_type == mt.MODELPACK_MANIFEST_ARTIFACT
-            or self.config.media_type == mt.MODELPACK_CONFIG
+            self.artifact_type in mt.MODELPACK_MANIFEST_ARTIFACTS
+            or self.config.media_type in mt.MODELPACK_CONFIGS
         ):
             return "modelpack"
+        if self.config.media_type in mt.DOCKER_MODEL_CONFIGS:
+            return "docker-model"
         return None
 
 

@@ -1,0 +1,196 @@
+"""Raw layers: the bytes of one regular file as the blob, no tar around them.
+
+An uncompressed raw blob *is* the file, so its digest is also its DiffID, a registry stores
+each file once whatever artifact it appears in, and a reader may hard-link or mount it. Large
+files move into the store inside the kernel (``sendfile``) while the blob writer's second
+thread hashes them behind the copy: one pass over the data, as for tar layers. Where the
+kernel cannot copy between the two files, the bytes go through one buffer instead.
+
+The Kit format also allows a compressed raw layer (the Go kit writes ``…raw+gzip`` /
+``…raw+zstd``): the blob is then the compressed file and the DiffID the digest of the file.
+ModelPack forbids that combination; :mod:`kitops.modelkit.pack` refuses it there.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import hashlib
+import logging
+import os
+import stat
+from collections.abc import Callable, Mapping
+from io import FileIO
+from pathlib import Path
+
+from kitops.errors import IntegrityError, UsageError
+from kitops.kitfile.model import LayerInfo
+from kitops.modelkit.compression import CompressingSink
+from kitops.modelkit.layers import LayerSpec, WalkEntry
+from kitops.modelkit.packcache import CachedLayer, PackCache, layer_key
+from kitops.modelkit.tar import KERNEL_COPY_MIN, tar_mode
+from kitops.oci import gojson
+from kitops.oci import mediatypes as mt
+from kitops.oci.models import Descriptor
+from kitops.progress import NULL_PROGRESS, Cancel, Progress
+from kitops.store.base import KERNEL_COPY
+from kitops.store.ingest import BlobWriter
+from kitops.store.layout import LocalStore
+
+log = logging.getLogger(__name__)
+
+COPY_BUFFER = 1 << 20
+SEND_CHUNK = 64 << 20  # per sendfile call: cancellation and progress are checked between calls
+# what sendfile answers when it cannot copy between this pair of files: copy through a buffer
+_NO_KERNEL_COPY = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOTSUP}
+OnBytes = Callable[[int], None]
+TYPEFLAG_FILE = 0  # the number 0, as modctl, Docker Model Runner and the Go kit write it (not '0')
+
+
+class HashingSink:
+    """Hashes the uncompressed bytes (the DiffID) on their way into a compressor."""
+
+    def __init__(self, dest: CompressingSink) -> None:
+        self.dest = dest
+        self.hasher = hashlib.sha256()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.hasher.update(data)
+        return self.dest.write(data)
+
+
+def regular_file(context: Path, rel: str, shown: str) -> os.stat_result:
+    """The stat of the regular file ``rel`` (symlinks followed: the layer path was already
+    checked to stay inside the context); anything else is refused as the Go kit refuses it."""
+    try:
+        st = os.stat(context / rel)
+    except FileNotFoundError:
+        raise UsageError(f"file {shown} does not exist", hint="check the path in the Kitfile") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(
+            f"file {shown} is not a regular file",
+            hint="raw layers hold one file each: point the Kitfile at files, or use --layer-format tar "
+            "(or native, which packs each file of a weights directory as its own raw layer)",
+        )
+    return st
+
+
+def metadata_time(st: os.stat_result, fixed: str | None) -> str:
+    """RFC 3339 UTC, whole seconds: ``fixed`` (``SOURCE_DATE_EPOCH``'s time) when given, else the mtime."""
+    if fixed is not None:
+        return fixed
+    when = _dt.datetime.fromtimestamp(int(st.st_mtime), tz=_dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def file_metadata(name: str, st: os.stat_result, mtime: str) -> str:
+    """The ``org.cncf.model.file.metadata+json`` value: compact JSON in the Go struct's key order,
+    permission bits only in ``mode``, owner 0:0 (ids of the packing machine mean nothing elsewhere)."""
+    return gojson.dumps(
+        {
+            "name": name,
+            "mode": st.st_mode & 0o777,
+            "uid": 0,
+            "gid": 0,
+            "size": st.st_size,
+            "mtime": mtime,
+            "typeflag": TYPEFLAG_FILE,
+        }
+    )
+
+
+def build_raw_layer(
+    store: LocalStore,
+    context: Path,
+    spec: LayerSpec,
+    compression: str,
+    *,
+    media_type: str,
+    annotations: Mapping[str, str],
+    fixed_mtime: str | None = None,
+    progress: Progress = NULL_PROGRESS,
+    cancel: Cancel | None = None,
+    cache: PackCache | None = None,
+) -> Descriptor:
+    """Store the file ``spec.clean`` as one blob; annotate it with ``annotations`` plus its metadata."""
+    rel = spec.clean
+    source = context / rel
+    st = regular_file(context, rel, spec.file or spec.path)
+    ann = {
+        **annotations,
+        mt.ANNOTATION_FILE_METADATA: file_metadata(os.path.basename(rel), st, metadata_time(st, fixed_mtime)),
+    }
+    entry = WalkEntry(rel, source, tar_mode(st.st_mode), st.st_size)
+    identity = layer_key([entry], compression, media_type, "raw") if cache is not None else None
+    hit = cache.get(identity) if cache is not None else None
+    if hit is not None and hit.media_type == media_type and store.has_blob(hit.digest):  # has_blob leases it
+        assert cache is not None and identity is not None
+        cache.touch(identity)
+        spec.set_layer(LayerInfo(hit.digest, hit.diff_id))
+        log.info("Saved %s layer: %s (file unchanged since it was packed: not read again)", rel, hit.digest)
+        return Descriptor(media_type, hit.digest, hit.size, annotations=ann)
+    key = f"{spec.base_type}:{rel}"
+    progress.begin(key, f"packing {spec.base_type}", st.st_size)
+
+    def advance(n: int) -> None:
+        if cancel is not None:
+            cancel.check()
+        progress.advance(key, n)
+
+    try:
+        with store.blob_writer() as writer, open(source, "rb", buffering=0) as fh:
+            if compression == "none":
+                _copy_file(fh, writer, st.st_size, rel, advance)
+                desc = writer.commit(media_type)
+                diff_id = desc.digest
+            else:
+                compressor = CompressingSink(compression, writer)
+                hashing = HashingSink(compressor)
+                _copy_file(fh, hashing, st.st_size, rel, advance)
+                compressor.close()
+                desc = writer.commit(media_type)
+                diff_id = "sha256:" + hashing.hasher.hexdigest()
+    except BaseException as exc:
+        progress.end(key, exc)
+        raise
+    progress.end(key)
+    spec.set_layer(LayerInfo(desc.digest, diff_id))
+    if cache is not None:
+        cache.put(identity, CachedLayer(desc.digest, diff_id, desc.size, media_type))
+    log.info("Saved %s layer: %s", rel, desc.digest)
+    return Descriptor(media_type, desc.digest, desc.size, annotations=ann)
+
+
+def _copy_file(fh: FileIO, sink: BlobWriter | HashingSink, size: int, rel: str, advance: OnBytes) -> None:
+    """Exactly ``size`` bytes from ``fh`` into ``sink``; a file that changes size meanwhile is an error."""
+    remaining = size
+    if isinstance(sink, BlobWriter) and KERNEL_COPY and size >= KERNEL_COPY_MIN:
+        remaining = _send(fh, sink, size, advance)
+    view = memoryview(bytearray(min(COPY_BUFFER, max(remaining, 1))))
+    while remaining:
+        n = fh.readinto(view[: min(len(view), remaining)])
+        if not n:
+            raise IntegrityError(f"file {rel} shrank while it was being packed", hint="pack again")
+        sink.write(view[:n])
+        advance(n)
+        remaining -= n
+    if fh.read(1):
+        raise IntegrityError(f"file {rel} grew while it was being packed", hint="pack again")
+
+
+def _send(fh: FileIO, writer: BlobWriter, size: int, advance: OnBytes) -> int:
+    """Copy inside the kernel; the bytes left to copy through a buffer (all of them when the
+    kernel cannot copy between these files, none when it copied everything)."""
+    remaining = size
+    while remaining:
+        try:
+            n = writer.receive_from(fh.fileno(), min(remaining, SEND_CHUNK))
+        except OSError as exc:
+            if exc.errno in _NO_KERNEL_COPY and remaining == size:
+                return size
+            raise
+        if not n:
+            break  # the file ended early: the buffered loop reports it
+        remaining -= n
+        advance(n)
+    return remaining
