@@ -1,5 +1,6 @@
 """Time kit pack / unpack / push / pull / remote-unpack against native yardsticks (GNU tar,
 sha256sum, curl) and, with --compare-ref, against an earlier commit of kitops, in one invocation.
+On request (--steps) also kit against itself: pack formats, a re-pack, pack --push.
 
 Every run is its own process; wall time comes from the clock and peak RSS from that process tree's
 rusage (os.wait4 in bench/measure.py). Implementations alternate order round by round; the
@@ -20,10 +21,11 @@ import shutil
 import statistics
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from tests.realregistry import Registry
@@ -31,7 +33,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PY = sys.executable
-STEPS = ("pack", "unpack", "push", "pull", "remote-unpack")
+STEPS = ("pack", "unpack", "push", "pull", "remote-unpack")  # the default
+# on request only: ours against ours, each row's speed compared with the step's base row
+EXTRA_STEPS = ("pack-formats", "repack", "pack-push")
+ALL_STEPS = ("pack", "pack-formats", "repack", "pack-push", "unpack", "push", "pull", "remote-unpack")
+MODELKIT_STEPS = ("unpack", "push", "pull", "remote-unpack")  # the steps that read the shared ModelKit
 SCENARIOS = ("big", "small-files")
 TAG = "v1"
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -276,6 +282,13 @@ def ram_dir(choice: str, work: Path, name: str, need: float) -> Path:
     return work / name
 
 
+def failure_reason(stderr: str) -> str:
+    """The line of a failed command's stderr that says why: its last error line, else its last line."""
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.lower().startswith(("error", "[error"))]
+    return (errors or lines or ["(no output)"])[-1][:200]
+
+
 def rm(*paths: Path) -> None:
     for p in paths:
         if p.is_dir() and not p.is_symlink():
@@ -312,6 +325,18 @@ class Impl:
     outputs: list[Path] = field(default_factory=list)  # removed before and after each run
     tree: Path | None = None  # checked against the project after the first round
     before: Callable[[], None] | None = None  # outside the clock, before each run
+    # after the first round's run (outside the clock): what is wrong with its result, or None
+    check: Callable[[int], str | None] | None = None
+
+
+def bound(kit: Kit, make: Callable[[Kit, int], list[str]]) -> Callable[[int], list[str]]:
+    """``make`` with its kit fixed: each row of a step built in a loop over the kits keeps its own."""
+    return lambda r: make(kit, r)
+
+
+def pack_cmd(kit: Kit, project: Path, ref: str, *flags: str) -> Callable[[int], list[str]]:
+    """The same `kit pack` command line every round."""
+    return lambda _r: kit.cmd("pack", str(project), "-t", ref, *flags)
 
 
 def script(path: Path, text: str) -> list[str]:
@@ -501,7 +526,10 @@ class Runner:
         impls: list[Impl],
         warm: list[Path],
         expected: dict[str, int] | None = None,
+        base: str | None = None,
     ) -> dict[str, object]:
+        """Every implementation ``rounds`` times; ``base``: the key of the row every other row's
+        speed is compared with (steps that time ours against ours)."""
         res: dict[str, dict[str, object]] = {
             i.key: {
                 "label": i.label,
@@ -514,6 +542,7 @@ class Runner:
                 "position_each": [],
                 "error": None,
                 "tree_problem": None,
+                "check_problem": None,
             }
             for i in impls
         }
@@ -534,7 +563,7 @@ class Runner:
                 except RuntimeError as exc:
                     row["error"] = str(exc)
                     print(
-                        f"  {name:13} {impl.label:40} FAILED: {str(exc).strip().splitlines()[-1][:200]}",
+                        f"  {name:13} {impl.label:40} FAILED: {failure_reason(str(exc))}",
                         flush=True,
                     )
                     rm(*impl.outputs)
@@ -558,6 +587,10 @@ class Runner:
                         print(
                             f"  {name:13} {impl.label:40} OUTPUT DIFFERS: {row['tree_problem']}", flush=True
                         )
+                if r == 0 and impl.check is not None:
+                    row["check_problem"] = impl.check(r)
+                    if row["check_problem"]:
+                        print(f"  {name:13} {impl.label:40} CHECK FAILED: {row['check_problem']}", flush=True)
                 rm(*impl.outputs)
                 print(
                     f"  {name:13} round {r + 1} {impl.label:40} {secs:8.2f}s {nbytes / secs / 1e6:9.1f} MB/s "
@@ -571,7 +604,7 @@ class Runner:
                 row["median_s"] = round(med, 3)
                 row["MBps"] = round(nbytes / med / 1e6, 1)
                 row["MBps_each"] = [round(nbytes / t / 1e6, 1) for t in times]
-                row["peak_rss_MiB"] = max(row["peak_rss_MiB_each"])  # type: ignore[type-var]
+                row["peak_rss_MiB"] = max(cast("list[float]", row["peak_rss_MiB_each"]))
         # speed ratios: the other's seconds / this one's (>1 = this one faster), medians and per round
         for key in ("ours", "ref"):
             mine = res.get(key)
@@ -581,12 +614,35 @@ class Runner:
             for other, row in res.items():
                 if other in (key, "ours") or "median_s" not in row:
                     continue
-                ratios[other] = round(float(row["median_s"]) / float(mine["median_s"]), 2)  # type: ignore[arg-type]
+                ratios[other] = round(cast(float, row["median_s"]) / cast(float, mine["median_s"]), 2)
                 ratios[other + "_each"] = [
-                    round(o / m, 2) for o, m in zip(row["seconds_each"], mine["seconds_each"], strict=False)
-                ]  # type: ignore[call-overload]
+                    round(o / m, 2)
+                    for o, m in zip(
+                        cast("list[float]", row["seconds_each"]),
+                        cast("list[float]", mine["seconds_each"]),
+                        strict=False,
+                    )
+                ]
             mine["speed_ratio_vs"] = ratios
-        return {"bytes": nbytes, "impls": res}
+        if base is not None and "median_s" in res.get(base, {}):
+            ref = res[base]
+            for key, row in res.items():
+                if key == base or "median_s" not in row:
+                    continue
+                vs = cast("dict[str, object]", row.setdefault("speed_ratio_vs", {}))
+                vs["base"] = round(cast(float, ref["median_s"]) / cast(float, row["median_s"]), 2)
+                vs["base_each"] = [
+                    round(b / m, 2)
+                    for b, m in zip(
+                        cast("list[float]", ref["seconds_each"]),
+                        cast("list[float]", row["seconds_each"]),
+                        strict=False,
+                    )
+                ]
+        out: dict[str, object] = {"bytes": nbytes, "impls": res}
+        if base is not None:
+            out["base"] = base
+        return out
 
 
 def fmt_ratio(x: object) -> str:
@@ -601,9 +657,12 @@ def table(
     have_ref: bool,
 ) -> str:
     ykeys = [k for k in ("Y1", "Y2", "stdlib") if any(k in s["impls"] for s in steps.values())]  # type: ignore[operator]
+    have_base = any("base" in s for s in steps.values())
     cols = ["step", "impl", "median s", "MB/s", "peak RSS MiB", *(f"vs {k}" for k in ykeys)]
     if have_ref:
         cols.append("vs ref")
+    if have_base:
+        cols.append("vs base")
     cols.append("others' CPU s")
     lines = [f"### {scenario}: {desc}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for step, data in steps.items():
@@ -612,6 +671,8 @@ def table(
             name = row["label"] if key in ("ours", "ref") else f"{key}: {row['label']}"
             if "median_s" not in row:
                 cells = [step, str(name), "FAILED" if row["error"] else "-", "", ""]
+                if row["error"]:  # the failing command's last stderr line says why
+                    cells[1] += f" (FAILED: {failure_reason(str(row['error']))[:100]})"
             else:
                 cells = [
                     step,
@@ -624,10 +685,14 @@ def table(
             cells.extend(fmt_ratio(ratios.get(k)) for k in ykeys)
             if have_ref:
                 cells.append(fmt_ratio(ratios.get("ref")) if key == "ours" else "")
+            if have_base:
+                cells.append("base" if data.get("base") == key else fmt_ratio(ratios.get("base")))
             others: list[float] = row["others_cpu_s_each"]  # type: ignore[assignment]
             cells.append(f"{max(others):.2f}" if others else "")
             if row.get("tree_problem"):
                 cells[1] += " (OUTPUT DIFFERS)"
+            if row.get("check_problem"):
+                cells[1] += " (CHECK FAILED)"
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     for step, keys in legend.items():
@@ -686,13 +751,216 @@ def setup_run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
         raise SystemExit(f"{shlex.join(cmd)} failed:\n{proc.stderr[-2000:]}")
 
 
+# ---------------------------------------------------------------------------------------------
+# ours against ours: pack formats, re-pack, pack --push (only with --steps)
+
+# the pack-formats rows: key, label, the flags after `kit pack PROJECT -t REF`
+PACK_FORMATS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("kit-tar", "Kit format, tar layers", ()),
+    ("mp-tar", "ModelPack, tar layers (--use-model-pack)", ("--use-model-pack",)),
+    ("kit-raw", "Kit format, raw layers (--layer-format raw)", ("--layer-format", "raw")),
+    (
+        "mp-native",
+        "ModelPack, per-file layers (--use-model-pack --layer-format native)",
+        ("--use-model-pack", "--layer-format", "native"),
+    ),
+)
+
+
+def small_files(*tops: Path, limit: int = 1 << 20) -> list[Path]:
+    """The files under ``tops`` smaller than ``limit``: a home's index, manifests and caches, not its layers."""
+    return [p for p in files_under(*tops) if p.stat().st_size < limit]
+
+
+def layer_digests(kit: Kit, home: Path, ref: str, cwd: Path) -> list[str]:
+    return [d for d, _p in inspect_modelkit(kit, home, ref, cwd).layers]
+
+
+def reuse_problem(kit: Kit, home: Path, project: Path, ref: str, cwd: Path, layers: list[str]) -> str | None:
+    """None when one more re-pack into ``home`` (outside the clock) reuses every layer unread and
+    gives ``layers``: the state every timed re-pack starts from. kit says so per layer at level info."""
+    proc = subprocess.run(
+        kit.cmd("pack", str(project), "-t", ref),
+        env=kit.env(home),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return f"re-pack failed: {failure_reason(proc.stderr)}"
+    saved = [ln for ln in proc.stderr.splitlines() if ln.startswith("Saved ") and " layer: " in ln]
+    got = {ln.split(" layer: ", 1)[1].split()[0] for ln in saved}
+    unread = [ln for ln in saved if "not read again" in ln]
+    if got != set(layers):
+        return f"re-pack gave layers {sorted(got)}, the first pack {sorted(layers)}"
+    if len(unread) != len(saved):
+        return f"{len(saved) - len(unread)} of {len(saved)} layers read again (no digest-cache hit)"
+    return None
+
+
+def manifest_problem(host: str, repo: str) -> str | None:
+    """None when the registry holds ``repo:TAG`` (a run that exits 0 must also have pushed it)."""
+    req = urllib.request.Request(
+        f"http://{host}/v2/{repo}/manifests/{TAG}", method="HEAD", headers={"Accept": MANIFEST_TYPE}
+    )
+    try:
+        urllib.request.urlopen(req, timeout=30).close()
+    except OSError as exc:  # HTTPError and URLError are OSErrors
+        return f"no manifest {repo}:{TAG} on the registry ({exc})"
+    return None
+
+
+def pack_formats_step(
+    runner: Runner, ours: Kit, project: Path, paths: list[str], nbytes: int, name: str, out: Path
+) -> tuple[dict[str, object], dict[str, str]]:
+    """The Kit-format pack against the ModelPack and raw-layer packs of the same project, each run
+    into a fresh home (no pack-cache hit). Ours only: an earlier commit may not know the flags."""
+    dirs = [p for p in paths if (project / p).is_dir()]
+    impls = []
+    for key, label, flags in PACK_FORMATS:
+        if key == "kit-raw" and dirs:
+            continue  # a raw layer is one regular file's bytes: a directory cannot be one
+        home = out / f"pf-{key}"
+        impls.append(
+            Impl(
+                key,
+                label,
+                pack_cmd(ours, project, f"bench/{name}:{TAG}", *flags),
+                ours.env(home),
+                [home],
+            )
+        )
+    legend = {
+        "base": "kit-tar, `kit pack PROJECT -t bench/S:v1` in the same run (each run packs into a fresh "
+        "`$KITOPS_HOME`); mp-native expands weight directories into one raw layer per file and keeps "
+        "code, dataset and docs directories as tar"
+    }
+    if dirs:
+        legend["kit-raw"] = (
+            f"not run: raw layers need every Kitfile path to be a regular file ({', '.join(dirs)} "
+            "are directories); mp-native is the per-file mode"
+        )
+    return runner.step("pack-formats", nbytes, impls, files_under(project), base="kit-tar"), legend
+
+
+def repack_step(
+    runner: Runner, ours: Kit, project: Path, nbytes: int, name: str, out: Path
+) -> tuple[dict[str, object], dict[str, str]]:
+    """A first pack into a fresh home against a re-pack of the unchanged project into a home that
+    packed it before: the digest cache (path, size, mtime, ctime, inode) spares reading the files."""
+    tag = f"bench/{name}:{TAG}"
+    home = out / "repack-home"
+    rm(home)
+    setup_run(ours.cmd("pack", str(project), "-t", tag), ours.env(home), runner.work)
+    first_layers = layer_digests(ours, home, tag, runner.work)
+
+    def all_reused(_r: int) -> str | None:
+        return reuse_problem(ours, home, project, tag, runner.work, first_layers)
+
+    impls = [
+        Impl(
+            "first",
+            "first pack, fresh $KITOPS_HOME",
+            pack_cmd(ours, project, tag),
+            ours.env(out / "repack-first"),
+            [out / "repack-first"],
+        ),
+        Impl(
+            "again",
+            "re-pack of unchanged files, same $KITOPS_HOME",
+            pack_cmd(ours, project, tag),
+            ours.env(home),
+            check=all_reused,
+        ),
+    ]
+    legend = {
+        "base": "first, `kit pack PROJECT -t bench/S:v1` into a fresh `$KITOPS_HOME`; again = the same "
+        "command into a home that packed the same files before (outside the clock); checked after the "
+        "first round: a re-pack there reads no layer again and gives the first pack's layers"
+    }
+    try:
+        # the home's index, manifests and cache file are the re-pack's inputs too (not its blobs)
+        step = runner.step("repack", nbytes, impls, files_under(project) + small_files(home), base="first")
+    finally:
+        rm(home)
+    return step, legend
+
+
+def pack_push_step(
+    args: argparse.Namespace,
+    runner: Runner,
+    ours: Kit,
+    project: Path,
+    nbytes: int,
+    sw: Path,
+    out: Path,
+    scripts: Path,
+) -> tuple[dict[str, object], dict[str, str]] | None:
+    """`kit pack --push` (layers built straight into the registry) against `kit pack` then
+    `kit push`, on a registry of its own; None when the tools for a registry are missing."""
+    if shutil.which("docker-registry") is None:
+        print("  pack-push skipped: needs docker-registry")
+        return None
+    registry_dir = ram_dir(args.registry_dir, sw, "kitbench-packpush-registry", 2.5 * nbytes)
+    rm(registry_dir)
+    reg = start_registry(sw, registry_dir)
+    host = reg.host
+    runner.server = reg.process.pid
+    print(f"   pack-push: registry stores in {registry_dir}", flush=True)
+
+    def repo(key: str, r: int) -> str:
+        return f"packpush/{key}-{r}"  # a fresh repository every run: nothing is found there
+
+    def pack_then_push(r: int) -> list[str]:
+        ref = f"{host}/{repo('two', r)}:{TAG}"
+        text = f"set -e\n{shlex.join(ours.cmd('pack', str(project), '-t', ref))}\n{shlex.join(ours.cmd('push', ref))}\n"
+        return script(scripts / f"pack-push-two-{r}.sh", text)
+
+    # both start from a fresh home: no pack cache, no remembered blob locations (nothing is mounted)
+    impls = [
+        Impl(
+            "one",
+            "kit pack --push",
+            lambda r: ours.cmd("pack", str(project), "-t", f"{host}/{repo('one', r)}:{TAG}", "--push"),
+            ours.env(out / "pp-one"),
+            [out / "pp-one"],
+            check=lambda r: manifest_problem(host, repo("one", r)),
+        ),
+        Impl(
+            "two",
+            "kit pack, then kit push (one script)",
+            pack_then_push,
+            ours.env(out / "pp-two"),
+            [out / "pp-two"],
+            check=lambda r: manifest_problem(host, repo("two", r)),
+        ),
+    ]
+    legend = {
+        "one": "`kit pack PROJECT -t HOST/REPO:v1 --push`",
+        "base": "two, `kit pack PROJECT -t HOST/REPO:v1` then `kit push HOST/REPO:v1` in one bash script "
+        "(peak RSS: the larger of the two); each run a fresh `$KITOPS_HOME` and a fresh repository",
+    }
+    warm = files_under(project) + (
+        [] if str(registry_dir).startswith("/dev/shm/") else files_under(registry_dir)
+    )
+    try:
+        step = runner.step("pack-push", nbytes, impls, warm, base="two")
+    finally:
+        runner.server = None
+        reg.stop()
+        if not args.keep:
+            rm(registry_dir)
+    return step, legend
+
+
 def run_scenario(
     name: str, args: argparse.Namespace, runner: Runner, kits: list[Kit]
 ) -> tuple[dict[str, object], str]:
     work = runner.work
     ours = kits[0]
     hasher = HASHERS[args.hasher]
-    steps = [s for s in STEPS if s in args.steps.split(",")]
+    steps = [s for s in ALL_STEPS if s in args.steps.split(",")]
     if name == "big":
         project, paths = work / "project-big", BIG_PATHS
         gen = f"run.generate_big(run.Path({str(project)!r}), {int(args.size_gb * 1e9)})"
@@ -735,7 +1003,7 @@ def run_scenario(
             Impl(
                 k.key,
                 k.label,
-                (lambda r, k=k: k.cmd("pack", str(project), "-t", f"bench/{name}:{TAG}")),
+                pack_cmd(k, project, f"bench/{name}:{TAG}"),
                 k.env(out / f"pack-{k.key}"),
                 [out / f"pack-{k.key}"],
             )
@@ -773,7 +1041,18 @@ def run_scenario(
             "Y1": f"`{sample(tar_pack_script(Path('PROJECT'), paths, Path('OUT'), hasher))}` (pipefail)"
         }
         results["pack"] = runner.step("pack", nbytes, impls, files_under(project))
-    if not set(steps) - {"pack"}:
+    if "pack-formats" in steps:
+        results["pack-formats"], legend["pack-formats"] = pack_formats_step(
+            runner, ours, project, paths, nbytes, name, out
+        )
+    if "repack" in steps:
+        results["repack"], legend["repack"] = repack_step(runner, ours, project, nbytes, name, out)
+    if "pack-push" in steps:
+        done_pp = pack_push_step(args, runner, ours, project, nbytes, sw, out, scripts)
+        if done_pp is not None:
+            results["pack-push"], legend["pack-push"] = done_pp
+    rm(out)
+    if not set(steps) & set(MODELKIT_STEPS):
         return done()
 
     # the ModelKit the other steps use: packed once by ours, outside the clock
@@ -787,7 +1066,7 @@ def run_scenario(
             Impl(
                 k.key,
                 k.label,
-                (lambda r, k=k: k.cmd("unpack", mk.ref, "-d", str(out / f"unpack-{k.key}"))),
+                bound(k, lambda k, r: k.cmd("unpack", mk.ref, "-d", str(out / f"unpack-{k.key}"))),
                 k.env(src_home),
                 [out / f"unpack-{k.key}"],
                 out / f"unpack-{k.key}",
@@ -870,7 +1149,7 @@ def run_scenario(
                 Impl(
                     k.key,
                     k.label,
-                    (lambda r, k=k: k.cmd("push", mk.ref, f"{host}/push/{k.key}-{r}:{TAG}")),
+                    bound(k, lambda k, r: k.cmd("push", mk.ref, f"{host}/push/{k.key}-{r}:{TAG}")),
                     k.env(src_home),
                     before=forget_locations,
                 )
@@ -897,7 +1176,7 @@ def run_scenario(
                 Impl(
                     k.key,
                     k.label,
-                    (lambda r, k=k: k.cmd("pull", f"{host}/{repo}:{TAG}")),
+                    bound(k, lambda k, r: k.cmd("pull", f"{host}/{repo}:{TAG}")),
                     k.env(pulls / f"pull-{k.key}"),
                     [pulls / f"pull-{k.key}"],
                 )
@@ -956,10 +1235,11 @@ def run_scenario(
                 Impl(
                     k.key,
                     k.label,
-                    (
-                        lambda r, k=k: k.cmd(
+                    bound(
+                        k,
+                        lambda k, r: k.cmd(
                             "unpack", f"{host}/{repo}:{TAG}", "-d", str(pulls / f"ru-{k.key}")
-                        )
+                        ),
                     ),
                     k.env(pulls / f"ru-home-{k.key}"),
                     [pulls / f"ru-{k.key}", pulls / f"ru-home-{k.key}"],
@@ -1003,7 +1283,11 @@ def main() -> None:
     ap.add_argument(
         "--compare-ref", metavar="REF", help="also time this commit of kitops (built in a git worktree)"
     )
-    ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"comma-separated (default: {','.join(STEPS)}; on request also {','.join(EXTRA_STEPS)})",
+    )
     ap.add_argument(
         "--stdlib", action="store_true", help="also time the stdlib baselines (bench/baseline.py)"
     )
@@ -1028,9 +1312,9 @@ def main() -> None:
         "--keep", action="store_true", help="keep homes and outputs (the generated projects are always kept)"
     )
     args = ap.parse_args()
-    unknown = set(args.steps.split(",")) - set(STEPS)
+    unknown = set(args.steps.split(",")) - set(ALL_STEPS)
     if unknown:
-        ap.error(f"unknown steps {sorted(unknown)}; choose from {','.join(STEPS)}")
+        ap.error(f"unknown steps {sorted(unknown)}; choose from {','.join(ALL_STEPS)}")
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
     work = Path(args.workdir).resolve()
@@ -1094,8 +1378,9 @@ def main() -> None:
         report = "\n".join(tables)
         (work / "results.md").write_text(report)
         print(
-            "\nspeed ratios: the other's median seconds / this row's (>1 = this row is faster); others' CPU s: the\n"
-            "most CPU time, over the rounds, that neither the run nor the registry used (other load: noise)\n"
+            "\nspeed ratios: the other's median seconds / this row's (>1 = this row is faster); vs base: the\n"
+            "step's base row (pack-formats: kit-tar, repack: first, pack-push: two); others' CPU s: the most\n"
+            "CPU time, over the rounds, that neither the run nor the registry used (other load: noise)\n"
         )
         print(report)
         print(f"results: {work / 'results.json'}, {work / 'results.md'}")

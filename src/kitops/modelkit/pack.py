@@ -10,6 +10,10 @@ format (config blob = the ModelPack config; the Kitfile rides along as a manifes
 annotation so it round-trips). Three layer formats: ``tar`` (one layer per Kitfile entry,
 a file or a directory tree), ``raw`` (one layer per entry, each a single file's bytes) and,
 for ModelPack, ``native`` (weights directories expanded into one raw layer per file).
+
+``kit pack --push`` (:mod:`kitops.modelkit.packpush`) shares the plan (:func:`plan_pack`), the
+layer writers (:func:`write_tar_layer`, ``write_raw_layer``) and the manifest assembly
+(:func:`assemble_manifest`) with the local pack, so a registry gets the very bytes it would store.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import datetime as _dt
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from kitops.errors import UsageError
 from kitops.kitfile.ignore import LayerIgnore, matcher_with_defaults, read_ignore_file
@@ -29,11 +34,11 @@ from kitops.kitfile.model import Kitfile, LayerInfo
 from kitops.kitfile.validate import validate
 from kitops.modelkit import modelpack_write as mpw
 from kitops.modelkit.compression import CompressingSink, check_compression
-from kitops.modelkit.layers import LayerSpec, check_layer_path, plan_layers, walk_layer
+from kitops.modelkit.layers import LayerSpec, WalkEntry, check_layer_path, plan_layers, walk_layer
 from kitops.modelkit.packcache import CachedLayer, PackCache, layer_key
 from kitops.modelkit.rawlayer import HashingSink, build_raw_layer, regular_file
 from kitops.modelkit.references import resolve_parent_kitfile
-from kitops.modelkit.tar import GoTarWriter
+from kitops.modelkit.tar import GoTarWriter, Sink
 from kitops.oci import mediatypes as mt
 from kitops.oci.models import MAX_MANIFEST_BYTES, Descriptor, Manifest
 from kitops.oci.reference import DEFAULT_REGISTRY, DEFAULT_REPOSITORY, Reference
@@ -55,6 +60,7 @@ class PackResult:
     kitfile: Kitfile
     repo_key: str
     tags: tuple[str, ...]
+    pushed_to: str | None = None  # the registry reference, for ``pack --push`` (nothing stored locally)
 
 
 def build_ignore(context: Path, kitfile: Kitfile, extra_layer_paths: Sequence[str] = ()) -> LayerIgnore:
@@ -98,42 +104,60 @@ def build_layer(
         )
         return Descriptor(media_type, hit.digest, hit.size, annotations=annotations or None)
     progress.begin(key, f"packing {spec.base_type}", total)
+
+    def advance(n: int) -> None:
+        if cancel is not None:
+            cancel.check()
+        progress.advance(key, n)
+
     try:
         with store.blob_writer() as writer:
-            hashing: HashingSink | None = None
-            compressor: CompressingSink | None = None
-            if compression == "none":
-                tw = GoTarWriter(writer)
-            else:
-                compressor = CompressingSink(compression, writer)
-                hashing = HashingSink(compressor)
-                tw = GoTarWriter(hashing)
-
-            def advance(n: int) -> None:
-                if cancel is not None:
-                    cancel.check()
-                progress.advance(key, n)
-
-            for entry in entries:
-                if entry.source is None:
-                    tw.add_dir(entry.name, entry.mode)
-                else:
-                    with open(entry.source, "rb", buffering=0) as fh:
-                        tw.add_file(entry.name, entry.mode, entry.size, fh, on_bytes=advance)
-            tw.close()
-            if compressor is not None:
-                compressor.close()
+            compressed_diff_id = write_tar_layer(writer, entries, compression, advance)
             desc = writer.commit(media_type)
     except BaseException as exc:
         progress.end(key, exc)
         raise
     progress.end(key)
-    diff_id = desc.digest if hashing is None else "sha256:" + hashing.hasher.hexdigest()
+    diff_id = compressed_diff_id or desc.digest
     spec.set_layer(LayerInfo(desc.digest, diff_id))
     if cache is not None:
         cache.put(identity, CachedLayer(desc.digest, diff_id, desc.size, media_type))
     log.info("Saved %s layer: %s", spec.base_type, desc.digest)
     return Descriptor(desc.media_type, desc.digest, desc.size, annotations=annotations or None)
+
+
+def write_tar_layer(
+    dest: Sink,
+    entries: Sequence[WalkEntry],
+    compression: str,
+    on_bytes: Callable[[int], None],
+    *,
+    buffer_size: int = 4 << 20,
+) -> str | None:
+    """Write the tar layer of ``entries``, compressed with ``compression``, into ``dest``: the
+    same bytes whoever calls it (``kit pack`` into the store, ``kit pack --push`` to hash a layer
+    and again to upload it). Returns the uncompressed tar's digest (the DiffID) when compressed,
+    else None: the blob's own digest is then the DiffID. ``dest`` may receive files inside the
+    kernel (a blob writer) when the layer is not compressed."""
+    hashing: HashingSink | None = None
+    compressor: CompressingSink | None = None
+    if compression == "none":
+        tw = GoTarWriter(dest, buffer_size=buffer_size)
+    else:
+        compressor = CompressingSink(compression, dest)
+        hashing = HashingSink(compressor)
+        tw = GoTarWriter(hashing, buffer_size=buffer_size)
+    for entry in entries:
+        if entry.source is None:
+            tw.add_dir(entry.name, entry.mode)
+        else:
+            with open(entry.source, "rb", buffering=0) as fh:
+                tw.add_file(entry.name, entry.mode, entry.size, fh, on_bytes=on_bytes)
+    tw.close()
+    if compressor is None or hashing is None:
+        return None
+    compressor.close()
+    return "sha256:" + hashing.hasher.hexdigest()
 
 
 def layer_media_type(spec: LayerSpec, model_format: str, compression: str) -> str:
@@ -172,6 +196,101 @@ def created_timestamp() -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass
+class PackPlan:
+    """What a pack writes, decided and checked before a byte of layer content is read. A local
+    pack and ``kit pack --push`` share it (and :func:`assemble_manifest`), so both give the same
+    layers, config and manifest for the same content."""
+
+    context: Path
+    kitfile: Kitfile
+    specs: list[LayerSpec]
+    ignore: LayerIgnore
+    compression: str
+    model_format: str
+    legacy_manifest: bool
+    created: str
+    fixed_mtime: str | None  # the files' mtime in raw layers' metadata: SOURCE_DATE_EPOCH's when set
+    extra: dict[str, str]
+    modelpack_config: dict[str, str]
+
+    def media_type(self, spec: LayerSpec) -> str:
+        return layer_media_type(spec, self.model_format, self.compression)
+
+    def layer_compression(self, spec: LayerSpec) -> str:
+        """A raw ModelPack layer is never compressed (the format has no such type)."""
+        return "none" if spec.layer_format == "raw" and self.model_format == "modelpack" else self.compression
+
+    def annotations(self, spec: LayerSpec) -> dict[str, str] | None:
+        """The layer descriptor's annotations; none in the v1.7 manifest form."""
+        return None if self.legacy_manifest else layer_annotations(spec)
+
+
+def plan_pack(
+    context_dir: str | os.PathLike[str],
+    *,
+    store: LocalStore,
+    kitfile: Kitfile,
+    refs: Sequence[Reference] = (),
+    compression: str = "none",
+    legacy_manifest: bool = False,
+    annotations: Mapping[str, str] | None = None,
+    model_format: str = "kit",
+    layer_format: str = "tar",
+    modelpack_config: Mapping[str, str] | None = None,
+) -> PackPlan:
+    """Check every option and path and plan the layers; nothing is read or written yet. A
+    ``model.path`` naming a ModelKit is read from ``store`` (its paths are not packed again)."""
+    check_compression(compression)
+    _check_formats(model_format, layer_format, compression, legacy_manifest, modelpack_config)
+    extra = _check_annotations(annotations, model_format)
+    context = Path(context_dir).absolute()
+    if not context.is_dir():
+        raise UsageError(
+            f"Failed to use context path {context}: not a directory", hint="pass the project directory"
+        )
+    parent_paths: list[str] = []
+    if kitfile.model is not None and kitfile.model.path and _is_ref(kitfile.model.path):
+        base = refs[0].display() if refs else ""
+        parent = resolve_parent_kitfile(store, kitfile.model.path, base)
+        parent_paths = parent.layer_paths()
+    validate(kitfile, context)
+    if model_format == "modelpack":
+        mpw.refuse_mcp_servers(kitfile)
+    ignore = build_ignore(context, kitfile, parent_paths)
+    specs = _plan(kitfile, context, ignore, model_format, layer_format)
+    if model_format == "modelpack" and not specs:
+        raise UsageError(
+            "nothing to pack: a ModelPack needs at least one layer",
+            hint="give the Kitfile a model, code, dataset, docs or prompt path with files in it",
+        )
+    created = created_timestamp()
+    return PackPlan(
+        context=context,
+        kitfile=kitfile,
+        specs=specs,
+        ignore=ignore,
+        compression=compression,
+        model_format=model_format,
+        legacy_manifest=legacy_manifest,
+        created=created,
+        fixed_mtime=created if os.environ.get("SOURCE_DATE_EPOCH") else None,
+        extra=extra,
+        modelpack_config=dict(modelpack_config or {}),
+    )
+
+
+def check_refs(refs: Sequence[Reference], repo_key: str) -> list[str]:
+    """The tags of ``refs``, which must all name the repository ``repo_key``."""
+    tags = []
+    for ref in refs:
+        if ref.repo_key != repo_key:
+            raise UsageError(f"all tags must name the same repository ({repo_key}), got {ref}")
+        if ref.tag:
+            tags.append(ref.tag)
+    return tags
+
+
 def pack(
     context_dir: str | os.PathLike[str],
     *,
@@ -202,71 +321,32 @@ def pack(
     values by dotted key (``config.paramSize``, ``descriptor.family``...).
     """
     progress = progress or NULL_PROGRESS
-    check_compression(compression)
-    _check_formats(model_format, layer_format, compression, legacy_manifest, modelpack_config)
-    extra = _check_annotations(annotations, model_format)
-    context = Path(context_dir).absolute()
-    if not context.is_dir():
-        raise UsageError(
-            f"Failed to use context path {context}: not a directory", hint="pass the project directory"
-        )
-    parent_paths: list[str] = []
-    if kitfile.model is not None and kitfile.model.path and _is_ref(kitfile.model.path):
-        base = refs[0].display() if refs else ""
-        parent = resolve_parent_kitfile(store, kitfile.model.path, base)
-        parent_paths = parent.layer_paths()
-    validate(kitfile, context)
-    if model_format == "modelpack":
-        mpw.refuse_mcp_servers(kitfile)
-    ignore = build_ignore(context, kitfile, parent_paths)
-    specs = _plan(kitfile, context, ignore, model_format, layer_format)
-    if model_format == "modelpack" and not specs:
-        raise UsageError(
-            "nothing to pack: a ModelPack needs at least one layer",
-            hint="give the Kitfile a model, code, dataset, docs or prompt path with files in it",
-        )
-    created = created_timestamp()
-    layers = _build_layers(
-        store,
-        context,
-        specs,
-        ignore,
-        compression,
+    plan = plan_pack(
+        context_dir,
+        store=store,
+        kitfile=kitfile,
+        refs=refs,
+        compression=compression,
+        legacy_manifest=legacy_manifest,
+        annotations=annotations,
         model_format=model_format,
-        annotate=not legacy_manifest,
-        fixed_mtime=created if os.environ.get("SOURCE_DATE_EPOCH") else None,
-        progress=progress,
-        cancel=cancel,
-        max_workers=max_workers,
-        cache=cache,
+        layer_format=layer_format,
+        modelpack_config=modelpack_config,
+    )
+    layers = _build_layers(
+        store, plan, progress=progress, cancel=cancel, max_workers=max_workers, cache=cache
     )
     if cache is not None:
         cache.save()
     repo_key = refs[0].repo_key if refs else f"{DEFAULT_REGISTRY}/{DEFAULT_REPOSITORY}"
-    if model_format == "modelpack":
-        manifest = _modelpack_manifest(
-            store, repo_key, kitfile, specs, layers, created, extra, modelpack_config or {}
-        )
-    else:
-        manifest = _kit_manifest(store, repo_key, kitfile, layers, created, extra, legacy_manifest)
-    data = manifest.to_bytes()
-    if len(data) > MAX_MANIFEST_BYTES:  # readers (and registries) refuse it: better not to write it
-        raise UsageError(
-            f"the manifest would be {len(data)} bytes with {len(layers)} layers, over the "
-            f"{MAX_MANIFEST_BYTES}-byte limit registries and readers enforce",
-            hint="pack directories as single layers (--layer-format tar), or split the model into parts",
-        )
+    manifest, data = assemble_manifest(plan, layers, LocalTarget(store, repo_key))
     desc = store.put_bytes(mt.OCI_MANIFEST, data)
     log.info("Saved manifest to storage: %s", desc.digest)
     repo = store.repository(repo_key)
     repo.add_manifest(desc)
-    tags = []
-    for ref in refs:
-        if ref.repo_key != repo_key:
-            raise UsageError(f"all tags must name the same repository ({repo_key}), got {ref}")
-        if ref.tag:
-            repo.tag(desc, ref.tag)
-            tags.append(ref.tag)
+    tags = check_refs(refs, repo_key)
+    for tag in tags:
+        repo.tag(desc, tag)
     return PackResult(desc, manifest, kitfile, repo_key, tuple(tags))
 
 
@@ -323,39 +403,33 @@ def _plan(
 
 def _build_layers(
     store: LocalStore,
-    context: Path,
-    specs: list[LayerSpec],
-    ignore: LayerIgnore,
-    compression: str,
+    plan: PackPlan,
     *,
-    model_format: str,
-    annotate: bool,
-    fixed_mtime: str | None,
     progress: Progress,
     cancel: Cancel | None,
     max_workers: int | None,
     cache: PackCache | None,
 ) -> list[Descriptor]:
     """Every layer, built in parallel threads; the first failure cancels the rest."""
+    specs = plan.specs
     workers = max_workers or max(1, min(len(specs), (os.cpu_count() or 1) + 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kit-pack") as pool:
         futures = []
         for s in specs:
-            media_type = layer_media_type(s, model_format, compression)
-            ann = layer_annotations(s) if annotate else None
+            media_type = plan.media_type(s)
+            ann = plan.annotations(s)
             if s.layer_format == "raw":
                 assert ann is not None  # the v1.7 form has no raw layers (refused up front)
-                comp = "none" if model_format == "modelpack" else compression
                 futures.append(
                     pool.submit(
                         build_raw_layer,
                         store,
-                        context,
+                        plan.context,
                         s,
-                        comp,
+                        plan.layer_compression(s),
                         media_type=media_type,
                         annotations=ann,
-                        fixed_mtime=fixed_mtime,
+                        fixed_mtime=plan.fixed_mtime,
                         progress=progress,
                         cancel=cancel,
                         cache=cache,
@@ -366,10 +440,10 @@ def _build_layers(
                     pool.submit(
                         build_layer,
                         store,
-                        context,
+                        plan.context,
                         s,
-                        ignore,
-                        compression,
+                        plan.ignore,
+                        plan.compression,
                         media_type=media_type,
                         annotations=ann,
                         progress=progress,
@@ -387,59 +461,99 @@ def _build_layers(
             raise
 
 
-def _kit_manifest(
-    store: LocalStore,
-    repo_key: str,
-    kitfile: Kitfile,
-    layers: list[Descriptor],
-    created: str,
-    extra: Mapping[str, str],
-    legacy_manifest: bool,
-) -> Manifest:
-    config = store.put_bytes(mt.KIT_CONFIG, kitfile.to_config_bytes())
-    log.info("Saved configuration: %s", config.digest)
-    if legacy_manifest:
+class ManifestTarget(Protocol):
+    """Where a pack's config blob goes, and the manifests already there that a re-pack of
+    unchanged content returns instead of a new one: the local store, or a registry."""
+
+    def put_config(self, media_type: str, data: bytes) -> Descriptor: ...
+
+    def candidates(self, artifact_type: str) -> list[Manifest]: ...
+
+    def read_blob(self, desc: Descriptor) -> bytes: ...
+
+
+class LocalTarget:
+    """The repository ``repo_key`` of the local store; every manifest in it is a candidate."""
+
+    def __init__(self, store: LocalStore, repo_key: str) -> None:
+        self.store = store
+        self.repo_key = repo_key
+
+    def put_config(self, media_type: str, data: bytes) -> Descriptor:
+        config = self.store.put_bytes(media_type, data)
+        log.info("Saved configuration: %s", config.digest)
+        return config
+
+    def candidates(self, artifact_type: str) -> list[Manifest]:
+        return _candidates(self.store, self.repo_key, artifact_type)
+
+    def read_blob(self, desc: Descriptor) -> bytes:
+        from kitops.store.base import read_blob_bytes
+
+        return read_blob_bytes(self.store.repository(self.repo_key), desc)
+
+
+def assemble_manifest(
+    plan: PackPlan, layers: list[Descriptor], target: ManifestTarget
+) -> tuple[Manifest, bytes]:
+    """The manifest of the built ``layers`` (every spec's digests set) and its bytes; the config
+    goes to ``target``. Refused when the manifest would be too large for readers and registries."""
+    if plan.model_format == "modelpack":
+        manifest = _modelpack_manifest(target, plan, layers)
+    else:
+        manifest = _kit_manifest(target, plan, layers)
+    data = manifest.to_bytes()
+    if len(data) > MAX_MANIFEST_BYTES:  # readers (and registries) refuse it: better not to write it
+        raise UsageError(
+            f"the manifest would be {len(data)} bytes with {len(layers)} layers, over the "
+            f"{MAX_MANIFEST_BYTES}-byte limit registries and readers enforce",
+            hint="pack directories as single layers (--layer-format tar), or split the model into parts",
+        )
+    return manifest, data
+
+
+def _kit_manifest(target: ManifestTarget, plan: PackPlan, layers: list[Descriptor]) -> Manifest:
+    config = target.put_config(mt.KIT_CONFIG, plan.kitfile.to_config_bytes())
+    if plan.legacy_manifest:
         return Manifest(
             config=config,
             layers=tuple(layers),
-            annotations={mt.ANNOTATION_CLI_VERSION: LEGACY_CLI_VERSION, **extra},
+            annotations={mt.ANNOTATION_CLI_VERSION: LEGACY_CLI_VERSION, **plan.extra},
             layers_null=True,
         )
-    return _reuse_identical(store, repo_key, mt.KIT_MANIFEST_ARTIFACT, config, layers, extra) or Manifest(
+    candidates = target.candidates(mt.KIT_MANIFEST_ARTIFACT)
+    return _reuse_identical(candidates, config, layers, plan.extra) or Manifest(
         config=config,
         layers=tuple(layers),
-        annotations={mt.ANNOTATION_CLI_VERSION: CLI_VERSION, mt.ANNOTATION_CREATED: created, **extra},
+        annotations={
+            mt.ANNOTATION_CLI_VERSION: CLI_VERSION,
+            mt.ANNOTATION_CREATED: plan.created,
+            **plan.extra,
+        },
         media_type=mt.OCI_MANIFEST,
         artifact_type=mt.KIT_MANIFEST_ARTIFACT,
     )
 
 
-def _modelpack_manifest(
-    store: LocalStore,
-    repo_key: str,
-    kitfile: Kitfile,
-    specs: list[LayerSpec],
-    layers: list[Descriptor],
-    created: str,
-    extra: Mapping[str, str],
-    overrides: Mapping[str, str],
-) -> Manifest:
+def _modelpack_manifest(target: ManifestTarget, plan: PackPlan, layers: list[Descriptor]) -> Manifest:
     """The ModelPack manifest: its config from the Kitfile, and the Kitfile itself (as the Kit
     config JSON, layer digests included) in an annotation, so a reader gets it back exactly."""
-    diff_ids = [s.info.diff_id for s in specs if s.info is not None]
+    kitfile = plan.kitfile
+    diff_ids = [s.info.diff_id for s in plan.specs if s.info is not None]
     assert len(diff_ids) == len(layers)
-    config_value = mpw.modelpack_config(kitfile, diff_ids, created=created, overrides=overrides)
+    config_value = mpw.modelpack_config(
+        kitfile, diff_ids, created=plan.created, overrides=plan.modelpack_config
+    )
     ann = {
         mt.ANNOTATION_CLI_VERSION: CLI_VERSION,
-        mt.ANNOTATION_CREATED: created,
+        mt.ANNOTATION_CREATED: plan.created,
         mt.ANNOTATION_KITFILE: kitfile.to_config_bytes().decode("utf-8"),
-        **extra,
+        **plan.extra,
     }
-    existing = _reuse_modelpack(store, repo_key, config_value, layers, ann)
+    existing = _reuse_modelpack(target, config_value, layers, ann)
     if existing is not None:
         return existing
-    config = store.put_bytes(mt.MODELPACK_CONFIG, mpw.config_bytes(config_value))
-    log.info("Saved configuration: %s", config.digest)
+    config = target.put_config(mt.MODELPACK_CONFIG, mpw.config_bytes(config_value))
     return Manifest(
         config=config,
         layers=tuple(layers),
@@ -490,16 +604,14 @@ def _candidates(store: LocalStore, repo_key: str, artifact_type: str) -> list[Ma
 
 
 def _reuse_identical(
-    store: LocalStore,
-    repo_key: str,
-    artifact_type: str,
+    candidates: list[Manifest],
     config: Descriptor,
     layers: list[Descriptor],
     annotations: Mapping[str, str],
 ) -> Manifest | None:
     """Re-packing unchanged content returns the existing ModelKit (same digest, no orphan),
     provided it already carries the requested extra annotations."""
-    for existing in _candidates(store, repo_key, artifact_type):
+    for existing in candidates:
         if (
             existing.config.digest == config.digest
             and list(existing.layers) == list(layers)
@@ -510,8 +622,7 @@ def _reuse_identical(
 
 
 def _reuse_modelpack(
-    store: LocalStore,
-    repo_key: str,
+    target: ManifestTarget,
     config: Mapping[str, object],
     layers: list[Descriptor],
     annotations: Mapping[str, str],
@@ -520,17 +631,16 @@ def _reuse_modelpack(
     config differs from ours only by ``createdAt`` (a pack time), so that key is not compared;
     every other annotation (the Kitfile, the extra ones) must match."""
     from kitops.errors import KitError
-    from kitops.store.base import read_blob_bytes
 
     compared = {
         k: v for k, v in annotations.items() if k not in (mt.ANNOTATION_CREATED, mt.ANNOTATION_CLI_VERSION)
     }
-    for existing in _candidates(store, repo_key, mt.MODELPACK_MANIFEST_ARTIFACT):
+    for existing in target.candidates(mt.MODELPACK_MANIFEST_ARTIFACT):
         have = existing.annotations or {}
         if list(existing.layers) != list(layers) or any(have.get(k) != v for k, v in compared.items()):
             continue
         try:
-            theirs = json.loads(read_blob_bytes(store.repository(repo_key), existing.config))
+            theirs = json.loads(target.read_blob(existing.config))
         except (KitError, ValueError):
             continue
         if isinstance(theirs, dict) and isinstance(theirs.get("descriptor"), dict):

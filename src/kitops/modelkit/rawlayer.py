@@ -28,7 +28,7 @@ from kitops.kitfile.model import LayerInfo
 from kitops.modelkit.compression import CompressingSink
 from kitops.modelkit.layers import LayerSpec, WalkEntry
 from kitops.modelkit.packcache import CachedLayer, PackCache, layer_key
-from kitops.modelkit.tar import KERNEL_COPY_MIN, tar_mode
+from kitops.modelkit.tar import KERNEL_COPY_MIN, Sink, tar_mode
 from kitops.oci import gojson
 from kitops.oci import mediatypes as mt
 from kitops.oci.models import Descriptor
@@ -115,11 +115,7 @@ def build_raw_layer(
     """Store the file ``spec.clean`` as one blob; annotate it with ``annotations`` plus its metadata."""
     rel = spec.clean
     source = context / rel
-    st = regular_file(context, rel, spec.file or spec.path)
-    ann = {
-        **annotations,
-        mt.ANNOTATION_FILE_METADATA: file_metadata(os.path.basename(rel), st, metadata_time(st, fixed_mtime)),
-    }
+    st, ann = raw_layer_source(context, spec, annotations, fixed_mtime)
     entry = WalkEntry(rel, source, tar_mode(st.st_mode), st.st_size)
     identity = layer_key([entry], compression, media_type, "raw") if cache is not None else None
     hit = cache.get(identity) if cache is not None else None
@@ -138,18 +134,10 @@ def build_raw_layer(
         progress.advance(key, n)
 
     try:
-        with store.blob_writer() as writer, open(source, "rb", buffering=0) as fh:
-            if compression == "none":
-                _copy_file(fh, writer, st.st_size, rel, advance)
-                desc = writer.commit(media_type)
-                diff_id = desc.digest
-            else:
-                compressor = CompressingSink(compression, writer)
-                hashing = HashingSink(compressor)
-                _copy_file(fh, hashing, st.st_size, rel, advance)
-                compressor.close()
-                desc = writer.commit(media_type)
-                diff_id = "sha256:" + hashing.hasher.hexdigest()
+        with store.blob_writer() as writer:
+            compressed_diff_id = write_raw_layer(writer, source, st.st_size, rel, compression, advance)
+            desc = writer.commit(media_type)
+        diff_id = compressed_diff_id or desc.digest
     except BaseException as exc:
         progress.end(key, exc)
         raise
@@ -161,7 +149,36 @@ def build_raw_layer(
     return Descriptor(media_type, desc.digest, desc.size, annotations=ann)
 
 
-def _copy_file(fh: FileIO, sink: BlobWriter | HashingSink, size: int, rel: str, advance: OnBytes) -> None:
+def raw_layer_source(
+    context: Path, spec: LayerSpec, annotations: Mapping[str, str], fixed_mtime: str | None
+) -> tuple[os.stat_result, dict[str, str]]:
+    """The stat of the raw layer's file and its descriptor's annotations (``annotations`` plus the
+    file's metadata, whose mtime is ``fixed_mtime`` when given)."""
+    rel = spec.clean
+    st = regular_file(context, rel, spec.file or spec.path)
+    meta = file_metadata(os.path.basename(rel), st, metadata_time(st, fixed_mtime))
+    return st, {**annotations, mt.ANNOTATION_FILE_METADATA: meta}
+
+
+def write_raw_layer(
+    dest: Sink, source: Path, size: int, rel: str, compression: str, on_bytes: OnBytes
+) -> str | None:
+    """Write the raw layer of the file ``source`` (``size`` bytes, no more, no less) into ``dest``:
+    the same bytes whoever calls it (the store's blob writer, which may receive the file inside
+    the kernel, or ``kit pack --push``). Returns the file's digest (the DiffID) when compressed,
+    else None: the blob's own digest is then the DiffID."""
+    with open(source, "rb", buffering=0) as fh:
+        if compression == "none":
+            _copy_file(fh, dest, size, rel, on_bytes)
+            return None
+        compressor = CompressingSink(compression, dest)
+        hashing = HashingSink(compressor)
+        _copy_file(fh, hashing, size, rel, on_bytes)
+        compressor.close()
+        return "sha256:" + hashing.hasher.hexdigest()
+
+
+def _copy_file(fh: FileIO, sink: Sink, size: int, rel: str, advance: OnBytes) -> None:
     """Exactly ``size`` bytes from ``fh`` into ``sink``; a file that changes size meanwhile is an error."""
     remaining = size
     if isinstance(sink, BlobWriter) and KERNEL_COPY and size >= KERNEL_COPY_MIN:
