@@ -2,21 +2,27 @@
 
 It resolves the reference in the source, copies every blob the destination lacks
 (in parallel, verified against its descriptor on the way), and writes manifests
-last so a destination never holds a manifest whose blobs are missing.
+last so a destination never holds a manifest whose blobs are missing. With ``referrers``
+the signatures, attestations and other artifacts that refer to the copied manifests come
+along (see :func:`copy_referrers`), before the tag is set: a tag in the destination means
+the whole of it arrived.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import BinaryIO
 
-from kitops.errors import Cancelled, FormatError
+from kitops.errors import Cancelled, FormatError, NotFoundError, RegistryError
 from kitops.oci import mediatypes as mt
-from kitops.oci.digest import is_digest
+from kitops.oci.digest import is_digest, sha256_digest
 from kitops.oci.models import MAX_INDEX_DEPTH, Descriptor, Index, Manifest
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
 from kitops.store.base import (
@@ -28,13 +34,21 @@ from kitops.store.base import (
     copy_stream,
     read_blob_bytes,
 )
+from kitops.store.referrers import (
+    ReferrerSink,
+    ReferrerSource,
+    ScanningReferrers,
+    TagLister,
+    cosign_tags,
+)
 
 DEFAULT_CONCURRENCY = 5
+log = logging.getLogger(__name__)
 
 
 def copy(
     src: ReadableStore,
-    ref: str,
+    ref: str | Descriptor,
     dst: Store,
     *,
     dst_ref: str | None = None,
@@ -42,18 +56,27 @@ def copy(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     blob_filter: Callable[[Descriptor], bool] | None = None,
+    referrers: bool = False,
 ) -> Descriptor:
     """Copy the manifest graph named by ``ref`` from ``src`` into ``dst``; return the root descriptor.
 
-    ``dst_ref`` is the tag to set in ``dst`` (defaults to ``ref`` when that is a tag).
-    ``blob_filter`` can skip layers (partial copies); manifests and configs always go.
+    ``ref`` is a tag or digest to resolve in ``src``, or the root's descriptor when the caller
+    resolved it already (no second lookup). ``dst_ref`` is the tag to set in ``dst`` (defaults
+    to ``ref`` when that is a tag). ``blob_filter`` can skip layers (partial copies); manifests
+    and configs always go. ``referrers`` also copies what refers to every copied manifest
+    (:func:`copy_referrers`), before the tag is set.
     """
     if concurrency < 1:
         raise ValueError(f"invalid argument for concurrency ({concurrency}): must be at least 1")
     progress = progress or NULL_PROGRESS
-    root = src.resolve(ref)
-    _copy_node(src, dst, root, concurrency, progress, cancel, blob_filter)
-    tag = dst_ref if dst_ref is not None else (None if is_digest(ref) else ref)
+    root = ref if isinstance(ref, Descriptor) else src.resolve(ref)
+    copied: dict[str, Descriptor] = {}
+    _copy_node(src, dst, root, concurrency, progress, cancel, blob_filter, done=copied)
+    if referrers:
+        copy_referrers(
+            src, dst, list(copied.values()), concurrency=concurrency, progress=progress, cancel=cancel
+        )
+    tag = dst_ref if dst_ref is not None else (None if isinstance(ref, Descriptor) or is_digest(ref) else ref)
     if tag:
         dst.tag(root, tag)
     return root
@@ -68,15 +91,17 @@ def _copy_node(
     cancel: Cancel | None,
     blob_filter: Callable[[Descriptor], bool] | None,
     depth: int = 0,
-    done: set[str] | None = None,
+    done: dict[str, Descriptor] | None = None,
 ) -> None:
-    """Copy ``desc`` and what it names; an index's children first. ``depth`` counts the indexes
-    above ``desc`` (bounded by MAX_INDEX_DEPTH), ``done`` the nodes already copied in this walk,
-    so an index listing one child many times, level after level, is not walked exponentially."""
-    done = set() if done is None else done
+    """Copy ``desc`` and what it names, an index's children first. ``depth``
+    counts the indexes above ``desc`` (bounded by MAX_INDEX_DEPTH), ``done`` the nodes already
+    copied in this walk, so an index listing one child many times, level after level, is not
+    walked exponentially."""
+    done = {} if done is None else done
     if desc.digest in done:
         return
     data = read_blob_bytes(src, desc)
+    manifest = None
     if desc.media_type in (mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST):
         if depth >= MAX_INDEX_DEPTH:
             raise FormatError(
@@ -94,9 +119,195 @@ def _copy_node(
         if blob_filter is not None:
             blobs = [manifest.config] + [b for b in manifest.layers if blob_filter(b)]
         copy_blobs(src, dst, _unique(blobs), concurrency=concurrency, progress=progress, cancel=cancel)
-    if not dst.exists(desc):
+    indexed = _to_index(dst, desc, data, manifest)
+    if indexed is not None and isinstance(dst, ReferrerSink):
+        dst.push_referrer(indexed)  # also when stored already: re-lists one a cut-short push left out
+    elif not dst.exists(desc):
         dst.push(desc, io.BytesIO(data))
-    done.add(desc.digest)
+    done[desc.digest] = desc
+
+
+def _to_index(dst: Store, desc: Descriptor, data: bytes, manifest: Manifest | None) -> Manifest | None:
+    """The manifest to store through ``dst``'s referrer indexing, or None for a plain push.
+
+    A manifest with a ``subject`` goes through it where the destination keeps an index (a
+    registry without the referrers API keeps the tag schema's), provided that re-encoding it
+    gives these very bytes: its digest must not change on the way. Local storage finds
+    referrers by scanning what it holds, so a plain push lists them there."""
+    if (
+        manifest is None
+        or manifest.subject is None
+        or not isinstance(dst, ReferrerSink)
+        or (isinstance(dst, ScanningReferrers) and dst.referrers_by_scan)
+        or desc.media_type != mt.OCI_MANIFEST
+    ):
+        return None
+    if manifest.to_bytes() != data:
+        log.warning(
+            "referrer %s is copied as it is, without updating the referrers index: its JSON is not "
+            "in the canonical form this client writes, and rewriting it would change its digest",
+            desc.digest,
+        )
+        return None
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------------
+# referrers: signatures, attestations, SBOMs... of the copied manifests
+
+
+@dataclass(frozen=True)
+class Referrer:
+    """A manifest that refers to another: found through its ``subject`` (``tag`` None), or under
+    the cosign tag ``tag`` (``sha256-<hex>.sig``...) of the manifest it belongs to."""
+
+    descriptor: Descriptor
+    tag: str | None = None
+
+
+class ReferrerFinder:
+    """Finds the referrers of manifests in one store: the store's own referrers list (OCI 1.1
+    API, tag-schema index, or local scan) and cosign's tags.
+
+    A store that can list its tags is asked once, and only the cosign tags it has are then
+    resolved: on a registry, one listing per copy instead of three lookups per manifest.
+    """
+
+    def __init__(self, src: ReadableStore) -> None:
+        self._src = src
+        self._tags: set[str] | None = None
+        self._listed = False
+
+    def _tag_names(self) -> set[str] | None:
+        if not self._listed:
+            self._listed = True
+            if isinstance(self._src, TagLister):
+                try:
+                    self._tags = set(self._src.tags())
+                except RegistryError as exc:  # listing refused: ask for each tag instead
+                    log.debug("cannot list the tags of %r (%s): looking each cosign tag up", self._src, exc)
+        return self._tags
+
+    def of(self, subject: str) -> list[Referrer]:
+        """The referrers of ``subject``: its cosign tags first (signature, attestation, SBOM),
+        then the manifests whose ``subject`` it is."""
+        found = []
+        names = self._tag_names()
+        for tag in cosign_tags(subject):
+            if names is not None and tag not in names:
+                continue
+            try:
+                found.append(Referrer(self._src.resolve(tag), tag))
+            except NotFoundError:
+                continue
+        if isinstance(self._src, ReferrerSource):
+            try:
+                listed = self._src.referrers(subject)
+            except RegistryError as exc:
+                # a registry that answers the referrers API with neither a list nor a 404 (400,
+                # 405...) still serves the ModelKit: copy it without them, and say so
+                log.warning("the referrers of %s cannot be listed (%s): copied without them", subject, exc)
+                listed = []
+            for desc in listed:
+                # an entry without a media type (lax registries) names an image manifest
+                found.append(
+                    Referrer(dataclasses.replace(desc, media_type=desc.media_type or mt.OCI_MANIFEST))
+                )
+        return found
+
+    def closure(self, subjects: Sequence[str]) -> list[Referrer]:
+        """The referrers of ``subjects`` and theirs in turn (a signature of an attestation), in
+        breadth-first order. A manifest found again through its subject is listed once; every
+        cosign tag is listed, even of a manifest already found."""
+        out: list[Referrer] = []
+        seen = set(subjects)
+        todo = list(subjects)
+        while todo:
+            for found in self.of(todo.pop(0)):
+                digest = found.descriptor.digest
+                if digest in seen and found.tag is None:
+                    continue
+                out.append(found)
+                if digest not in seen:
+                    seen.add(digest)
+                    todo.append(digest)
+        return out
+
+
+def copy_referrers(
+    src: ReadableStore,
+    dst: Store,
+    subjects: Sequence[Descriptor],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> list[Referrer]:
+    """Copy the referrers of ``subjects`` (and theirs) from ``src`` into ``dst``, each with its
+    blobs, and set their cosign tags there; return what was copied.
+
+    A referrer listed in ``src`` whose manifest is gone (a stale tag-schema index) is skipped
+    with a warning. A cosign tag ``dst`` already has for another manifest is merged, not
+    overwritten: the signatures already there stay (see :func:`_merge_tagged`).
+    """
+    progress = progress or NULL_PROGRESS
+    found = ReferrerFinder(src).closure([d.digest for d in subjects])
+    copied: dict[str, Descriptor] = {d.digest: d for d in subjects}
+    out = []
+    for referrer in found:
+        if cancel is not None:
+            cancel.check()
+        desc = referrer.descriptor
+        if desc.digest not in copied:
+            try:
+                _copy_node(src, dst, desc, concurrency, progress, cancel, None, done=copied)
+            except NotFoundError as exc:
+                log.warning("referrer %s is listed but cannot be copied (skipped): %s", desc.digest, exc)
+                continue
+        if referrer.tag is not None:
+            _tag_merging(src, dst, desc, referrer.tag)
+        out.append(referrer)
+    return out
+
+
+def _tag_merging(src: ReadableStore, dst: Store, desc: Descriptor, tag: str) -> None:
+    try:
+        current = dst.resolve(tag)
+    except NotFoundError:
+        current = None
+    if current is not None:
+        if current.digest == desc.digest:
+            return
+        merged = _merge_tagged(src, dst, desc, current)
+        if merged is None:
+            return
+        desc = merged
+    dst.tag(desc, tag)
+
+
+def _merge_tagged(src: ReadableStore, dst: Store, ours: Descriptor, theirs: Descriptor) -> Descriptor | None:
+    """What a cosign tag should name when ``dst`` has it for ``theirs`` and we bring ``ours``: a
+    cosign manifest holds one layer per signature, so the union of both (theirs first) keeps
+    every signature. None: theirs has every layer of ours already (leave it)."""
+    mine = Manifest.from_bytes(read_blob_bytes(src, ours))
+    try:
+        other = Manifest.from_bytes(read_blob_bytes(dst, theirs))
+    except FormatError as exc:
+        log.warning("%s in the destination is no image manifest (%s): replaced", theirs.digest, exc)
+        return ours
+    missing = [layer for layer in mine.layers if layer not in other.layers]
+    if not missing:
+        return None
+    if all(layer in mine.layers for layer in other.layers):
+        return ours
+    merged = dataclasses.replace(other, layers=(*other.layers, *missing), layers_null=False)
+    data = merged.to_bytes()
+    desc = Descriptor(theirs.media_type or mt.OCI_MANIFEST, sha256_digest(data), len(data))
+    log.info(
+        "merging the %d signature layers of %s into those of %s", len(missing), ours.digest, theirs.digest
+    )
+    dst.push(desc, io.BytesIO(data))
+    return desc
 
 
 def _unique(descs: list[Descriptor]) -> list[Descriptor]:
@@ -250,4 +461,12 @@ class _ProgressReader:
         return count
 
 
-__all__ = ["DEFAULT_CONCURRENCY", "copy", "copy_blobs", "copy_stream"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "Referrer",
+    "ReferrerFinder",
+    "copy",
+    "copy_blobs",
+    "copy_referrers",
+    "copy_stream",
+]

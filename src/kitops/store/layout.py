@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,6 +37,7 @@ from kitops.store.base import BLOB_BUFFER, VerifyingReader, copy_stream, read_bl
 from kitops.store.filehash import FileVerifier
 from kitops.store.ingest import INLINE_HASH_LIMIT, MAX_DROPS, BlobWriter, receive
 from kitops.store.lease import Lease, leased_digests
+from kitops.store.referrers import cosign_tags, referrer_entry
 
 _REPO_FILE_RE = re.compile(r"([-A-Za-z0-9_-]*={0,3})-index\.json")
 log = logging.getLogger(__name__)
@@ -112,6 +114,9 @@ class LocalStore:
         self._rlock = threading.RLock()
         self._depth = 0
         self._lease: Lease | None = None
+        # manifest digest -> (its subject's digest or None, its referrers-list entry) of each
+        # manifest read whole; keyed by content, so an entry never goes stale
+        self._subjects: dict[str, tuple[str | None, Descriptor]] = {}
 
     # -- layout -------------------------------------------------------------------------------
     @property
@@ -268,6 +273,24 @@ class LocalStore:
     def read_manifest(self, desc: Descriptor) -> Manifest:
         return Manifest.from_bytes(read_blob_bytes(_BlobView(self), desc))
 
+    def subject_entry(self, desc: Descriptor) -> tuple[str | None, Descriptor]:
+        """The digest ``desc``'s manifest names as its ``subject`` (None: it refers to nothing, or
+        is an index or a manifest that cannot be read) and its entry in a referrers list."""
+        cached = self._subjects.get(desc.digest)
+        if cached is not None:
+            return cached
+        found: tuple[str | None, Descriptor] = (None, desc)
+        if desc.media_type not in (mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST):
+            try:
+                manifest = self.read_manifest(desc)
+            except (FormatError, NotFoundError, IntegrityError) as exc:
+                log.debug("%s is read as no referrer: %s", desc.digest, exc)
+                return found  # not remembered: the blob may yet arrive whole
+            subject = manifest.subject.digest if manifest.subject is not None else None
+            found = (subject, referrer_entry(desc, manifest))
+        self._subjects[desc.digest] = found
+        return found
+
     # -- repositories -------------------------------------------------------------------------
     def repository(self, repo_key: str) -> LocalRepository:
         return LocalRepository(self, repo_key)
@@ -339,17 +362,23 @@ class LocalStore:
 
         Returns the digests removed. Callers must already have dropped it from every repo.
         """
+        return self.delete_manifests([desc])
+
+    def delete_manifests(self, descs: list[Descriptor]) -> list[str]:
+        """:meth:`delete_manifest` for several at once (a ModelKit and its referrers): one pass
+        over the store instead of one per manifest."""
+        gone = {d.digest for d in descs}
         with self.locked():
-            remaining = [d for d in self.root_manifests() if d.digest != desc.digest]
+            remaining = [d for d in self.root_manifests() if d.digest not in gone]
             # Manifests some repo still lists (the Go CLI may know more than index.json).
             for key in self.repo_keys():
                 for d in self.repository(key).manifests():
-                    if d.digest != desc.digest and all(r.digest != d.digest for r in remaining):
+                    if d.digest not in gone and all(r.digest != d.digest for r in remaining):
                         remaining.append(d.plain())
             self._write_root_index(remaining)
             sure = [True]
             keep = self._referenced_blobs(remaining, sure=sure) | leased_digests(self.root)
-            doomed = self._referenced_blobs([desc]) - keep
+            doomed = self._referenced_blobs(list(descs)) - keep
             if not sure[0]:
                 log.warning(
                     "Some stored manifests cannot be read: no blobs were deleted (run 'kit remove --all' "
@@ -406,6 +435,8 @@ class LocalRepository:
 
     # An interrupted download keeps its verified prefix in ingest/ and the next run continues it.
     keeps_partial_blobs = True
+    # referrers() scans the manifests listed here: a plain push of one with a subject is found
+    referrers_by_scan = True
 
     def __init__(self, store: LocalStore, repo_key: str) -> None:
         self.store = store
@@ -532,19 +563,82 @@ class LocalRepository:
             self._write_tags(tags)
             return desc
 
-    def delete(self, desc: Descriptor) -> None:
-        """Drop the manifest and its tags from this repo; GC it when no other repo holds it."""
+    def delete(self, desc: Descriptor) -> list[Descriptor]:
+        """Drop the manifest and its tags from this repo, with what refers to it here (see
+        :meth:`dependents`); GC each one no other repo holds. Returns the referrers dropped."""
         with self.store.locked():
-            holders = [
-                k
-                for k in self.store.repo_keys()
-                if any(d.digest == desc.digest for d in self.store.repository(k).manifests())
-            ]
-            tags = {t: d for t, d in self.tag_map().items() if d.digest != desc.digest}
-            self._write_tags(tags)
-            self._write_manifests([d for d in self.manifests() if d.digest != desc.digest])
-            if len(holders) <= 1:
-                self.store.delete_manifest(desc)
+            tag_map = self.tag_map()
+            dependents = self.dependents([desc.digest], tag_map)
+            gone = {desc.digest} | {d.digest for d in dependents}
+            self._write_tags({t: d for t, d in tag_map.items() if d.digest not in gone})
+            self._write_manifests([d for d in self.manifests() if d.digest not in gone])
+            held = set()  # what another repository still lists stays in the shared layout
+            for key in self.store.repo_keys():
+                if key != self.repo_key:
+                    held |= {d.digest for d in self.store.repository(key).manifests() if d.digest in gone}
+            collect = [d for d in (desc, *dependents) if d.digest not in held]
+            if collect:
+                self.store.delete_manifests(collect)
+            return dependents
+
+    def dependents(
+        self, digests: Sequence[str], tag_map: dict[str, Descriptor] | None = None
+    ) -> list[Descriptor]:
+        """What exists here only because of ``digests``: their referrers and the manifests of
+        their cosign tags, and theirs in turn (a signature of an attestation). One the user also
+        tagged under a name of their own is no dependent: it stays, and so does what refers to it."""
+        tag_map = self.tag_map() if tag_map is None else tag_map
+        names: dict[str, set[str]] = {}
+        for tag, d in tag_map.items():
+            names.setdefault(d.digest, set()).add(tag)
+        by_subject: dict[str, list[Descriptor]] = {}
+        for d in self.manifests():
+            subject, _entry = self.store.subject_entry(d)
+            if subject is not None:
+                by_subject.setdefault(subject, []).append(d)
+        out: list[Descriptor] = []
+        seen, todo = set(digests), list(digests)
+        while todo:
+            current = todo.pop(0)
+            scheme = set(cosign_tags(current))
+            found = [tag_map[t] for t in sorted(scheme) if t in tag_map] + by_subject.get(current, [])
+            for d in found:
+                if d.digest in seen or names.get(d.digest, set()) - scheme:
+                    continue
+                seen.add(d.digest)
+                out.append(d)
+                todo.append(d.digest)
+        return out
+
+    # -- referrers ----------------------------------------------------------------------------
+    def referrers(self, subject: str, *, artifact_type: str | None = None) -> list[Descriptor]:
+        """The manifests of this repository whose ``subject`` is ``subject``, as a registry's
+        referrers API lists them (artifact type and annotations), in index order; only those of
+        ``artifact_type`` when given. Each manifest is read once per store object."""
+        out = []
+        for desc in self.manifests():
+            found, entry = self.store.subject_entry(desc)
+            if found == subject and (artifact_type is None or entry.artifact_type == artifact_type):
+                out.append(entry)
+        return out
+
+    def push_referrer(self, manifest: Manifest) -> Descriptor:
+        """Store a manifest that has a ``subject`` and list it here, untagged (it is found through
+        its subject, and lives and goes with it). Its config and layers must be stored already."""
+        if manifest.subject is None:
+            raise FormatError("a referrer manifest needs a subject")
+        for blob in (manifest.config, *manifest.layers):
+            if not self.store.has_blob(blob.digest):
+                raise NotFoundError(
+                    f"blob {blob.digest} of the referrer is not in local storage",
+                    hint="store the config and layers before the manifest that names them",
+                )
+        data = manifest.to_bytes()
+        desc = manifest.descriptor(data)
+        if manifest.media_type and manifest.media_type != desc.media_type:
+            desc = Descriptor(manifest.media_type, desc.digest, desc.size, artifact_type=desc.artifact_type)
+        self.push(desc, io.BytesIO(data))
+        return desc
 
 
 # atomic_write and MAX_DROPS are re-exported: callers outside the store import them from here.
