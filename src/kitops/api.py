@@ -10,11 +10,13 @@ that talks to a registry takes the same network keywords (:class:`kitops.netopts
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -34,11 +36,18 @@ from kitops.store.layout import LocalRepository, LocalStore
 
 if TYPE_CHECKING:  # httpx and the registry client load only when a remote command runs; pack and unpack
     # only when they do (a pull needs neither)
+    import datetime
+
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11; only type checkers read it
 
     from kitops.modelkit.pack import PackResult
     from kitops.modelkit.unpack import UnpackFilter, UnpackResult
     from kitops.registry.remote import NetworkOptions, Remotes
+    from kitops.signing.attach import Artifact
+    from kitops.signing.cosign import ReferrerStore
+    from kitops.signing.keys import SigningKey, VerifyKey
+    from kitops.signing.provenance import PackInputs, ReferrerRepository
+    from kitops.signing.verify import VerifiedAttestation, VerifiedSignature
     from kitops.store.base import ReadableStore
 
 log = logging.getLogger(__name__)
@@ -109,8 +118,11 @@ def pack(
     model_format: str = "kit",
     layer_format: str = "tar",
     modelpack_config: Mapping[str, str] | None = None,
+    push: bool = False,
+    provenance: bool = False,
+    **net: Unpack[NetworkKeywords],
 ) -> PackResult:
-    """Pack ``context_dir`` into a ModelKit in the local store.
+    """Pack ``context_dir`` into a ModelKit in the local store (or, with ``push``, a registry).
 
     ``kitfile`` is a path (relative paths resolve against the current directory,
     not the context, where the reference resolved them) or a :class:`Kitfile`; default: the
@@ -123,9 +135,26 @@ def pack(
     ModelPack, ``"native"`` (each weights directory becomes one raw layer per file, so
     registries store shared shards once). ``modelpack_config`` sets ModelPack config values by
     dotted key, e.g. ``{"config.paramSize": "8B", "descriptor.family": "llama3"}``.
+
+    ``push=True`` builds the layers straight into the registry of ``tag`` (which must name one)
+    and stores nothing locally; the network keywords (``plain_http``, ``concurrency``,
+    ``upload_mode``...) are those of :func:`push` and are refused without ``push``. The result
+    is what a local pack followed by :func:`push` gives: the same manifest, config and layers.
+
+    ``provenance=True`` also records a SLSA v1 provenance statement of this pack (the Kitfile's
+    digest, the parameters, the git commit of the context when it is in a work tree, the kit
+    version, the times: ``SOURCE_DATE_EPOCH``'s when set), unsigned, as a referrer of the packed
+    manifest beside it: pushes carry it, ``kit discover`` lists it, ``kit attest`` can sign it.
     """
     from kitops.modelkit.pack import pack as _pack
     from kitops.modelkit.packcache import PackCache
+
+    check_keywords("pack", net)
+    if net and not push:
+        raise UsageError(
+            f"network options ({', '.join(sorted(net))}) apply only when packing with push=True",
+            hint="add push=True to pack straight into a registry, or leave the network options out",
+        )
 
     if isinstance(kitfile, Kitfile):
         kf = kitfile
@@ -144,8 +173,35 @@ def pack(
         if ref.tag:
             validate_tag(ref.tag)
     store = local_store(home)
+    facts = (
+        _provenance_inputs(context_dir, kitfile, kitfile_text, tag, compression, model_format, layer_format)
+        if provenance
+        else None
+    )
+    if push:
+        result = _pack_push(
+            context_dir,
+            store=store,
+            kitfile=kf,
+            refs=refs,
+            compression=compression,
+            legacy_manifest=legacy_manifest,
+            home=home,
+            progress=progress,
+            cancel=cancel,
+            annotations=annotations,
+            model_format=model_format,
+            layer_format=layer_format,
+            modelpack_config=modelpack_config,
+            network=build_network("pack", net),
+        )
+        if provenance:
+            with _remotes(home, build_network("pack", net)) as remotes:
+                repo = remotes.repository(parse_single(result.pushed_to or ""))
+                _record_provenance(repo, result, facts)
+        return result
     with store.leased():  # blobs found or written stay until the manifest is indexed, whatever runs beside
-        return _pack(
+        result = _pack(
             context_dir,
             store=store,
             kitfile=kf,
@@ -159,6 +215,146 @@ def pack(
             model_format=model_format,
             layer_format=layer_format,
             modelpack_config=modelpack_config,
+        )
+        if provenance:
+            _record_provenance(store.repository(result.repo_key), result, facts)
+        return result
+
+
+@dataclass(frozen=True)
+class _ProvenanceFacts:
+    inputs: PackInputs
+    started: datetime.datetime
+
+
+def _provenance_inputs(
+    context_dir: str | os.PathLike[str],
+    kitfile: str | os.PathLike[str] | Kitfile | None,
+    kitfile_text: str | None,
+    tag: str | Sequence[str] | None,
+    compression: str,
+    model_format: str,
+    layer_format: str,
+) -> _ProvenanceFacts | None:
+    """What a pack's provenance records of its inputs, taken before the pack starts."""
+    from kitops.signing import provenance as prov
+
+    context = Path(context_dir)
+    if isinstance(kitfile, Kitfile):
+        name, data = "Kitfile", kitfile.to_yaml().encode()
+    elif kitfile_text is not None:
+        name, data = "-", kitfile_text.encode()
+    else:
+        path = Path(kitfile) if kitfile is not None else find_kitfile(context)
+        name, data = prov.kitfile_name(context, path), path.read_bytes()
+    texts = () if not tag else (tag,) if isinstance(tag, str) else tuple(tag)
+    inputs = prov.PackInputs(context, name, data, texts, compression, model_format, layer_format)
+    return _ProvenanceFacts(inputs, prov.now())
+
+
+def _record_provenance(repo: ReferrerRepository, result: PackResult, facts: _ProvenanceFacts | None) -> None:
+    """Store the provenance of the pack ``result`` in ``repo``, as a referrer of its manifest;
+    the statement's subject is named by the ModelKit's repository."""
+    from kitops.signing import provenance as prov
+
+    assert facts is not None
+    prov.record_pack_provenance(
+        repo, result.descriptor, result.repo_key, facts.inputs, started=facts.started, finished=prov.now()
+    )
+
+
+def _pack_push(
+    context_dir: str | os.PathLike[str],
+    *,
+    store: LocalStore,
+    kitfile: Kitfile,
+    refs: list[Reference],
+    home: Home,
+    network: NetworkOptions,
+    progress: Progress | None,
+    cancel: Cancel | None,
+    compression: str,
+    legacy_manifest: bool,
+    annotations: Mapping[str, str] | None,
+    model_format: str,
+    layer_format: str,
+    modelpack_config: Mapping[str, str] | None,
+) -> PackResult:
+    """``pack(push=True)``: plan and check everything, push the ModelKits ``model.path`` names
+    that are in local storage (as :func:`push` does), then build the layers into the registry.
+    ``store`` is only read (the Kitfiles of those ModelKits)."""
+    from kitops.modelkit.pack import check_refs, plan_pack
+    from kitops.modelkit.packcache import PackCache
+    from kitops.modelkit.packpush import pack_push
+
+    if not refs or refs[0].registry == DEFAULT_REGISTRY:
+        raise UsageError(
+            "pushing while packing needs a registry in the tag"
+            + (f" ({refs[0].display()} names none)" if refs else ""),
+            hint="name the registry: kit pack . -t registry.example.com/team/my-model:v1 --push",
+        )
+    tags = check_refs(refs, refs[0].repo_key)
+    plan = plan_pack(
+        context_dir,
+        store=store,
+        kitfile=kitfile,
+        refs=refs,
+        compression=compression,
+        legacy_manifest=legacy_manifest,
+        annotations=annotations,
+        model_format=model_format,
+        layer_format=layer_format,
+        modelpack_config=modelpack_config,
+    )
+    with _remotes(home, network) as remotes:
+        _push_stored_parents(store, kitfile, refs[0], remotes, progress, cancel)
+        return pack_push(
+            plan,
+            remotes.repository(refs[0]),
+            tags,
+            progress=progress,
+            cancel=cancel,
+            concurrency=remotes.options.concurrency,
+            cache=PackCache(cache_dir(kitops_home(home))),
+        )
+
+
+def _push_stored_parents(
+    store: LocalStore,
+    kitfile: Kitfile,
+    dst_ref: Reference,
+    remotes: Remotes,
+    progress: Progress | None,
+    cancel: Cancel | None,
+) -> None:
+    """Push the ancestors of ``kitfile`` that are in local storage, farthest first (a registry
+    then never holds a child without its parent); one named without a registry goes to
+    ``dst_ref``'s. The chain ends at the first ancestor not stored locally, as for :func:`push`."""
+    from kitops import transfer
+    from kitops.modelkit.references import walk_parents
+
+    def load(pref: Reference) -> tuple[Kitfile, Reference] | None:
+        try:
+            parent = load_modelkit(store.repository(pref.repo_key), pref.reference)
+        except NotFoundError:
+            return None
+        return parent.kitfile, pref
+
+    parents = [pref for _path, pref in walk_parents(kitfile, dst_ref.display(), load)]
+    for pref in reversed(parents):
+        target = (
+            pref
+            if pref.registry != DEFAULT_REGISTRY
+            else dataclasses.replace(pref, registry=dst_ref.registry)
+        )
+        transfer.copy(
+            store.repository(pref.repo_key),
+            pref.reference,
+            remotes.repository(target),
+            dst_ref=target.tag,
+            concurrency=remotes.options.concurrency,
+            progress=progress,
+            cancel=cancel,
         )
 
 
@@ -179,18 +375,24 @@ def unpack(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    verify_key: KeySource | None = None,
     **net: Unpack[NetworkKeywords],
 ) -> UnpackResult:
     """Unpack a ModelKit into ``target_dir`` (parents first, filtered).
 
     From local storage when it is there; otherwise straight from its registry,
     fetching only the selected layers and verifying each before files get their names.
-    The network keywords matter only for that remote case.
+    The network keywords matter only for that remote case. With ``verify_key`` (a public key:
+    path or PEM bytes) the ModelKit must carry a signature that key verifies, where it is read
+    from, before any layer is read: otherwise :class:`~kitops.signing.errors.SignatureError`
+    and nothing is written. (Its ``model.path`` parents are not checked: sign and name them
+    by digest.)
     """
     from kitops.modelkit.unpack import UnpackFilter, check_filters, filters_for_parent, unpack_modelkit
 
     check_keywords("unpack", net)
     parsed = [f if isinstance(f, UnpackFilter) else UnpackFilter.parse(f) for f in filters]
+    public_key = _public_key(verify_key) if verify_key is not None else None
     try:
         store, parsed_ref, kit = _resolve_local(ref, home)
     except NotFoundError:
@@ -207,7 +409,10 @@ def unpack(
             build_network("unpack", net),
             progress,
             cancel,
+            public_key,
         )
+    if public_key is not None:
+        _verify_before_use(store.repository(parsed_ref.repo_key), kit.descriptor, parsed_ref, public_key)
     check_filters(kit, parsed)
     parent_filters = filters_for_parent(parsed)
     if parent_filters:  # parents give only model layers: with none selected, none is even read
@@ -245,13 +450,17 @@ def _unpack_remote(
     network: NetworkOptions,
     progress: Progress | None,
     cancel: Cancel | None,
+    verify_key: VerifyKey | None = None,
 ) -> UnpackResult:
     from kitops.modelkit.references import walk_parents
     from kitops.modelkit.unpack import check_filters, filters_for_parent, unpack_modelkit
 
     with _remotes(home, network) as remotes:
         repo = remotes.repository(ref)
-        kit = load_modelkit_at(repo, repo.resolve(ref.reference))
+        root = repo.resolve(ref.reference)
+        if verify_key is not None:
+            _verify_before_use(repo, root, ref, verify_key)
+        kit = load_modelkit_at(repo, root)
         check_filters(kit, filters)
 
         def load(pref: Reference) -> tuple[Kitfile, tuple[ReadableStore, ModelKit]]:
@@ -337,10 +546,10 @@ def list_modelkits(repository: str | None = None, *, home: Home = None) -> list[
         repo = store.repository(key)
         tag_map = repo.tag_map()
         for desc in sorted(repo.manifests(), key=lambda d: d.digest):
-            kit = _listed_modelkit(repo, desc, key)
+            tags = sorted(t for t, d in tag_map.items() if d.digest == desc.digest)
+            kit = _listed_modelkit(repo, desc, key, quiet=_referrer_check(store, desc, tags))
             if kit is None:
                 continue
-            tags = sorted(t for t, d in tag_map.items() if d.digest == desc.digest)
             pkg = kit.kitfile.package
             out.append(
                 ModelKitSummary(
@@ -355,21 +564,40 @@ def list_modelkits(repository: str | None = None, *, home: Home = None) -> list[
     return out
 
 
-def _listed_modelkit(repo: ReadableStore, desc: Descriptor, where: str) -> ModelKit | None:
+def _listed_modelkit(
+    repo: ReadableStore, desc: Descriptor, where: str, *, quiet: Callable[[], bool] | None = None
+) -> ModelKit | None:
     """The ModelKit ``desc`` names, for a listing; None for a manifest that is not one.
 
     A repository may hold other artifacts (an index, a signature, a referrers tag), and a
     manifest whose config is missing or damaged must not hide the rest of the list: those are
-    passed over, the damaged ones with a warning. Anything else (a lost connection, refused
-    credentials, an unreadable store) is no property of the entry and is raised.
+    passed over, the damaged ones with a warning, unless ``quiet()`` says the entry is no
+    ModelKit anyway (a signature whose blobs were never stored is no damage worth a warning).
+    Anything else (a lost connection, refused credentials, an unreadable store) is no property
+    of the entry and is raised.
     """
     try:
         return load_modelkit_at(repo, desc)
     except FormatError as exc:
         log.debug("%s@%s is not listed: %s", where, desc.digest, exc.message)
     except (NotFoundError, IntegrityError) as exc:
-        log.warning("%s@%s is not listed: %s", where, desc.digest, exc.message)
+        level = logging.DEBUG if quiet is not None and quiet() else logging.WARNING
+        log.log(level, "%s@%s is not listed: %s", where, desc.digest, exc.message)
     return None
+
+
+def _referrer_check(store: LocalStore, desc: Descriptor, tags: Sequence[str]) -> Callable[[], bool]:
+    """Whether a stored manifest is a referrer (it names a ``subject``) or tagged only by a
+    signing scheme (cosign's ``sha256-<hex>.sig``...): asked only when it does not load."""
+    from kitops.store.referrers import is_scheme_tag
+
+    def check() -> bool:
+        if tags and all(is_scheme_tag(t) for t in tags):
+            return True
+        subject, _entry = store.subject_entry(desc)
+        return subject is not None
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -464,6 +692,7 @@ def tag(
     *,
     home: Home = None,
     remote: bool | None = None,
+    referrers: bool = True,
     **net: Unpack[NetworkKeywords],
 ) -> tuple[Reference, Reference]:
     """Tag ``source`` as ``target``.
@@ -474,6 +703,10 @@ def tag(
     repository of the same registry blobs are mounted; to another registry they are streamed
     through the copy engine, verified, and never stored locally (``upload_mode`` and
     ``chunk_size`` apply to that case).
+
+    Tagged into another repository, the ModelKit takes its ``referrers`` along (signatures,
+    attestations, SBOMs: what names it as ``subject``, and cosign's ``sha256-<hex>.sig``...
+    tags), so a later push or pull of the new name carries them; ``referrers=False`` leaves them.
     """
     check_keywords("tag", net)
     src, _ = parse_reference(source)
@@ -489,7 +722,12 @@ def tag(
                     hint="run 'kit list' to see what is stored",
                 ) from None
         else:
-            store.repository(dst.repo_key).tag(desc, dst.tag or "latest")
+            target_repo = store.repository(dst.repo_key)
+            target_repo.tag(desc, dst.tag or "latest")
+            if referrers and src.repo_key != dst.repo_key:
+                from kitops import transfer
+
+                transfer.copy_referrers(store.repository(src.repo_key), target_repo, [desc])
             return src, dst
     if src.registry == DEFAULT_REGISTRY or dst.registry == DEFAULT_REGISTRY:
         raise UsageError(
@@ -498,6 +736,7 @@ def tag(
         )
     from kitops import transfer
 
+    same_repository = (src.registry, src.repository) == (dst.registry, dst.repository)
     with _remotes(home, build_network("tag", net)) as remotes:
         transfer.copy(
             remotes.repository(src),
@@ -505,6 +744,7 @@ def tag(
             remotes.repository(dst),
             dst_ref=dst.tag or "latest",
             concurrency=remotes.options.concurrency,
+            referrers=referrers and not same_repository,  # in one repository they are there already
         )
     return src, dst
 
@@ -550,21 +790,34 @@ def _remove_one(repo: LocalRepository, ref: Reference, force: bool) -> Removal:
     if ref.tag and len(tags) > 1 and not force:
         repo.untag(ref.tag)
         return Removal(ref.repo_key, ref.display(), desc.digest, True)
-    repo.delete(desc)
+    dropped = repo.delete(desc)  # with its signatures and other referrers: they name it alone
+    if dropped:
+        log.info(
+            "Removed %d manifests that refer to %s (signatures, attestations...)", len(dropped), desc.digest
+        )
     return Removal(ref.repo_key, ref.display(), desc.digest, False)
 
 
 def _remove_all(store: LocalStore, force: bool) -> list[Removal]:
+    """Every untagged manifest (with ``force``, every one) goes. What refers to a tagged one (its
+    signatures, attestations...) is not untagged garbage: it stays with it."""
     out = []
     for key in store.repo_keys():
         repo = store.repository(key)
         tag_map = repo.tag_map()
+        live: set[str] = set()
+        if not force:
+            live = {d.digest for d in tag_map.values()}
+            live |= {d.digest for d in repo.dependents(sorted(live), tag_map)}
+        gone: set[str] = set()
         for desc in repo.manifests():
-            tags = [t for t, d in tag_map.items() if d.digest == desc.digest]
-            if tags and not force:
+            if desc.digest in live or desc.digest in gone:
                 continue
-            repo.delete(desc)
-            out.append(Removal(key, f"{repo_display(key)}@{desc.digest}", desc.digest, False))
+            dropped = repo.delete(desc)  # its referrers go with it
+            for d in (desc, *dropped):
+                if d.digest not in gone:
+                    gone.add(d.digest)
+                    out.append(Removal(key, f"{repo_display(key)}@{d.digest}", d.digest, False))
     return out
 
 
@@ -791,12 +1044,15 @@ def push(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    referrers: bool = True,
     **net: Unpack[NetworkKeywords],
 ) -> TransferResult:
     """Copy a ModelKit (and the ModelKits its model.path references) from local storage to a registry.
 
     ``upload_mode`` is ``auto``, ``monolithic`` or ``chunked``; ``chunk_size`` is in bytes
-    (the CLI's ``--chunk-size`` is in MiB).
+    (the CLI's ``--chunk-size`` is in MiB). Its ``referrers`` in local storage (signatures,
+    attestations, provenance: what names it as ``subject``, and cosign's ``sha256-<hex>.sig``,
+    ``.att``, ``.sbom`` tags) go with it, before the tag is set; ``referrers=False`` leaves them.
     """
     from kitops import transfer
 
@@ -830,6 +1086,7 @@ def push(
                 concurrency=remotes.options.concurrency,
                 progress=progress,
                 cancel=cancel,
+                referrers=referrers,
             )
         desc = transfer.copy(
             src_repo,
@@ -839,6 +1096,7 @@ def push(
             concurrency=remotes.options.concurrency,
             progress=progress,
             cancel=cancel,
+            referrers=referrers,
         )
     return TransferResult(dst_ref, desc)
 
@@ -864,10 +1122,17 @@ def pull(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    referrers: bool = True,
+    verify_key: KeySource | None = None,
     **net: Unpack[NetworkKeywords],
 ) -> TransferResult:
     """Copy a ModelKit from a registry into local storage (verified, resumable), then its parents
-    (each into its own repository, not the child's)."""
+    (each into its own repository, not the child's). Its ``referrers`` on the registry
+    (signatures, attestations... by the referrers API or its tag-schema index, and cosign's
+    ``sha256-<hex>.sig``/``.att``/``.sbom`` tags) come with it; ``referrers=False`` leaves them.
+    With ``verify_key`` (a public key: path or PEM bytes) the ModelKit must carry a signature on
+    the registry that key verifies before anything of it is fetched: otherwise
+    :class:`~kitops.signing.errors.SignatureError` and nothing is stored."""
     from kitops import transfer
     from kitops.modelkit.references import MAX_REFERENCE_DEPTH, walk_parents
 
@@ -877,6 +1142,7 @@ def pull(
         raise UsageError(
             "registry is required when pulling", hint="e.g. kit pull registry.example.com/team/model:v1"
         )
+    public_key = _public_key(verify_key) if verify_key is not None else None
     store = local_store(home)
     with _remotes(home, network) as remotes, store.leased():
 
@@ -885,16 +1151,21 @@ def pull(
             local = store.repository(current.repo_key)
             # manifest and config are checked before anything is stored: a failed pull leaves no tag
             root = remote.resolve(current.reference)
+            if public_key is not None and current == parsed:  # the ModelKit named, not its parents
+                _verify_before_use(remote, root, current, public_key)
             kit = load_modelkit_at(remote, root)  # any model format (Kit, ModelPack, Docker model)
             if kit.manifest.format is None:
                 raise FormatError(f"reference {current} does not refer to a model")
+            # the config was just read and verified: kept, the copy need not download it again
+            store.put_blob(kit.manifest.config, io.BytesIO(kit.config_bytes))
             desc = transfer.copy(
                 remote,
-                root.digest,
+                root,  # resolved already: no second lookup
                 local,
                 concurrency=remotes.options.concurrency,
                 progress=progress,
                 cancel=cancel,
+                referrers=referrers,
             )
             if current.tag:
                 local.tag(desc, current.tag)
@@ -974,9 +1245,6 @@ def remove_remote(ref: str, *, home: Home = None, **net: Unpack[NetworkKeywords]
 # ---------------------------------------------------------------------------------------------
 # save / load: ModelKits to and from an OCI image layout (air-gapped transfer)
 
-# cosign's tag scheme: the signature, attestation and SBOM of sha256:<hex> are tagged sha256-<hex><suffix>
-COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
-
 
 @dataclass(frozen=True)
 class ArchiveEntry:
@@ -1010,14 +1278,16 @@ def save(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    referrers: bool = True,
 ) -> SaveResult:
     """Write ModelKits from local storage into one OCI image layout, for a machine without
     registry access: a tar (``output`` is a path or a binary stream such as stdout) or, with
     ``format="oci-dir"``, a directory. Each ModelKit comes with its parents (``model.path``
-    references) and its referrers in local storage: manifests of its repository whose
-    ``subject`` it is, and cosign's ``sha256-<hex>.sig``/``.att``/``.sbom`` tags. Blobs go from
-    the store into the output as they are read, each once. Every reference is resolved before
-    the output is opened: one that is not stored writes nothing.
+    references) and, unless ``referrers=False``, its referrers in local storage: manifests of
+    its repository whose ``subject`` it is, and cosign's ``sha256-<hex>.sig``/``.att``/``.sbom``
+    tags (found as a push finds them). Blobs go from the store into the output as they are
+    read, each once. Every reference is resolved before the output is opened: one that is not
+    stored writes nothing.
     """
     from kitops import transfer
     from kitops.store import ocilayout
@@ -1028,7 +1298,7 @@ def save(
     if format not in ocilayout.FORMATS:
         raise UsageError(f"unknown format {format!r}", hint=f"use one of: {', '.join(ocilayout.FORMATS)}")
     store = local_store(home)
-    plan = _save_plan(store, texts)
+    plan = _save_plan(store, texts, referrers=referrers)
     # a tar has one place to write at: one blob at a time, none of them held open waiting
     concurrency = 1 if format == "tar" else transfer.DEFAULT_CONCURRENCY
     with ocilayout.writing(_path_or_stream(output), format) as layout:
@@ -1045,9 +1315,13 @@ def save(
     return SaveResult(tuple(entry for _repo, entry in plan), layout.blob_count, layout.blob_bytes)
 
 
-def _save_plan(store: LocalStore, texts: list[str]) -> list[tuple[LocalRepository, ArchiveEntry]]:
+def _save_plan(
+    store: LocalStore, texts: list[str], *, referrers: bool = True
+) -> list[tuple[LocalRepository, ArchiveEntry]]:
     """What a save writes, in order: each ModelKit, its parents, then the referrers of all of
     them; one entry per name."""
+    from kitops.transfer import ReferrerFinder
+
     plan: dict[str, tuple[LocalRepository, ArchiveEntry]] = {}
 
     def add(repo: LocalRepository, name: Reference, desc: Descriptor) -> None:
@@ -1060,12 +1334,16 @@ def _save_plan(store: LocalStore, texts: list[str]) -> list[tuple[LocalRepositor
         add(repo, ref, kit.descriptor)
         for prepo, pref, pdesc in _saved_parents(store, kit, ref):
             add(prepo, pref, pdesc)
-    subjects: dict[str, dict[str, list[Descriptor]]] = {}  # per repository: referrers by subject digest
+    if not referrers:
+        return list(plan.values())
+    finders: dict[str, ReferrerFinder] = {}  # one per repository: its tags are listed once
     for repo, entry in list(plan.values()):
-        if repo.repo_key not in subjects:
-            subjects[repo.repo_key] = _referrers_by_subject(repo)
-        for name, desc in _local_referrers(repo, entry, subjects[repo.repo_key]):
-            add(repo, name, desc)
+        finder = finders.setdefault(repo.repo_key, ReferrerFinder(repo))
+        # cosign's tags under their tag, manifests found by their subject under their digest
+        for found in finder.closure([entry.descriptor.digest]):
+            ref = entry.reference
+            name = ref.with_tag(found.tag) if found.tag else ref.with_digest(found.descriptor.digest)
+            add(repo, name, found.descriptor)
     return list(plan.values())
 
 
@@ -1099,49 +1377,6 @@ def _saved_parents(
     return [found for _path, found in walk_parents(kit.kitfile, ref.display(), load)]
 
 
-def _referrers_by_subject(repo: LocalRepository) -> dict[str, list[Descriptor]]:
-    """The manifests of ``repo`` that name a ``subject``, by the subject's digest."""
-    from kitops.store.base import read_blob_bytes
-
-    found: dict[str, list[Descriptor]] = {}
-    for desc in repo.manifests():
-        try:
-            manifest = Manifest.from_bytes(read_blob_bytes(repo, desc))
-        except (FormatError, NotFoundError, IntegrityError):
-            continue  # an index, or a manifest that cannot be read: it refers to nothing we can save
-        if manifest.subject is not None:
-            found.setdefault(manifest.subject.digest, []).append(desc)
-    return found
-
-
-def _local_referrers(
-    repo: LocalRepository, entry: ArchiveEntry, by_subject: dict[str, list[Descriptor]]
-) -> list[tuple[Reference, Descriptor]]:
-    """The referrers of ``entry`` in ``repo``, and theirs in turn (a signature of an attestation):
-    cosign's tags under their tag, manifests with a ``subject`` under their digest."""
-    tags = repo.tag_map()
-    out: list[tuple[Reference, Descriptor]] = []
-    seen = {entry.descriptor.digest}
-    todo = [entry.descriptor.digest]
-    while todo:
-        digest = todo.pop(0)
-        algo, _, hexpart = digest.partition(":")
-        tagged = [
-            (entry.reference.with_tag(t), tags[t])
-            for t in (f"{algo}-{hexpart}{s}" for s in COSIGN_SUFFIXES)
-            if t in tags
-        ]
-        by_digest = [(entry.reference.with_digest(d.digest), d) for d in by_subject.get(digest, [])]
-        for name, desc in [*tagged, *by_digest]:
-            if desc.digest in seen and name.digest:
-                continue
-            out.append((name, desc))
-            if desc.digest not in seen:
-                seen.add(desc.digest)
-                todo.append(desc.digest)
-    return out
-
-
 def load(
     input: str | os.PathLike[str] | BinaryIO,
     *,
@@ -1150,14 +1385,17 @@ def load(
     home: Home = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    referrers: bool = True,
 ) -> LoadResult:
     """Copy the manifests of an OCI image layout into local storage: every one, or those named in
-    ``refs``. ``input`` is a tar file (read in place), a layout directory, or a binary stream
-    (stdin; its blobs are stored as they arrive). Every blob is verified against its digest and
-    size. Each manifest is tagged under the name ``index.json`` gives it: the full reference of
-    ``io.containerd.image.name``, else ``org.opencontainers.image.ref.name`` (a full reference,
-    or a bare tag that goes into ``repository``). Nothing is named until every manifest arrived
-    whole: a damaged archive leaves no tag and no listed manifest.
+    ``refs`` together with (unless ``referrers=False``) the entries that refer to them: those
+    whose manifest names one as ``subject``, and cosign's ``sha256-<hex>.sig``/``.att``/``.sbom``
+    entries, and theirs in turn. ``input`` is a tar file (read in place), a layout directory, or
+    a binary stream (stdin; its blobs are stored as they arrive). Every blob is verified against
+    its digest and size. Each manifest is tagged under the name ``index.json`` gives it: the
+    full reference of ``io.containerd.image.name``, else ``org.opencontainers.image.ref.name`` (a
+    full reference, or a bare tag that goes into ``repository``). Nothing is named until every
+    manifest arrived whole: a damaged archive leaves no tag and no listed manifest.
     """
     from kitops import transfer
     from kitops.store import ocilayout
@@ -1171,6 +1409,8 @@ def load(
         try:
             layout = ocilayout.open_source(source, blobs, progress=progress, cancel=cancel)
             chosen = _chosen_entries(layout.index.entries, refs or (), what)
+            if refs and referrers:
+                chosen = _with_referrers(layout, layout.index.entries, chosen)
             targets = [ArchiveEntry(_load_name(e, base, what), _listed(e)) for e in chosen]
             for digest in dict.fromkeys(t.descriptor.digest for t in targets):
                 transfer.copy(layout, digest, blobs, progress=progress, cancel=cancel)
@@ -1186,6 +1426,46 @@ def load(
             else:
                 repo.add_manifest(target.descriptor)
     return LoadResult(tuple(targets))
+
+
+def _with_referrers(
+    layout: ReadableStore, entries: Sequence[Descriptor], chosen: list[Descriptor]
+) -> list[Descriptor]:
+    """``chosen`` and the entries that refer to them, and to those in turn, in archive order: an
+    entry whose manifest names a chosen digest as ``subject``, or one that cosign's tag scheme
+    names after it (``sha256-<hex>.sig``...)."""
+    from kitops.oci import mediatypes as mt
+    from kitops.store.base import read_blob_bytes
+    from kitops.store.ocilayout import ANNOTATION_REF_NAME
+    from kitops.store.referrers import is_scheme_tag
+
+    subjects: dict[int, set[str]] = {}  # entry position -> digests it refers to
+    for i, entry in enumerate(entries):
+        found = set()
+        tag = (entry.annotations or {}).get(ANNOTATION_REF_NAME, "").rpartition(":")[2]
+        if is_scheme_tag(tag):
+            algo, _, rest = tag.partition("-")
+            found.add(f"{algo}:{rest.partition('.')[0]}")
+        if entry.media_type in ("", mt.OCI_MANIFEST, mt.DOCKER_MANIFEST):
+            try:
+                manifest = Manifest.from_bytes(read_blob_bytes(layout, entry))
+            except (FormatError, NotFoundError, IntegrityError):
+                manifest = None  # not a manifest that can refer to anything; a damaged one fails the copy
+            if manifest is not None and manifest.subject is not None:
+                found.add(manifest.subject.digest)
+        if found:
+            subjects[i] = found
+    picked = {i for i, e in enumerate(entries) if e in chosen}
+    live = {entries[i].digest for i in picked}
+    grew = True
+    while grew:
+        grew = False
+        for i, refers_to in subjects.items():
+            if i not in picked and refers_to & live:
+                picked.add(i)
+                live.add(entries[i].digest)
+                grew = True
+    return [e for i, e in enumerate(entries) if i in picked]
 
 
 def _listed(entry: Descriptor) -> Descriptor:
@@ -1267,3 +1547,327 @@ def _load_name(entry: Descriptor, base: Reference | None, what: str) -> Referenc
         validate_tag(tag)
         return base.with_tag(tag)
     return base.with_digest(entry.digest)
+
+
+# ---------------------------------------------------------------------------------------------
+# signing: key pairs, signatures, attestations, attached artifacts (cosign-compatible)
+
+# A key is a file path, or the PEM bytes themselves. A password is the bytes (or text), or a
+# function the key loader calls only when the key turns out to be encrypted (the CLI prompts there).
+KeySource = str | os.PathLike[str] | bytes
+Password = bytes | str | Callable[[], bytes | str] | None
+MAX_KEY_FILE = 1 << 20  # a PEM key is a few KiB; a bigger "key" is a mistake (a model file)
+# the envelope (the predicate in base64, signed) must stay a small blob that verifiers read whole
+MAX_PREDICATE = 8 << 20
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A new signing key pair: ``private_key`` is the encrypted PEM for ``cosign.key`` (write it
+    with mode 0600), ``public_key`` the PEM for ``cosign.pub``."""
+
+    private_key: bytes
+    public_key: bytes
+
+
+def generate_key_pair(password: bytes | str = b"", *, algorithm: str = "ecdsa-p256") -> KeyPair:
+    """A new key pair in cosign's format (``ENCRYPTED SIGSTORE PRIVATE KEY``, scrypt + secretbox);
+    an empty password still encrypts. ``algorithm``: ``ecdsa-p256`` (cosign's default),
+    ``ecdsa-p384``, ``ecdsa-p521``, ``ed25519``, ``rsa-2048``... Nothing is written: the caller
+    stores the bytes."""
+    from kitops.signing.keys import generate_key_pair as _generate
+
+    private_key, public_key = _generate(_secret(password), algorithm=algorithm)
+    return KeyPair(private_key, public_key)
+
+
+@dataclass(frozen=True)
+class ReferrerResult:
+    """What :func:`sign`, :func:`attest` and :func:`attach` stored: ``descriptor`` is the manifest
+    holding it (the ``.sig``/``.att`` tag manifest, or a referrer) about ``subject``, kept in local
+    storage or (``remote``) on the registry."""
+
+    reference: Reference
+    subject: Descriptor
+    descriptor: Descriptor
+    remote: bool
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    reference: Reference
+    subject: Descriptor
+    signatures: tuple[VerifiedSignature, ...]
+
+
+@dataclass(frozen=True)
+class AttestationResult:
+    reference: Reference
+    subject: Descriptor
+    attestations: tuple[VerifiedAttestation, ...]
+
+
+@dataclass(frozen=True)
+class DiscoverResult:
+    reference: Reference
+    subject: Descriptor
+    referrers: tuple[Artifact, ...]
+
+
+def sign(
+    ref: str,
+    *,
+    signing_key: KeySource,
+    password: Password = None,
+    annotations: Mapping[str, str] | None = None,
+    mode: str = "tag",
+    remote: bool = False,
+    home: Home = None,
+    **net: Unpack[NetworkKeywords],
+) -> ReferrerResult:
+    """Sign the manifest ``ref`` names (its digest) with the private key ``signing_key`` (a path to
+    ``cosign.key`` or another PEM key, or its bytes; ``password`` unlocks it), as cosign does.
+
+    ``ref`` is taken from local storage when it is there, else (or with ``remote``) from the
+    registry it names, as :func:`info` decides; the signature is stored beside it. ``mode``:
+    ``"tag"`` (cosign's ``sha256-<hex>.sig`` tag), ``"referrers"`` (an OCI 1.1 referrer) or
+    ``"bundle"`` (a Sigstore bundle referrer, cosign v3). ``annotations`` are signed into the
+    payload (cosign's ``-a``). A signature by the same key over the same payload is not added twice.
+    """
+    from kitops.signing.storage import SIGN_MODES, sign_manifest
+
+    check_keywords("sign", net)
+    _check_mode(mode, SIGN_MODES)
+    private_key = _signing_key(signing_key, password)  # a wrong key or password costs no request
+    with _signing_target("sign", ref, home, remote, net) as (repo, parsed, subject, on_registry):
+        desc = sign_manifest(
+            repo,
+            subject,
+            private_key,
+            mode=mode,
+            docker_reference=parsed.repo_key,
+            annotations=_checked_annotations(annotations),
+        )
+    return ReferrerResult(parsed, subject, desc, on_registry)
+
+
+def verify(
+    ref: str,
+    *,
+    verify_key: KeySource,
+    remote: bool = False,
+    home: Home = None,
+    **net: Unpack[NetworkKeywords],
+) -> VerifyResult:
+    """The signatures of ``ref`` that the public key ``verify_key`` (``cosign.pub``: a path, or its
+    bytes) verifies, found in all three places
+    (the ``.sig`` tag, signature referrers, bundles). Raises
+    :class:`~kitops.signing.errors.SignatureError` when none does, saying why: no signature at
+    all, none by this key, one for another manifest, or a payload that does not match its digest."""
+    from kitops.signing.verify import verify_signatures
+
+    check_keywords("verify", net)
+    public_key = _public_key(verify_key)
+    with _signing_target("verify", ref, home, remote, net) as (repo, parsed, subject, _on_registry):
+        found = verify_signatures(
+            repo, subject, public_key, name=parsed.display(), docker_reference=parsed.repo_key
+        )
+    return VerifyResult(parsed, subject, tuple(found))
+
+
+def attest(
+    ref: str,
+    *,
+    signing_key: KeySource,
+    predicate: str | os.PathLike[str] | bytes,
+    predicate_type: str = "custom",
+    password: Password = None,
+    mode: str = "tag",
+    remote: bool = False,
+    home: Home = None,
+    **net: Unpack[NetworkKeywords],
+) -> ReferrerResult:
+    """Attest ``ref``: an in-toto statement (subject: its repository and digest) carrying the
+    predicate (a file path, or its bytes) of ``predicate_type`` (``slsaprovenance``, ``spdxjson``,
+    ``cyclonedx``, ``custom``... or a URI), signed with ``signing_key`` (and ``password``, as
+    :func:`sign`) in a DSSE envelope and stored as a layer of the
+    ``.att`` tag (``mode="tag"``) or as a referrer (``mode="referrers"``)."""
+    from kitops.signing.dsse import predicate_from_bytes, resolve_predicate_type
+    from kitops.signing.storage import ATTEST_MODES, attest_manifest
+
+    check_keywords("attest", net)
+    _check_mode(mode, ATTEST_MODES)
+    type_uri = resolve_predicate_type(predicate_type)
+    data = predicate if isinstance(predicate, bytes) else _small_file(predicate, "predicate", MAX_PREDICATE)
+    if len(data) > MAX_PREDICATE:
+        raise UsageError(f"the predicate is larger than {MAX_PREDICATE} bytes")
+    body = predicate_from_bytes(type_uri, data)
+    private_key = _signing_key(signing_key, password)
+    with _signing_target("attest", ref, home, remote, net) as (repo, parsed, subject, on_registry):
+        desc = attest_manifest(
+            repo,
+            subject,
+            private_key,
+            predicate_type=type_uri,
+            predicate=body,
+            docker_reference=parsed.repo_key,
+            mode=mode,
+        )
+    return ReferrerResult(parsed, subject, desc, on_registry)
+
+
+def verify_attestation(
+    ref: str,
+    *,
+    verify_key: KeySource,
+    predicate_type: str | None = None,
+    remote: bool = False,
+    home: Home = None,
+    **net: Unpack[NetworkKeywords],
+) -> AttestationResult:
+    """The attestations of ``ref`` that the public key ``verify_key`` verifies and whose statement names
+    its digest (only those of ``predicate_type``, a name or URI, when given). Raises
+    :class:`~kitops.signing.errors.SignatureError` when none does, saying why."""
+    from kitops.signing.dsse import resolve_predicate_type
+    from kitops.signing.verify import verify_attestations
+
+    check_keywords("verify_attestation", net)
+    type_uri = resolve_predicate_type(predicate_type) if predicate_type else None
+    public_key = _public_key(verify_key)
+    with _signing_target("verify_attestation", ref, home, remote, net) as (repo, parsed, subject, _r):
+        found = verify_attestations(repo, subject, public_key, name=parsed.display(), predicate_type=type_uri)
+    return AttestationResult(parsed, subject, tuple(found))
+
+
+def attach(
+    ref: str,
+    file: str | os.PathLike[str],
+    *,
+    artifact_type: str,
+    media_type: str = "application/octet-stream",
+    annotations: Mapping[str, str] | None = None,
+    remote: bool = False,
+    home: Home = None,
+    **net: Unpack[NetworkKeywords],
+) -> ReferrerResult:
+    """Attach ``file`` (a model card, an SBOM, an eval report) to ``ref`` as a referrer of
+    ``artifact_type`` whose one layer is the file (``media_type``, titled with its name), as
+    ``oras attach`` does; ``annotations`` go on the referrer. Streamed, never read whole."""
+    from kitops.signing.attach import attach_file
+
+    check_keywords("attach", net)
+    with _signing_target("attach", ref, home, remote, net) as (repo, parsed, subject, on_registry):
+        desc = attach_file(
+            repo,
+            subject,
+            file,
+            artifact_type=artifact_type,
+            media_type=media_type,
+            annotations=_checked_annotations(annotations),
+        )
+    return ReferrerResult(parsed, subject, desc, on_registry)
+
+
+def discover(
+    ref: str, *, remote: bool = False, home: Home = None, **net: Unpack[NetworkKeywords]
+) -> DiscoverResult:
+    """Everything that refers to ``ref``, recursively: OCI 1.1 referrers (the registry's API or
+    its tag-schema index; local storage's) and cosign's ``.sig``/``.att``/``.sbom`` tags."""
+    from kitops.signing.attach import discover as _discover
+
+    check_keywords("discover", net)
+    with _signing_target("discover", ref, home, remote, net) as (repo, parsed, subject, _on_registry):
+        found = _discover(repo, subject)
+    return DiscoverResult(parsed, subject, found)
+
+
+@contextlib.contextmanager
+def _signing_target(
+    function: str, ref: str, home: Home, remote: bool, net: NetworkKeywords
+) -> Iterator[tuple[ReferrerStore, Reference, Descriptor, bool]]:
+    """The repository holding ``ref``, the reference, the manifest it names, and whether that is
+    on a registry: local storage when it holds ``ref`` (and ``remote`` is not asked for), else the
+    registry the reference names, as :func:`info` decides. Local writes are leased against a
+    concurrent ``kit remove``; the registry connections close when the block ends."""
+    parsed = parse_single(ref)
+    if not remote:
+        store = local_store(home)
+        repo = store.repository(parsed.repo_key)
+        try:
+            desc = repo.resolve(parsed.reference)
+        except NotFoundError:
+            if parsed.registry == DEFAULT_REGISTRY:
+                raise NotFoundError(
+                    f"model {parsed.display()} not found", hint="run 'kit list' to see what is stored"
+                ) from None
+            log.info("%s is not in local storage; using %s", parsed.display(), parsed.registry)
+        else:
+            with store.leased():
+                yield repo, parsed, desc, False
+            return
+    if parsed.registry == DEFAULT_REGISTRY:
+        raise UsageError(f"can not check remote: {parsed.display()} does not contain registry")
+    with _remotes(home, build_network(function, net)) as remotes:
+        remote_repo = remotes.repository(parsed)
+        yield remote_repo, parsed, remote_repo.resolve(parsed.reference), True
+
+
+def _check_mode(mode: str, modes: Sequence[str]) -> None:
+    if mode not in modes:
+        raise UsageError(f"unknown storage mode {mode!r}", hint=f"use one of: {', '.join(modes)}")
+
+
+def _checked_annotations(annotations: Mapping[str, str] | None) -> dict[str, str] | None:
+    if not annotations:
+        return None
+    for name, value in annotations.items():
+        if not isinstance(name, str) or not name or not isinstance(value, str):
+            raise UsageError(f"invalid annotation {name!r}: keys must be non-empty strings, values strings")
+    return dict(annotations)
+
+
+def _secret(password: bytes | str) -> bytes:
+    return password.encode("utf-8") if isinstance(password, str) else password
+
+
+def _small_file(path: str | os.PathLike[str], what: str, limit: int) -> bytes:
+    """A small file read whole (a key, a predicate), refusing what is not a regular file or too big."""
+    source = Path(path)
+    if not source.is_file():
+        raise NotFoundError(f"{what} file {source} " + ("is not a file" if source.exists() else "not found"))
+    with open(source, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"{what} file {source} is larger than {limit} bytes")
+    return data
+
+
+def _key_bytes(key: KeySource, what: str) -> bytes:
+    return key if isinstance(key, bytes) else _small_file(key, what, MAX_KEY_FILE)
+
+
+def _signing_key(key: KeySource, password: Password) -> SigningKey:
+    """Load a private key, asking for the password (calling ``password``) only if it is encrypted."""
+    from kitops.signing.keys import key_needs_password, load_private_key
+
+    pem = _key_bytes(key, "key")
+    secret: bytes | None = None
+    if key_needs_password(pem):
+        given = password() if callable(password) else password
+        secret = None if given is None else _secret(given)
+    return load_private_key(pem, secret)
+
+
+def _public_key(key: KeySource) -> VerifyKey:
+    from kitops.signing.keys import load_public_key
+
+    return load_public_key(_key_bytes(key, "key"))
+
+
+def _verify_before_use(repo: ReferrerStore, subject: Descriptor, ref: Reference, key: VerifyKey) -> None:
+    """Refuse ``subject`` unless ``key`` verifies a signature of it: called before any layer of a
+    ModelKit is read, so an unsigned or wrongly signed one writes nothing."""
+    from kitops.signing.verify import verify_signatures
+
+    found = verify_signatures(repo, subject, key, name=ref.display(), docker_reference=ref.repo_key)
+    log.info("Verified %d signature(s) of %s (%s)", len(found), ref.display(), subject.digest)

@@ -61,6 +61,14 @@ COMMAND_ARGS: dict[tuple[str, ...], list[str]] = {
     ("cache", "info"): [],
     ("cache", "clear"): [],
     ("version",): [],
+    # the hidden command behind 'kit sign REF'; the keys and files do not exist
+    ("sign", "MODELKIT"): ["nope:v1", "--key", "{work}/missing.key"],
+    ("sign", "generate-key-pair"): ["--output-key-prefix", "{work}/proj/cosign"],
+    ("verify",): ["nope:v1", "--key", "{work}/missing.pub"],
+    ("attest",): ["nope:v1", "--key", "{work}/missing.key", "--predicate", "{work}/missing.json"],
+    ("verify-attestation",): ["nope:v1", "--key", "{work}/missing.pub"],
+    ("attach",): ["nope:v1", "{work}/missing.json", "--artifact-type", "application/x-test"],
+    ("discover",): ["nope:v1"],
 }
 ALL_COMMANDS = sorted(COMMAND_ARGS)
 
@@ -286,9 +294,9 @@ def test_help_lists_the_global_options_under_their_own_heading(path: tuple[str, 
 NETWORK = {"--plain-http", "--tls-verify", "--ca-file", "--cert", "--key", "--proxy", "--concurrency"}
 UPLOAD = {"--upload-mode", "--chunk-size"}
 # what each command does with a registry (the reference's flags, plus what kitops.api does: a remote tag
-# uploads a manifest and mounts or streams blobs; pack, import and init never touch one)
+# uploads a manifest and mounts or streams blobs; pack only with --push; import and init never touch one)
 EXPECTED_FLAGS: dict[tuple[str, ...], set[str]] = {
-    ("pack",): set(),
+    ("pack",): NETWORK | UPLOAD,  # with --push: layers go straight to the registry
     ("unpack",): NETWORK,
     ("push",): NETWORK | UPLOAD,
     ("pull",): NETWORK,
@@ -307,6 +315,15 @@ EXPECTED_FLAGS: dict[tuple[str, ...], set[str]] = {
     ("cache", "info"): set(),
     ("cache", "clear"): set(),
     ("version",): set(),
+    # as in cosign, --key names the signing (or public) key there: the client TLS pair comes from
+    # $KITOPS_CLIENT_CERT and $KITOPS_CLIENT_KEY, so --cert is left out with it
+    ("sign", "MODELKIT"): NETWORK - {"--cert"},
+    ("sign", "generate-key-pair"): set(),
+    ("verify",): NETWORK - {"--cert"},
+    ("attest",): NETWORK - {"--cert"},
+    ("verify-attestation",): NETWORK - {"--cert"},
+    ("attach",): NETWORK,
+    ("discover",): NETWORK,
 }
 
 

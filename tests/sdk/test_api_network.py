@@ -31,6 +31,12 @@ REMOTE_FUNCTIONS = [
     "remote_modelkit",
     "tag",
     "diff",
+    "sign",
+    "verify",
+    "attest",
+    "verify_attestation",
+    "attach",
+    "discover",
 ]
 MLFLOW_FUNCTIONS = ["log_modelkit", "download_model", "load_model"]
 # Every keyword at a value other than its default, so each one has to reach the options.
@@ -112,7 +118,22 @@ def _calls(tmp_path: Path) -> dict[str, Callable[[NetworkKeywords], object]]:
         tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel:\n  path: m.bin\n", "m.bin": b"x\n"}
     )
     api.pack(project, tag="local/model:v1")
+    keys = api.generate_key_pair(b"")
+    (tmp_path / "cosign.key").write_bytes(keys.private_key)
+    (tmp_path / "cosign.pub").write_bytes(keys.public_key)
+    (tmp_path / "card.md").write_text("# card\n")
+    signing = {"signing_key": tmp_path / "cosign.key", "password": b"", "remote": True}
     return {
+        "sign": lambda kw: api.sign(REMOTE, **signing, **kw),  # type: ignore[arg-type]
+        "verify": lambda kw: api.verify(REMOTE, verify_key=tmp_path / "cosign.pub", remote=True, **kw),
+        "attest": lambda kw: api.attest(REMOTE, predicate=b"{}", **signing, **kw),  # type: ignore[arg-type]
+        "verify_attestation": lambda kw: api.verify_attestation(
+            REMOTE, verify_key=tmp_path / "cosign.pub", remote=True, **kw
+        ),
+        "attach": lambda kw: api.attach(
+            REMOTE, tmp_path / "card.md", artifact_type="text/markdown", remote=True, **kw
+        ),
+        "discover": lambda kw: api.discover(REMOTE, remote=True, **kw),
         "push": lambda kw: api.push("local/model:v1", REMOTE, **kw),
         "pull": lambda kw: api.pull(REMOTE, **kw),
         "unpack": lambda kw: api.unpack(REMOTE, target_dir=tmp_path / "out", **kw),

@@ -249,6 +249,8 @@ def test_top_level_api_is_lazy_and_complete() -> None:
 
     for name in kitops.__all__:
         assert getattr(kitops, name) is not None
+    # the literal __all__ (for linters and IDEs) names exactly the lazily exported names
+    assert sorted(kitops.__all__) == sorted([*kitops._LAZY, "__version__"])
     with pytest.raises(AttributeError):
         _ = kitops.no_such_name  # type: ignore[attr-defined]
 

@@ -20,7 +20,8 @@ from kitops.oci.models import Descriptor, Index, Manifest
 from kitops.oci.reference import parse_single
 from kitops.registry.client import RegistryClient
 from kitops.registry.remote import NetworkOptions, Remotes
-from kitops.registry.repository import RemoteRepository, referrers_tag
+from kitops.registry.repository import RemoteRepository
+from kitops.store.referrers import referrers_tag
 from tests.realregistry import Registry
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris"

@@ -255,3 +255,33 @@ def test_an_unreachable_proxy_is_named(home: Path) -> None:
     result = kit(home, "pull", "registry.example.com/a/b:v1", "--proxy", f"http://127.0.0.1:{port}")
     assert result.exit_code == 1
     assert f"cannot connect to the proxy http://127.0.0.1:{port}" in result.output
+
+
+@pytest.mark.registry
+def test_parallel_first_requests_to_a_plain_loopback_registry_all_fall_back(plain_registry: Registry) -> None:
+    """Several threads' first requests go out over HTTPS at once; the first to fail switches the
+    client to HTTP, and the others, which failed over HTTPS meanwhile, retry in HTTP too
+    instead of reporting "answered in plain HTTP"."""
+    import threading
+
+    client = RegistryClient(plain_registry.host)
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+    statuses: list[int] = []
+
+    def first_request() -> None:
+        start.wait()
+        try:
+            statuses.append(client.request("GET", "/v2/", expect=(200,)).status_code)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    client.close()
+    assert errors == []
+    assert statuses == [200] * 8
+    assert client.scheme == "http"

@@ -127,6 +127,18 @@ def make_network(kwargs: dict[str, Any]) -> Any:
     return build(**given, chunk_size=chunk * (1 << 20) if chunk else None)
 
 
+def _refuse_network_flags(ctx: click.Context, given: Mapping[str, Any], *, needs: str) -> None:
+    """A network flag given on the command line of a command that would not use it is an error,
+    not silently ignored."""
+    defaults = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
+    for param in ctx.command.params:
+        if param.name in given and ctx.get_parameter_source(param.name) not in defaults:
+            flag = (
+                param.opts[0] if given[param.name] is not False else (param.secondary_opts or param.opts)[0]
+            )
+            raise click.UsageError(f"{flag} applies only with {needs}", ctx=ctx)
+
+
 def _obj() -> Ctx:
     return click.get_current_context().find_object(Ctx) or Ctx(None, "plain", False)
 
@@ -421,6 +433,22 @@ def cli() -> None:
     "(lists comma-separated). Repeatable.",
 )
 @click.option("--legacy-manifest", is_flag=True, hidden=True, help="Write the kit v1.7 manifest form.")
+@click.option(
+    "--push",
+    "push_to_registry",
+    is_flag=True,
+    help="Build the layers straight into the registry of --tag; nothing is stored locally. "
+    "The network options below apply only with --push.",
+)
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Record SLSA provenance of this pack (Kitfile digest, git commit, kit version) as an "
+    "unsigned in-toto statement referring to the ModelKit; push carries it. "
+    "SOURCE_DATE_EPOCH fixes its times.",
+)
+@network_options
+@upload_options
 def pack(
     directory: str,
     kitfile: str | None,
@@ -430,21 +458,29 @@ def pack(
     layer_format: str,
     modelpack_config: tuple[str, ...],
     legacy_manifest: bool,
+    push_to_registry: bool,
+    provenance: bool,
+    **net: Any,
 ) -> None:
     """Pack DIRECTORY, described by its Kitfile, into a ModelKit in local storage.
 
     Layers are built in parallel and verified; re-packing unchanged content gives
-    the same digests. Prints 'Model saved: <digest>' on success.
+    the same digests. Prints 'Model saved: <digest>' on success. With --push the
+    ModelKit goes to the registry of --tag instead (blobs it has are skipped; an
+    interrupted upload resumes on the next run), exactly as pack then push would.
 
     \b
     Examples:
       kit pack . -t my-model:v1
       kit pack . -t my-model:v1 --use-model-pack
       kit pack . -t my-model:v2 --use-model-pack --layer-format native
+      kit pack . -t registry.example.com/team/my-model:v1 --push
     """
     from kitops import api
 
     ctx = _obj()
+    if not push_to_registry:
+        _refuse_network_flags(click.get_current_context(), net, needs="--push")
     config_values: dict[str, str] = {}
     for item in modelpack_config:
         key, eq, value = item.partition("=")
@@ -464,6 +500,7 @@ def pack(
             from kitops.kitfile.load import read_kitfile_stream
 
             text, path = read_kitfile_stream(sys.stdin), None  # at most the Kitfile limit + 1 byte
+        remote: dict[str, Any] = {"push": True, "network": make_network(net)} if push_to_registry else {}
         with ctx.progress() as progress:
             result = api.pack(
                 directory,
@@ -478,8 +515,12 @@ def pack(
                 model_format="modelpack" if use_model_pack else "kit",
                 layer_format=layer_format,
                 modelpack_config=config_values,
+                provenance=provenance,
+                **remote,
             )
         ctx.echo(f"Model saved: {result.descriptor.digest}")
+        if result.pushed_to:
+            ctx.echo(f"Pushed to {result.pushed_to}")
 
     run(ctx, body, context="Failed to pack model kit")
 
@@ -504,6 +545,11 @@ def pack(
 @click.option("--code", "d_code", is_flag=True, hidden=True)
 @click.option("--datasets", "d_datasets", is_flag=True, hidden=True)
 @click.option("--docs", "d_docs", is_flag=True, hidden=True)
+@click.option(
+    "--verify-key",
+    metavar="PATH",
+    help="Public key (cosign.pub): refuse the ModelKit, writing nothing, unless it verifies a signature of it.",
+)
 @network_options
 def unpack(
     modelkit: str,
@@ -516,6 +562,7 @@ def unpack(
     d_code: bool,
     d_datasets: bool,
     d_docs: bool,
+    verify_key: str | None,
     **net: Any,
 ) -> None:
     """Unpack MODELKIT ([registry/]repository[:tag|@digest]) into a directory.
@@ -529,7 +576,8 @@ def unpack(
     Every layer is checked against its digest before its files get their final
     names; unsafe paths (absolute, '..', links leaving the directory, devices) are refused.
     A ModelKit that is not in local storage is read from its registry, fetching only
-    the layers the filters select.
+    the layers the filters select. With --verify-key, a ModelKit no signature of that
+    key verifies (where it is read from) is refused before any file is written.
     """
     from kitops import api
 
@@ -568,6 +616,7 @@ def unpack(
                 progress=progress,
                 cancel=cancel,
                 network=network,
+                verify_key=verify_key,
             )
         log.info(
             "Unpacked %d files%s",
@@ -903,14 +952,21 @@ def diff(modelkit1: str, modelkit2: str, **net: Any) -> None:
 @cli.command(short_help="Upload a ModelKit to a registry.")
 @click.argument("source")
 @click.argument("destination", required=False)
+@click.option(
+    "--no-referrers",
+    is_flag=True,
+    help="Leave its signatures, attestations and other referrers in local storage.",
+)
 @network_options
 @upload_options
-def push(source: str, destination: str | None, **net: Any) -> None:
+def push(source: str, destination: str | None, no_referrers: bool, **net: Any) -> None:
     """Push SOURCE from local storage to a registry (to DESTINATION if given).
 
     Blobs the registry already has are skipped; a blob known to another repository
     of the same registry is mounted; the manifest goes last. An interrupted push
-    resumes where the registry stopped.
+    resumes where the registry stopped. Signatures, attestations and provenance stored
+    with it go along (cosign's sha256-<hex>.sig tags, and OCI referrers: through the
+    registry's referrers API or its tag-schema index).
     """
     from kitops import api
 
@@ -926,6 +982,7 @@ def push(source: str, destination: str | None, **net: Any) -> None:
                 network=make_network(net),
                 progress=progress,
                 cancel=cancel,
+                referrers=not no_referrers,
             )
         ctx.echo(f"Pushed {result.descriptor.digest}")
 
@@ -934,11 +991,23 @@ def push(source: str, destination: str | None, **net: Any) -> None:
 
 @cli.command(short_help="Download a ModelKit from a registry.")
 @click.argument("modelkit")
+@click.option(
+    "--no-referrers",
+    is_flag=True,
+    help="Leave its signatures, attestations and other referrers on the registry.",
+)
+@click.option(
+    "--verify-key",
+    metavar="PATH",
+    help="Public key (cosign.pub): refuse the ModelKit, fetching nothing, unless it verifies a signature of it.",
+)
 @network_options
-def pull(modelkit: str, **net: Any) -> None:
+def pull(modelkit: str, no_referrers: bool, verify_key: str | None, **net: Any) -> None:
     """Pull MODELKIT (registry/repository[:tag|@digest]) into local storage.
 
-    Every blob is verified against its digest; an interrupted pull resumes.
+    Every blob is verified against its digest; an interrupted pull resumes. Its
+    signatures, attestations and other referrers come along. With --verify-key, a
+    ModelKit no signature of that key verifies is refused before anything is fetched.
     """
     from kitops import api
 
@@ -948,7 +1017,13 @@ def pull(modelkit: str, **net: Any) -> None:
         log.info("Pulling %s", shown(modelkit))
         with ctx.progress() as progress:
             result = api.pull(
-                modelkit, home=ctx.home, network=make_network(net), progress=progress, cancel=cancel
+                modelkit,
+                home=ctx.home,
+                network=make_network(net),
+                progress=progress,
+                cancel=cancel,
+                referrers=not no_referrers,
+                verify_key=verify_key,
             )
         ctx.echo(f"Pulled {result.descriptor.digest}")
 
@@ -1233,6 +1308,535 @@ def version() -> None:
     from kitops.cli.text import version_text
 
     _obj().echo(version_text())
+
+
+# ---------------------------------------------------------------------------------------------
+# sign / verify / attest / attach / discover: cosign-compatible, with no cosign binary
+
+_DEFAULT_SIGN = "MODELKIT"  # the hidden command behind 'kit sign REF': no reference is upper case
+_GLOBAL_VALUE_FLAGS = ("--config", "--log-level", "--progress")  # global flags that take a value
+
+
+def _first_word(args: Sequence[str]) -> str | None:
+    """The first argument of a command line that is no option (nor a global option's value)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in _GLOBAL_VALUE_FLAGS
+        else:
+            return arg
+    return None
+
+
+class _GroupNamedContext(click.Context):
+    """The context of a group's default command, which is run by the group's name alone: usage
+    lines and hints say ``kit sign``, not the hidden command's name."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class DefaultCommand(KitCommand):
+    context_class = _GroupNamedContext
+
+
+class DefaultCommandGroup(KitGroup):
+    """A group whose command word is optional: a command line that does not start with one of its
+    commands runs the hidden :attr:`default` command (``kit sign REF`` beside ``kit sign
+    generate-key-pair``). Its help shows the default command's usage and options with the commands."""
+
+    default = _DEFAULT_SIGN
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if _first_word(args) not in (None, *self.commands):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return self.commands[self.default].collect_usage_pieces(ctx)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        own: list[tuple[str, str]] = []
+        shared: list[tuple[str, str]] = []
+        params = [*self.commands[self.default].get_params(ctx), *self.get_params(ctx)]
+        for param in params:
+            if isinstance(param, click.Argument) or (param.name == "help" and param not in self.params):
+                continue
+            record = param.get_help_record(ctx)
+            if record is not None and record not in own + shared:
+                (shared if isinstance(param, GlobalOption) else own).append(record)
+        for title, records in (("Options", own), ("Global options", shared)):
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+        self.format_commands(ctx, formatter)
+
+
+def signing_network_options(fn: F) -> F:
+    """The network flags without --cert and --key: here ``--key`` names the signing or public key,
+    as in cosign; a client certificate comes from $KITOPS_CLIENT_CERT and $KITOPS_CLIENT_KEY."""
+
+    def collect() -> None:
+        """Only carries the network options, to copy them from."""
+
+    network_options(collect)  # click keeps a decorated function's options in __click_params__
+    chosen = [p for p in getattr(collect, "__click_params__", []) if p.name not in ("cert", "key")]
+    fn.__click_params__ = [*getattr(fn, "__click_params__", []), *chosen]  # type: ignore[attr-defined]
+    return fn
+
+
+def _cosign_password(*, confirm: bool) -> Callable[[], str]:
+    """The private key's password: $COSIGN_PASSWORD (empty is a password too), else a hidden prompt
+    on a terminal (twice, to confirm, for a new key). Asked only when a key turns out encrypted."""
+
+    def ask() -> str:
+        given = os.environ.get("COSIGN_PASSWORD")
+        if given is not None:
+            return given
+        if not _stdin_is_terminal():
+            raise UsageError(
+                "no password for the private key: COSIGN_PASSWORD is not set and standard input is not a terminal",
+                hint="set COSIGN_PASSWORD (an empty value is an empty password)",
+            )
+        answer: str = click.prompt(
+            "Enter password for private key",
+            default="",
+            show_default=False,
+            hide_input=True,
+            confirmation_prompt="Enter password for private key again" if confirm else False,
+            err=True,
+        )
+        return answer
+
+    return ask
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=flag)
+        out[key] = value
+    return out
+
+
+def _remote_option(fn: F) -> F:
+    return click.option(
+        "--remote",
+        is_flag=True,
+        help="Use the ModelKit on its registry even when local storage holds it.",
+    )(fn)
+
+
+@cli.group(cls=DefaultCommandGroup, short_help="Sign a ModelKit (or: generate-key-pair).")
+def sign() -> None:
+    """Sign MODELKIT with a private key, as cosign does: the signature is stored beside it, in
+    local storage (and pushed with it) or on its registry. Or make a key pair: 'kit sign
+    generate-key-pair'.
+
+    The signed payload names the ModelKit's manifest digest; a tag is resolved first. By default
+    the signature goes where cosign puts it (the tag sha256-<hex>.sig); --referrers stores it as
+    an OCI 1.1 referrer, --bundle as a Sigstore bundle (cosign v3's format). The key's password
+    comes from $COSIGN_PASSWORD or a prompt.
+
+    \b
+    Examples:
+      kit sign generate-key-pair
+      kit sign my-model:v1 --key cosign.key
+      kit sign registry.example.com/team/my-model:v1 --key cosign.key -a ci=build-42
+    """
+
+
+@sign.command(_DEFAULT_SIGN, cls=DefaultCommand, hidden=True)
+@click.argument("modelkit")
+@click.option(
+    "--key",
+    "signing_key",
+    required=True,
+    metavar="PATH",
+    help="Private key: cosign.key, or a PKCS#8, SEC1 or PKCS#1 PEM key (ECDSA, RSA, Ed25519).",
+)
+@click.option(
+    "-a",
+    "--annotation",
+    "annotations",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Signed into the payload (its 'optional' map), as cosign's -a. Repeatable.",
+)
+@click.option("--referrers", is_flag=True, help="Store the signature as an OCI 1.1 referrer.")
+@click.option("--bundle", is_flag=True, help="Store a Sigstore bundle referrer (cosign v3's format).")
+@_remote_option
+@signing_network_options
+def sign_modelkit(
+    modelkit: str,
+    signing_key: str,
+    annotations: tuple[str, ...],
+    referrers: bool,
+    bundle: bool,
+    remote: bool,
+    **net: Any,
+) -> None:
+    """Sign MODELKIT with a private key; see 'kit sign --help'."""
+    from kitops import api
+
+    ctx = _obj()
+    if referrers and bundle:
+        raise CommandLineError("--referrers and --bundle cannot be used together")
+    values = _key_values(annotations, "-a")
+    mode = "bundle" if bundle else "referrers" if referrers else "tag"
+
+    def body(_cancel: Cancel) -> None:
+        result = api.sign(
+            modelkit,
+            signing_key=signing_key,
+            password=_cosign_password(confirm=False),
+            annotations=values,
+            mode=mode,
+            remote=remote,
+            home=ctx.home,
+            network=make_network(net),
+        )
+        where = result.reference.registry if result.remote else "local storage"
+        log.info("Signature stored in %s: %s", where, result.descriptor.digest)
+        ctx.echo(f"Signed {shown(result.reference.display())} ({result.subject.digest})")
+
+    run(ctx, body)
+
+
+@sign.command("generate-key-pair", short_help="Write a new key pair: cosign.key and cosign.pub.")
+@click.option(
+    "--output-key-prefix",
+    default="cosign",
+    show_default=True,
+    metavar="PREFIX",
+    help="Write PREFIX.key and PREFIX.pub.",
+)
+@click.option("-f", "--force", is_flag=True, help="Overwrite key files that exist.")
+def generate_key_pair(output_key_prefix: str, force: bool) -> None:
+    """Write a new ECDSA P-256 key pair in cosign's format: PREFIX.key (encrypted with the password
+    from $COSIGN_PASSWORD or a prompt, mode 0600) and PREFIX.pub (mode 0644). cosign reads both."""
+    from pathlib import Path
+
+    from kitops import api
+    from kitops.errors import AlreadyExistsError
+    from kitops.fsutil import atomic_write
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        private_path, public_path = Path(f"{output_key_prefix}.key"), Path(f"{output_key_prefix}.pub")
+        for path in (private_path, public_path):
+            if path.exists() and not force:
+                raise AlreadyExistsError(
+                    f"{path} already exists",
+                    hint="choose another --output-key-prefix, or overwrite with --force",
+                )
+        pair = api.generate_key_pair(_cosign_password(confirm=True)())
+        atomic_write(private_path, pair.private_key, mode=0o600)
+        atomic_write(public_path, pair.public_key, mode=0o644)
+        ctx.echo(f"Private key written to {private_path}")
+        ctx.echo(f"Public key written to {public_path}")
+
+    run(ctx, body)
+
+
+@cli.command(short_help="Verify a ModelKit's signatures.")
+@click.argument("modelkit")
+@click.option("--key", "verify_key", required=True, metavar="PATH", help="Public key (cosign.pub).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="json: the verified payloads as one JSON array, as cosign prints them. text: a line per signature.",
+)
+@_remote_option
+@signing_network_options
+def verify(modelkit: str, verify_key: str, output: str, remote: bool, **net: Any) -> None:
+    """Verify the signatures of MODELKIT with a public key. Signatures are looked for in all three
+    places (the sha256-<hex>.sig tag, referrers, Sigstore bundles); each one's payload must match
+    its digest, be signed by the key over its stored bytes, and name this ModelKit's digest.
+
+    Exits 1, saying why, when no signature verifies: none found, none by this key, one made for
+    another ModelKit, or a payload that does not match its digest (tampered).
+    """
+    import json
+
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        result = api.verify(
+            modelkit, verify_key=verify_key, remote=remote, home=ctx.home, network=make_network(net)
+        )
+        log.info(
+            "Verification for %s (%s) --\nThe following checks were performed on each of these signatures:\n"
+            "  - the payload blob matches its digest\n"
+            "  - the signature over the payload was verified against the given public key\n"
+            "  - the payload is a cosign container image signature for this digest",
+            shown(result.reference.display()),
+            result.subject.digest,
+        )
+        if output == "json":
+            ctx.echo(json.dumps([s.payload_json() for s in result.signatures], separators=(",", ":")))
+            return
+        for s in result.signatures:
+            extra = "".join(f" {k}={v}" for k, v in sorted((s.claim.optional or {}).items()))
+            ctx.echo(shown(f"Verified {s.place} signature {s.manifest.digest} for {s.claim.digest}{extra}"))
+
+    run(ctx, body)
+
+
+@cli.command(short_help="Attest a ModelKit: a signed in-toto statement.")
+@click.argument("modelkit")
+@click.option("--key", "signing_key", required=True, metavar="PATH", help="Private key, as for 'kit sign'.")
+@click.option(
+    "--predicate",
+    required=True,
+    metavar="FILE",
+    help="The predicate: a JSON document (free text for custom).",
+)
+@click.option(
+    "--type",
+    "predicate_type",
+    default="custom",
+    show_default=True,
+    metavar="TYPE",
+    help="slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex, custom, or a URI.",
+)
+@click.option("--referrers", is_flag=True, help="Store the attestation as an OCI 1.1 referrer.")
+@_remote_option
+@signing_network_options
+def attest(
+    modelkit: str,
+    signing_key: str,
+    predicate: str,
+    predicate_type: str,
+    referrers: bool,
+    remote: bool,
+    **net: Any,
+) -> None:
+    """Attest MODELKIT: an in-toto statement naming its digest and carrying the predicate, signed
+    in a DSSE envelope, stored where cosign puts it (the tag sha256-<hex>.att) or as a referrer.
+
+    \b
+    Example:
+      kit attest my-model:v1 --key cosign.key --predicate provenance.json --type slsaprovenance
+    """
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        result = api.attest(
+            modelkit,
+            signing_key=signing_key,
+            predicate=predicate,
+            predicate_type=predicate_type,
+            password=_cosign_password(confirm=False),
+            mode="referrers" if referrers else "tag",
+            remote=remote,
+            home=ctx.home,
+            network=make_network(net),
+        )
+        where = result.reference.registry if result.remote else "local storage"
+        log.info("Attestation stored in %s: %s", where, result.descriptor.digest)
+        ctx.echo(f"Attested {shown(result.reference.display())} ({result.subject.digest})")
+
+    run(ctx, body)
+
+
+@cli.command("verify-attestation", short_help="Verify a ModelKit's attestations.")
+@click.argument("modelkit")
+@click.option("--key", "verify_key", required=True, metavar="PATH", help="Public key (cosign.pub).")
+@click.option(
+    "--type", "predicate_type", metavar="TYPE", help="Only attestations of this type (name or URI)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="json: the verified in-toto statements as one JSON array. text: a line per attestation.",
+)
+@_remote_option
+@signing_network_options
+def verify_attestation(
+    modelkit: str, verify_key: str, predicate_type: str | None, output: str, remote: bool, **net: Any
+) -> None:
+    """Verify the attestations of MODELKIT with a public key: each DSSE envelope must match its
+    digest and be signed by the key, and its statement must name this ModelKit's digest. Exits 1,
+    saying why, when none does."""
+    import json
+
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        result = api.verify_attestation(
+            modelkit,
+            verify_key=verify_key,
+            predicate_type=predicate_type,
+            remote=remote,
+            home=ctx.home,
+            network=make_network(net),
+        )
+        if output == "json":
+            ctx.echo(json.dumps([a.statement_json() for a in result.attestations], separators=(",", ":")))
+            return
+        for a in result.attestations:
+            ctx.echo(
+                shown(f"Verified {a.place} attestation {a.manifest.digest}: {a.statement.predicate_type}")
+            )
+
+    run(ctx, body)
+
+
+@cli.command(short_help="Attach a file to a ModelKit as a referrer.")
+@click.argument("modelkit")
+@click.argument("file")
+@click.option(
+    "--artifact-type", required=True, metavar="TYPE", help="The referrer's artifact type (a media type)."
+)
+@click.option(
+    "--media-type",
+    default="application/octet-stream",
+    show_default=True,
+    metavar="TYPE",
+    help="The media type of the file's layer.",
+)
+@click.option(
+    "-a",
+    "--annotation",
+    "annotations",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="On the referrer. Repeatable.",
+)
+@_remote_option
+@network_options
+def attach(
+    modelkit: str,
+    file: str,
+    artifact_type: str,
+    media_type: str,
+    annotations: tuple[str, ...],
+    remote: bool,
+    **net: Any,
+) -> None:
+    """Attach FILE (a model card, an SBOM, an evaluation report) to MODELKIT, as 'oras attach'
+    does: a referrer of --artifact-type whose one layer is the file, titled with its name.
+
+    \b
+    Example:
+      kit attach my-model:v1 eval.json --artifact-type application/vnd.example.eval.v1+json
+    """
+    from kitops import api
+
+    ctx = _obj()
+    values = _key_values(annotations, "-a")
+
+    def body(_cancel: Cancel) -> None:
+        result = api.attach(
+            modelkit,
+            file,
+            artifact_type=artifact_type,
+            media_type=media_type,
+            annotations=values,
+            remote=remote,
+            home=ctx.home,
+            network=make_network(net),
+        )
+        ctx.echo(f"Attached to {shown(result.reference.display())}: {result.descriptor.digest}")
+
+    run(ctx, body)
+
+
+@cli.command(short_help="Show what refers to a ModelKit: signatures, attestations, attachments.")
+@click.argument("modelkit")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tree", "json"]),
+    default="tree",
+    show_default=True,
+    help="tree: grouped by artifact type, as 'oras discover'. json: the same, nested.",
+)
+@_remote_option
+@network_options
+def discover(modelkit: str, fmt: str, remote: bool, **net: Any) -> None:
+    """Show the referrers of MODELKIT, recursively (a signature can be signed in turn), and cosign's
+    sha256-<hex>.sig/.att/.sbom tags, each with its artifact type and digest."""
+    import json
+
+    from kitops import api
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        result = api.discover(modelkit, remote=remote, home=ctx.home, network=make_network(net))
+        root = result.reference.with_digest(result.subject.digest)
+        if fmt == "json":
+            doc = {
+                "reference": root.display(),
+                "mediaType": result.subject.media_type,
+                "digest": result.subject.digest,
+                "size": result.subject.size,
+                "manifests": [_artifact_json(root, a) for a in result.referrers],
+            }
+            ctx.echo(json.dumps(doc, indent=2))
+            return
+        ctx.echo("\n".join([shown(root.display()), *_artifact_tree(result.referrers, "")]))
+
+    run(ctx, body)
+
+
+def _artifact_json(root: Any, artifact: Any) -> dict[str, Any]:
+    desc = artifact.descriptor
+    out: dict[str, Any] = {
+        "reference": root.with_digest(desc.digest).display(),
+        "mediaType": desc.media_type,
+        "digest": desc.digest,
+        "size": desc.size,
+        "artifactType": artifact.artifact_type,
+    }
+    if artifact.tag:
+        out["tag"] = artifact.tag
+    if desc.annotations:
+        out["annotations"] = dict(desc.annotations)
+    out["manifests"] = [_artifact_json(root, a) for a in artifact.referrers]
+    return out
+
+
+def _artifact_tree(artifacts: Sequence[Any], prefix: str) -> list[str]:
+    """``oras discover``'s tree: artifact types, the digests of each under it, their referrers under those."""
+    groups: dict[str, list[Any]] = {}
+    for artifact in artifacts:
+        groups.setdefault(artifact.artifact_type, []).append(artifact)
+    lines: list[str] = []
+    for i, (kind, members) in enumerate(groups.items()):
+        last = i == len(groups) - 1
+        lines.append(prefix + ("└── " if last else "├── ") + shown(kind))
+        inner = prefix + ("    " if last else "│   ")
+        for j, artifact in enumerate(members):
+            member_last = j == len(members) - 1
+            label = artifact.descriptor.digest + (f" ({shown(artifact.tag)})" if artifact.tag else "")
+            lines.append(inner + ("└── " if member_last else "├── ") + label)
+            lines.extend(_artifact_tree(artifact.referrers, inner + ("    " if member_last else "│   ")))
+    return lines
 
 
 def main() -> None:

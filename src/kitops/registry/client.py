@@ -196,18 +196,19 @@ class RegistryClient:
         self.base_url = f"{scheme}://{self.host}"
 
     def _downgrade(self, url: str, exc: BaseException) -> bool:
-        """Switch a loopback registry that answered TLS in plain HTTP to HTTP; remembered for the process."""
+        """Switch a loopback registry that answered TLS in plain HTTP to HTTP; remembered for the process.
+
+        True also when another thread switched it while this request was out over HTTPS (parallel
+        first requests): the caller rebuilds its URL instead of failing on the plain-HTTP answer."""
         if not (
-            self._may_downgrade
-            and self.scheme == "https"
-            and url.startswith(self.base_url + "/")
-            and answered_in_plain_http(exc)
+            self._may_downgrade and url.startswith(f"https://{self.host}/") and answered_in_plain_http(exc)
         ):
             return False
         with self._lock:
-            _LOOPBACK_PLAIN[self.host] = True
-            self._set_scheme("http")
-        log.debug("%s answers in plain HTTP: using http://", self.host)
+            if self.scheme == "https":
+                _LOOPBACK_PLAIN[self.host] = True
+                self._set_scheme("http")
+                log.debug("%s answers in plain HTTP: using http://", self.host)
         return True
 
     # -- credentials ----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from kitops.registry.client import MAX_BODY, RegistryClient
 from kitops.registry.directbody import DIRECT_BODY, DirectBody
 from kitops.registry.upload import UploadOptions, upload_blob
 from kitops.store.base import VerifyingReader
+from kitops.store.referrers import referrers_tag
 
 log = logging.getLogger(__name__)
 TAGS_PAGE = 1000
@@ -637,12 +638,6 @@ def _read_bounded(resp: httpx.Response, what: str, limit: int = MAX_MANIFEST_BYT
     finally:
         resp.close()
     return b"".join(chunks)
-
-
-def referrers_tag(subject: str) -> str:
-    """The referrers tag schema's tag for ``subject``: ``sha256:<hex>`` -> ``sha256-<hex>``."""
-    algo, _, hexpart = subject.partition(":")
-    return f"{algo}-{hexpart}"
 
 
 def _parse_index(data: bytes, subject: str) -> Index:
