@@ -10,13 +10,11 @@ the whole of it arrived.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -41,6 +39,7 @@ from kitops.store.referrers import (
     TagLister,
     cosign_tags,
 )
+from kitops.workers import run_each
 
 DEFAULT_CONCURRENCY = 5
 log = logging.getLogger(__name__)
@@ -380,38 +379,14 @@ def copy_blobs(
         tally.finish(desc.digest, desc.size)
         progress.end(desc.digest)
 
-    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="kit-copy")
-    futures = [pool.submit(one, d) for d in todo]
-    try:
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-    except BaseException:  # Ctrl-C arrives in this (the main) thread: stop the workers now
-        _stop_workers(stop, futures)
-        pool.shutdown(wait=False, cancel_futures=True)  # a worker still blocked must not hold up the stop
-        raise Cancelled(kept_bytes=tally.kept(keeps_partial)) from None
-    with pool:
-        failed = [f for f in done if f.exception() is not None]
-        if failed:
-            stop.cancel()
-            for f in pending:
-                f.cancel()
-            wait(pending)
-            real = [f.exception() for f in failed if not isinstance(f.exception(), Cancelled)]
-            if not real:
-                raise Cancelled(kept_bytes=tally.kept(keeps_partial))
-            raise real[0]  # type: ignore[misc]
-
-
-CANCEL_GRACE = 1.0  # seconds the workers get to reach a chunk boundary after Ctrl-C
-
-
-def _stop_workers(stop: Cancel, futures: list[Future[None]]) -> None:
-    """Cancel, and give running blobs a moment to stop at a chunk boundary (a second Ctrl-C
-    stops waiting). Blocked reads were interrupted by the cancel callbacks."""
-    stop.cancel()
-    for f in futures:
-        f.cancel()
-    with contextlib.suppress(BaseException):
-        wait(futures, timeout=CANCEL_GRACE)
+    run_each(
+        todo,
+        one,
+        concurrency=concurrency,
+        stop=stop,
+        name="kit-copy",
+        cancelled=lambda: Cancelled(kept_bytes=tally.kept(keeps_partial)),
+    )
 
 
 class _Tally:

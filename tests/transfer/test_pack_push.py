@@ -507,6 +507,33 @@ def test_ctrl_c_stops_promptly_with_exit_code_130(
     assert "error: interrupted" in log.read_text()
 
 
+@pytest.mark.slow
+def test_ctrl_c_on_a_stalled_kit_push_exits_too(
+    big: tuple[Path, Path],
+    proxy: GateProxy,
+    repo_name: str,
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    """The same stall under a plain ``kit push``: its copy engine's workers must not keep the
+    process alive (an executor's threads are joined at exit: it hung until the registry moved)."""
+    v1, _v2 = big
+    home = tmp_path / "home"
+    packed = kit(home, "pack", str(v1), "-t", "local/big:v1")
+    assert packed.exit_code == 0, packed.output
+    cmd = [*KIT, "--config", str(home), "--progress", "none", "-v", "push", "local/big:v1"]
+    cmd += [f"{proxy.host}/{repo_name}:v1", "--upload-mode", "chunked", "--chunk-size", str(CHUNK_MIB)]
+    log = tmp_path / "push.log"
+    proc = _start_held(processes, proxy, cmd, log)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(15)
+    stopped = time.monotonic() - sent
+    assert proc.returncode == 130, log.read_text()[-3000:]
+    assert stopped < 3, f"took {stopped:.2f}s to stop after Ctrl-C"
+
+
 # ---------------------------------------------------------------------------------------------
 # memory stays flat
 

@@ -28,7 +28,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, cast
@@ -45,13 +44,13 @@ from kitops.oci.models import Descriptor, Manifest
 from kitops.progress import NULL_PROGRESS, Cancel, Progress
 from kitops.registry.repository import RemoteRepository
 from kitops.store.base import read_blob_bytes
+from kitops.workers import run_each
 
 log = logging.getLogger(__name__)
 
 PIECE = 1 << 20  # bytes per item in a layer's pipe, and the tar writer's buffer
 PIPE_DEPTH = 4  # items a producer may run ahead of the uploader: at most 4 MiB per layer in flight
 POLL = 0.1  # seconds between looks at a closed pipe or a cancel while waiting on the other side
-CANCEL_GRACE = 1.0  # seconds the workers get to reach a chunk boundary after Ctrl-C
 _Identity = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
 
 
@@ -130,19 +129,9 @@ def _run_layers(
     concurrency: int,
     cache: PackCache | None,
 ) -> list[Descriptor]:
-    """Every layer described and uploaded, ``concurrency`` at a time; the first failure (or a
-    Ctrl-C in this thread) stops the others. Descriptors in the plan's order.
-
-    The workers are daemon threads of our own rather than an executor's: an upload blocked on a
-    stalled connection cannot be interrupted, and an executor's threads are joined when the
-    interpreter exits, so a Ctrl-C would wait for the stalled registry. A daemon worker stops at
-    its next chunk boundary, or with the process."""
-    specs = plan.specs
-    results: list[Descriptor | None] = [None] * len(specs)
-    errors: list[BaseException] = []
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for index in range(len(specs)):
-        todo.put(index)
+    """Every layer described and uploaded, ``concurrency`` at a time, on daemon workers
+    (:func:`kitops.workers.run_each`: a Ctrl-C never waits for a stalled registry); the first
+    failure stops the others. Descriptors in the plan's order."""
     claimed: set[str] = set()  # digests being uploaded: two layers with the same bytes go up once
     lock = threading.Lock()
 
@@ -155,42 +144,7 @@ def _run_layers(
             _upload(remote, layer, progress, stop)
         return layer.descriptor
 
-    def work() -> None:
-        while not stop.cancelled:
-            try:
-                index = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                results[index] = one(specs[index])
-            except BaseException as exc:
-                with lock:
-                    errors.append(exc)
-                stop.cancel()  # the first failure stops the other layers
-                return
-
-    workers = [
-        threading.Thread(target=work, name="kit-pack-push", daemon=True)
-        for _ in range(min(concurrency, len(specs)))
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        for worker in workers:
-            while worker.is_alive():
-                worker.join(POLL)
-    except BaseException:  # Ctrl-C arrives in this (the main) thread: stop the workers now
-        stop.cancel()
-        deadline = time.monotonic() + CANCEL_GRACE  # a moment to stop at a chunk boundary
-        with contextlib.suppress(BaseException):  # a second Ctrl-C stops waiting
-            for worker in workers:
-                worker.join(max(0.0, deadline - time.monotonic()))
-        raise Cancelled() from None
-    real = [e for e in errors if not isinstance(e, Cancelled)]
-    if real or errors:
-        raise (real or errors)[0]
-    stop.check()
-    return [desc for desc in results if desc is not None]
+    return run_each(plan.specs, one, concurrency=concurrency, stop=stop, name="kit-pack-push")
 
 
 # ---------------------------------------------------------------------------------------------
