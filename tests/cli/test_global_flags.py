@@ -69,6 +69,9 @@ COMMAND_ARGS: dict[tuple[str, ...], list[str]] = {
     ("verify-attestation",): ["nope:v1", "--key", "{work}/missing.pub"],
     ("attach",): ["nope:v1", "{work}/missing.json", "--artifact-type", "application/x-test"],
     ("discover",): ["nope:v1"],
+    # the container entrypoints: no MODELKIT_REF in the environment; a ModelKit in no storage
+    ("init-container",): [],
+    ("kserve-storage",): ["kit://nope:v1", "{work}/out"],
 }
 ALL_COMMANDS = sorted(COMMAND_ARGS)
 
@@ -324,6 +327,8 @@ EXPECTED_FLAGS: dict[tuple[str, ...], set[str]] = {
     ("verify-attestation",): NETWORK - {"--cert"},
     ("attach",): NETWORK,
     ("discover",): NETWORK,
+    ("init-container",): set(),
+    ("kserve-storage",): set(),
 }
 
 

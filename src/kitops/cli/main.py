@@ -1839,6 +1839,127 @@ def _artifact_tree(artifacts: Sequence[Any], prefix: str) -> list[str]:
     return lines
 
 
+# ---------------------------------------------------------------------------------------------
+# container entrypoints: the Kubernetes init container and the KServe storage container. Both
+# build a 'kit unpack' command line from their environment and run it here, in-process, so that
+# the flags users pass (EXTRA_FLAGS, KIT_UNPACK_FLAGS) mean exactly what they mean to kit unpack.
+
+
+def _unpack_context(args: Sequence[str], verify_key: Any, source: str) -> click.Context:
+    """``kit unpack ARGS`` parsed, ready to invoke; ``verify_key`` (a path or PEM bytes) wins over
+    any --verify-key in ARGS. A flag unpack does not take is the environment's fault: exit 1."""
+    from kitops.integrations.kubernetes import EntrypointError
+
+    hint = f"{source} holds 'kit unpack' flags: run 'kit unpack --help' to see them"
+    try:
+        sub = unpack.make_context("unpack", list(args), parent=click.get_current_context().find_root())
+    except click.UsageError as exc:
+        raise EntrypointError(f"{source}: {exc.format_message()}", hint=hint) from None
+    except click.exceptions.Exit:  # --help: an entrypoint that unpacked nothing has not succeeded
+        raise EntrypointError(f"{source} asks for help; nothing was unpacked", hint=hint) from None
+    if verify_key is not None:
+        sub.params["verify_key"] = verify_key
+    return sub
+
+
+def _run_unpack(ctx: Ctx, sub: click.Context) -> None:
+    """Run the parsed ``kit unpack`` of an entrypoint with the settings its command runs with, or
+    anew when its flags hold global options of their own (``-v`` in EXTRA_FLAGS takes effect)."""
+    with sub:
+        if any(sub.meta[_GIVEN][-1].values()):
+            unpack.invoke(sub)
+        else:
+            sub.obj = ctx
+            click.Command.invoke(unpack, sub)
+
+
+def _version_info(ctx: Ctx) -> None:
+    """What the upstream entrypoints log first with 'kit version': which kit runs."""
+    from kitops.cli.text import version_text
+
+    ctx.echo("Binary version info:")
+    ctx.echo(version_text())
+
+
+@cli.command("init-container", short_help="Verify and unpack $MODELKIT_REF (a Kubernetes init container).")
+def init_container() -> None:
+    """Unpack the ModelKit that environment variables name, as the KitOps init container does.
+
+    \b
+    MODELKIT_REF   the ModelKit to unpack (required)
+    UNPACK_PATH    the directory to unpack into (default /home/user/modelkit/)
+    UNPACK_FILTER  what to unpack, as 'kit unpack --filter' (default model)
+    EXTRA_FLAGS    more 'kit unpack' flags (default --ignore-existing); a -d/--dir
+                   among them replaces UNPACK_PATH
+    COSIGN_KEY     a public key (cosign.pub: path or PEM text); the ModelKit is
+                   refused, with nothing written, unless it verifies a signature of it
+
+    Exits 1 when the environment is wrong or the unpack fails.
+    """
+    from kitops.integrations import kubernetes
+
+    ctx = _obj()
+    plan = run(ctx, lambda _c: kubernetes.init_container_plan(os.environ))
+    sub = run(ctx, lambda _c: _unpack_context(plan.unpack_args, plan.verify_key, "EXTRA_FLAGS"))
+    verifying, *unpacking = plan.messages
+    ctx.echo(verifying)
+    _version_info(ctx)
+    for line in unpacking:
+        ctx.echo(line)
+    _run_unpack(ctx, sub)
+
+
+@cli.command("kserve-storage", short_help="Unpack a kit:// ModelKit for KServe (a storage container).")
+@click.argument("args", nargs=-1, metavar="SRC_URI DEST_PATH")
+def kserve_storage(args: tuple[str, ...]) -> None:
+    """Unpack SRC_URI (kit://<reference>) into DEST_PATH, as KServe's ClusterStorageContainer runs it.
+
+    \b
+    KIT_USER, KIT_PASSWORD  log in to the ModelKit's registry first
+    KIT_UNPACK_FLAGS        more 'kit unpack' flags, e.g. '--filter model'
+    COSIGN_KEY              a public key (cosign.pub: path or PEM text): refuse
+                            the ModelKit, writing nothing, unless it verifies a signature
+    DOCKER_CONFIG           a directory whose config.json holds registry credentials
+
+    Exits 1 with a usage line unless given exactly two arguments.
+    """
+    from pathlib import Path
+
+    from kitops import api
+    from kitops.integrations import kubernetes
+
+    ctx = _obj()
+    if len(args) != 2:
+        click.echo(kubernetes.KSERVE_USAGE, err=True)
+        sys.exit(1)
+    src_uri, dest = args
+    _version_info(ctx)
+    plan = run(ctx, lambda _c: kubernetes.kserve_plan(src_uri, dest, os.environ))
+    sub = run(ctx, lambda _c: _unpack_context(plan.unpack_args, plan.verify_key, "KIT_UNPACK_FLAGS"))
+    credentials = run(ctx, lambda _c: kubernetes.kserve_login(plan.ref, os.environ, home=ctx.home))
+    if credentials is not None:
+        ctx.echo(f"Logging in using repo url: {credentials.registry}")
+        network = make_network(dict(sub.params))  # the unpack's own --plain-http, --ca-file...
+        run(
+            ctx,
+            lambda _c: api.login(
+                credentials.registry,
+                username=credentials.username,
+                password=credentials.password,
+                home=ctx.home,
+                network=network,
+            ),
+        )
+        ctx.echo("Log in successful")
+    for line in plan.messages:
+        ctx.echo(line)
+    _run_unpack(ctx, sub)
+    kitfile = Path(dest) / "Kitfile"
+    if kitfile.is_file():  # a filtered unpack may leave none: nothing to show then, not an error
+        ctx.echo("Unpacked modelkit:")
+        ctx.echo(kitfile.read_text(errors="replace").rstrip("\n"))
+
+
 def main() -> None:
     """The ``kit`` console script."""
     cli(prog_name="kit")

@@ -8,6 +8,10 @@ loads MLflow or any other heavy dependency. A missing tool is a
 - :mod:`kitops.integrations.mlflow`: :func:`~kitops.integrations.mlflow.log_modelkit`,
   :func:`~kitops.integrations.mlflow.load_model`,
   :func:`~kitops.integrations.mlflow.import_mlflow`.
+- :mod:`kitops.integrations.kubeflow`: the ``push-modelkit`` / ``unpack-modelkit`` steps (console
+  scripts and KFP v2 components, extra ``kitops[kubeflow]``).
+- :mod:`kitops.integrations.kubernetes`: the ``kit init-container`` and ``kit kserve-storage``
+  entrypoints (environment -> a verified unpack).
 
 :func:`import_uri` is what ``kit import URI`` runs: it picks the importer by the URI's scheme.
 """
