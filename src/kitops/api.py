@@ -307,7 +307,7 @@ def _pack_push(
         modelpack_config=modelpack_config,
     )
     with _remotes(home, network) as remotes:
-        _push_stored_parents(store, kitfile, refs[0], remotes, progress, cancel)
+        _push_stored_parents(store, kitfile, refs[0], refs[0], remotes, progress, cancel)
         return pack_push(
             plan,
             remotes.repository(refs[0]),
@@ -322,14 +322,18 @@ def _pack_push(
 def _push_stored_parents(
     store: LocalStore,
     kitfile: Kitfile,
+    base: Reference,
     dst_ref: Reference,
     remotes: Remotes,
     progress: Progress | None,
     cancel: Cancel | None,
+    *,
+    referrers: bool = True,
 ) -> None:
-    """Push the ancestors of ``kitfile`` that are in local storage, farthest first (a registry
-    then never holds a child without its parent); one named without a registry goes to
-    ``dst_ref``'s. The chain ends at the first ancestor not stored locally, as for :func:`push`."""
+    """Push the ancestors of ``kitfile`` (whose own reference ``base`` resolves relative
+    parent names) that are in local storage, farthest first: a registry then never holds a
+    child without its parent. One named without a registry goes to ``dst_ref``'s. The chain ends
+    at the first ancestor not stored locally (it lives only on a registry: nothing to push)."""
     from kitops import transfer
     from kitops.modelkit.references import walk_parents
 
@@ -340,7 +344,7 @@ def _push_stored_parents(
             return None
         return parent.kitfile, pref
 
-    parents = [pref for _path, pref in walk_parents(kitfile, dst_ref.display(), load)]
+    parents = [pref for _path, pref in walk_parents(kitfile, base.display(), load)]
     for pref in reversed(parents):
         target = (
             pref
@@ -355,6 +359,7 @@ def _push_stored_parents(
             concurrency=remotes.options.concurrency,
             progress=progress,
             cancel=cancel,
+            referrers=referrers,
         )
 
 
@@ -1067,27 +1072,10 @@ def push(
     store = local_store(home)
     src_repo = store.repository(src_ref.repo_key)
     kit = load_modelkit(src_repo, src_ref.reference, display=src_ref.display())
-    parents = _stored_parents(store, kit, src_ref)
     with _remotes(home, network) as remotes:
-        for pref in reversed(
-            parents
-        ):  # farthest first: a registry then never holds a child without its parent
-            # a parent named without a registry goes to the destination's
-            target = (
-                pref
-                if pref.registry != DEFAULT_REGISTRY
-                else dataclasses.replace(pref, registry=dst_ref.registry)
-            )
-            transfer.copy(
-                store.repository(pref.repo_key),
-                pref.reference,
-                remotes.repository(target),
-                dst_ref=target.tag,
-                concurrency=remotes.options.concurrency,
-                progress=progress,
-                cancel=cancel,
-                referrers=referrers,
-            )
+        _push_stored_parents(
+            store, kit.kitfile, src_ref, dst_ref, remotes, progress, cancel, referrers=referrers
+        )
         desc = transfer.copy(
             src_repo,
             src_ref.reference,
@@ -1099,21 +1087,6 @@ def push(
             referrers=referrers,
         )
     return TransferResult(dst_ref, desc)
-
-
-def _stored_parents(store: LocalStore, kit: ModelKit, ref: Reference) -> list[Reference]:
-    """The references of ``kit``'s ancestors that are in local storage, nearest first; the chain
-    ends at the first one that is not (it lives only on a registry: nothing local to push)."""
-    from kitops.modelkit.references import walk_parents
-
-    def load(pref: Reference) -> tuple[Kitfile, Reference] | None:
-        try:
-            parent = load_modelkit(store.repository(pref.repo_key), pref.reference)
-        except NotFoundError:
-            return None
-        return parent.kitfile, pref
-
-    return [pref for _path, pref in walk_parents(kit.kitfile, ref.display(), load)]
 
 
 def pull(
