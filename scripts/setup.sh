@@ -25,6 +25,9 @@ missing=""
 command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
 command -v htpasswd >/dev/null 2>&1 || missing="$missing apache2-utils"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+# kit import --tool git (tests/integrations/test_hf_import.py): git and git-lfs
+command -v git >/dev/null 2>&1 || missing="$missing git"
+git lfs version >/dev/null 2>&1 || missing="$missing git-lfs"
 if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

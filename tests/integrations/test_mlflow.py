@@ -304,8 +304,8 @@ def test_kit_import_errors(tracking: Trained, home: Path) -> None:
     assert (
         bad.exit_code == 2 and "invalid MLflow URI" in bad.stderr and "hint: use mlflow://runs/" in bad.stderr
     )
-    hf = kit(home, "import", "hf://org/model", "-t", "x:v1")
-    assert hf.exit_code == 2 and "not supported yet" in hf.stderr and "hint: " in hf.stderr
+    hf = kit(home, "import", "hf://org/model", "-t", "x:v1", "--tracking-uri", "http://127.0.0.1:1")
+    assert hf.exit_code == 2 and "--tracking-uri applies only to mlflow:// sources" in hf.stderr
     other = kit(home, "import", "s3://bucket/model", "-t", "x:v1")
     assert (
         other.exit_code == 2 and "unsupported import source" in other.stderr and "mlflow://" in other.stderr

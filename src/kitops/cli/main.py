@@ -1234,36 +1234,184 @@ def init(path: str, name: str, desc: str, author: str, force: bool) -> None:
     run(ctx, body)
 
 
-@cli.command("import", short_help="Import a model from MLflow as a ModelKit.")
+@cli.command("import", short_help="Import a Hugging Face repository or an MLflow model as a ModelKit.")
 @click.argument("source")
 @click.option(
     "-t",
     "--tag",
     metavar="REF",
-    help="Reference to store it under (default for registered models: NAME:VERSION).",
+    help="Reference to store it under (default: org/name:latest; registered MLflow models: NAME:VERSION).",
+)
+@click.option("--ref", "git_ref", metavar="REV", help="Branch, tag or commit to import (default: main).")
+@click.option(
+    "--token", metavar="TOKEN", help="Hugging Face or git token (default: $HF_TOKEN or the saved login)."
+)
+@click.option(
+    "-f",
+    "--file",
+    "kitfile",
+    metavar="PATH",
+    help="Use this Kitfile ('-' reads stdin) instead of generating one.",
+)
+@click.option(
+    "--tool", type=click.Choice(["hf", "git"]), help="How to fetch (default: hf for the Hub, git otherwise)."
+)
+@click.option(
+    "--repo-type", type=click.Choice(["model", "dataset"]), help="Hub repository type (default: model)."
+)
+@click.option("--include", multiple=True, metavar="GLOB", help="Import only matching files (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave matching files out (repeatable).")
+@click.option(
+    "--concurrency", default=5, show_default=True, metavar="N", help="Files downloaded in parallel."
 )
 @click.option("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI).")
-@click.option("--force", is_flag=True, help="Import a run that is not FINISHED.")
-def import_cmd(source: str, tag: str | None, tracking_uri: str | None, force: bool) -> None:
+@click.option("--force", is_flag=True, help="Import an MLflow run that is not FINISHED.")
+def import_cmd(
+    source: str,
+    tag: str | None,
+    git_ref: str | None,
+    token: str | None,
+    kitfile: str | None,
+    tool: str | None,
+    repo_type: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    concurrency: int,
+    tracking_uri: str | None,
+    force: bool,
+) -> None:
     """Pack SOURCE into local storage, with a Kitfile generated from its metadata.
 
     \b
     SOURCE is one of:
+      org/name, hf://org/name, https://huggingface.co/org/name   (a Hugging Face model)
+      hf://datasets/org/name   (or --repo-type dataset)
+      https://host/repo.git   (any git + git-lfs repository; --tool git)
       mlflow://runs/<run_id>[/<artifact_path>]
       mlflow://experiments/<experiment_id>/runs/<run_id>
       mlflow://models/<name>/<version>   (or mlflow://models/<name>@<alias>)
-    Needs MLflow: pip install 'kitops[mlflow]'.
+    Hugging Face needs: pip install 'kitops[hf]' (HF_ENDPOINT and HF_TOKEN are honoured).
+    MLflow needs: pip install 'kitops[mlflow]'.
     """
     from kitops.integrations import import_uri
 
     ctx = _obj()
 
-    def body(_cancel: Cancel) -> None:
-        result = import_uri(source, tag=tag, home=ctx.home, tracking_uri=tracking_uri, force=force)
+    def body(cancel: Cancel) -> None:
+        path, text = kitfile, None
+        if kitfile == "-":
+            if sys.stdin.isatty():
+                raise UsageError(
+                    "No input file specified and no data piped",
+                    hint="pipe a Kitfile: cat Kitfile | kit import org/name -f -",
+                )
+            from kitops.kitfile.load import read_kitfile_stream
+
+            text, path = read_kitfile_stream(sys.stdin), None
+        with ctx.progress() as progress:
+            result = import_uri(
+                source,
+                tag=tag,
+                home=ctx.home,
+                tracking_uri=tracking_uri,
+                force=force,
+                ref=git_ref,
+                token=token,
+                kitfile=path,
+                kitfile_text=text,
+                tool=tool,
+                repo_type=repo_type,
+                concurrency=concurrency,
+                include=include,
+                exclude=exclude,
+                progress=progress,
+                cancel=cancel,
+            )
         log.info("Model is packed as %s", result.ref)
         ctx.echo(f"Model saved: {result.digest}")
 
     run(ctx, body, context="Failed to import model")
+
+
+@cli.group(short_help="Serve a ModelKit's LLM locally (OpenAI-compatible API and chat page).")
+def dev() -> None:
+    """Run a development server for a GGUF model: an OpenAI-compatible API (/v1/...) and a chat
+    page, in the background. Needs llama-cpp-python (pip install 'kitops[devserver]') or
+    llama.cpp's llama-server on PATH."""
+
+
+@dev.command("start")
+@click.argument("source", default=".")
+@click.option("-f", "--file", "kitfile", metavar="PATH", help="Kitfile to use (default: SOURCE/Kitfile).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=0, show_default=True, help="Port to listen on (0: a free port).")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "llama-cpp-python", "llama-server"]),
+    default="auto",
+    show_default=True,
+    help="Model server to run (auto: llama-cpp-python, else llama-server).",
+)
+def dev_start(source: str, kitfile: str | None, host: str, port: int, backend: str) -> None:
+    """Serve the model of SOURCE: a directory with a Kitfile, or a ModelKit reference (its model
+    is unpacked into the cache first). Returns once the server answers."""
+    from kitops.integrations import dev as devmode
+
+    ctx = _obj()
+
+    def body(cancel: Cancel) -> None:
+        with ctx.progress() as progress:
+            server = devmode.start(
+                source,
+                kitfile=kitfile,
+                host=host,
+                port=port,
+                backend=backend,
+                home=ctx.home,
+                progress=progress,
+                cancel=cancel,
+            )
+        ctx.echo(f"Development server started at {server.url}")
+        log.info('Use "kit dev stop" to stop the development server')
+
+    run(ctx, body, context="Failed to start development server")
+
+
+@dev.command("stop")
+def dev_stop() -> None:
+    """Stop the development server."""
+    from kitops.integrations import dev as devmode
+
+    ctx = _obj()
+
+    def body(_cancel: Cancel) -> None:
+        log.info("Stopping development server...")
+        devmode.stop(home=ctx.home)
+        ctx.echo("Development server stopped")
+
+    run(ctx, body)
+
+
+@dev.command("logs")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing what is logged until the server stops.")
+def dev_logs(follow: bool) -> None:
+    """Print the development server's log."""
+    from kitops.integrations import dev as devmode
+
+    ctx = _obj()
+
+    def body(cancel: Cancel) -> None:
+        if not follow:
+            text = devmode.read_log(home=ctx.home)
+            if text is None:
+                log.error("No log file found")
+            else:
+                ctx.echo(text, nl=False)
+            return
+        for chunk in devmode.follow_log(home=ctx.home, cancel=cancel):
+            ctx.echo(chunk, nl=False)
+
+    run(ctx, body)
 
 
 @cli.group(short_help="Inspect or clear the cache.")

@@ -90,29 +90,51 @@ def _output(text: str) -> None:
 
 
 def import_from_hf(repo_path_without_tag: str, **kwargs: Any) -> None:
-    """Import a Hugging Face repository (``org/name``) as a ModelKit (``kit import``): **not
-    implemented in this version**.
+    """Import a Hugging Face repository (``org/name``, ``hf://…``, a Hub URL) as a ModelKit in
+    local storage (``kit import``).
 
-    The arguments are checked as the reference's are (``tag``/``t``, ``token``, the network
-    options; an unknown keyword is a ``TypeError``), then this always raises
-    :class:`KitCommandError` saying that Hugging Face import is not implemented, with a hint:
-    download the repository with ``huggingface_hub``, then :func:`init` and :func:`pack` it.
-    ``token`` is never put on a command line, in a log or in the error.
+    Options: ``tag``/``t`` (default ``org/name:latest``), ``token`` (default: ``$HF_TOKEN`` or the
+    saved login; never put on a command line, in a log or in an error), ``ref``, ``file``/``f`` (a
+    Kitfile to use instead of the generated one), ``tool`` (``hf`` or ``git``), ``repo_type``
+    (``model`` or ``dataset``), ``include`` / ``exclude`` (globs, comma-separated), ``concurrency``.
+    The reference's network options are accepted and do not apply (no registry is involved).
+    Needs ``pip install 'kitops[hf]'``.
     """
-    spec = {"tag": ("tag", "t"), "token": ("token",), **NETWORK}
+    from kitops.integrations.huggingface import import_hf
+
+    spec = {
+        "tag": ("tag", "t"),
+        "token": ("token",),
+        "ref": ("ref",),
+        "file": ("file", "f"),
+        "tool": ("tool",),
+        "repo_type": ("repo-type", "repo_type"),
+        "include": ("include",),
+        "exclude": ("exclude",),
+        **NETWORK,
+    }
     repo = require_str("import_from_hf", "repo_path_without_tag", repo_path_without_tag)
     opts = parse_options("import_from_hf", kwargs, spec)
     cmd = command_line("import", [repo], opts, spec)
-    ref = opts.get("tag") or "<name>:<tag>"
+
+    def globs(key: str) -> _StrList:
+        return [g.strip() for g in str(opts.get(key) or "").split(",") if g.strip()]
+
     with _running(cmd, "Failed to import model"):
-        raise KitError(
-            f"importing from Hugging Face ({repo}) is not implemented in this version of kitops",
-            hint=(
-                f"download the repository with huggingface_hub (huggingface_hub.snapshot_download({repo!r}, "
-                f"local_dir='model'), passing your token there for gated or private repositories), then "
-                f"run 'kit init model' and 'kit pack model -t {ref}' (kit.init('model', ...), kit.pack({ref!r}, 'model'))"
-            ),
+        result = import_hf(
+            repo,
+            tag=opts.get("tag"),
+            token=opts.get("token"),
+            ref=opts.get("ref"),
+            kitfile=opts.get("file"),
+            tool=opts.get("tool"),
+            repo_type=opts.get("repo_type"),
+            include=globs("include"),
+            exclude=globs("exclude"),
+            concurrency=opts.get("concurrency", 5),
+            home=opts.get("home"),
         )
+    _output(f"Model is packed as {result.ref}\nModel saved: {result.digest}")
 
 
 def info(
