@@ -9,16 +9,9 @@ missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
 command -v g++ >/dev/null 2>&1 || missing="$missing g++"
-if [ -n "$missing" ]; then
-  if command -v apt-get >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
-  else
-    echo "warning:$missing not installed; the kit dev tests need them" >&2
-  fi
-fi
+# shellcheck source=scripts/apt-missing.sh
+source "$root/scripts/apt-missing.sh"
+install_missing "$missing" "the kit dev tests need them"
 # kit dev's model server (the devserver extra), which its tests run: llama-cpp-python is a source
 # package that compiles llama.cpp: 7.5 minutes on 2 cores (measured). pip keeps the built wheel in
 # its cache (~/.cache/pip), which survives only on this machine: later set-ups here reuse it,

@@ -28,13 +28,6 @@ command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 # kit import --tool git (tests/integrations/test_hf_import.py): git and git-lfs
 command -v git >/dev/null 2>&1 || missing="$missing git"
 git lfs version >/dev/null 2>&1 || missing="$missing git-lfs"
-if [ -n "$missing" ]; then
-  if command -v apt-get >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
-  else
-    echo "warning:$missing not installed; the registry tests and the demo's push/pull need them" >&2
-  fi
-fi
+# shellcheck source=scripts/apt-missing.sh
+source "$root/scripts/apt-missing.sh"
+install_missing "$missing" "the registry tests and the demo's push/pull need them"
