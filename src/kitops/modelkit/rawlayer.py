@@ -14,7 +14,6 @@ ModelPack forbids that combination; :mod:`kitops.modelkit.pack` refuses it there
 from __future__ import annotations
 
 import datetime as _dt
-import errno
 import hashlib
 import logging
 import os
@@ -28,7 +27,7 @@ from kitops.kitfile.model import LayerInfo
 from kitops.modelkit.compression import CompressingSink
 from kitops.modelkit.layers import LayerSpec, WalkEntry
 from kitops.modelkit.packcache import CachedLayer, PackCache, layer_key
-from kitops.modelkit.tar import KERNEL_COPY_MIN, Sink, tar_mode
+from kitops.modelkit.tar import KERNEL_COPY_MIN, Sink, send_into, tar_mode
 from kitops.oci import gojson
 from kitops.oci import mediatypes as mt
 from kitops.oci.models import Descriptor
@@ -40,9 +39,6 @@ from kitops.store.layout import LocalStore
 log = logging.getLogger(__name__)
 
 COPY_BUFFER = 1 << 20
-SEND_CHUNK = 64 << 20  # per sendfile call: cancellation and progress are checked between calls
-# what sendfile answers when it cannot copy between this pair of files: copy through a buffer
-_NO_KERNEL_COPY = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOTSUP}
 OnBytes = Callable[[int], None]
 TYPEFLAG_FILE = 0  # the number 0, as modctl, Docker Model Runner and the Go kit write it (not '0')
 
@@ -182,7 +178,7 @@ def _copy_file(fh: FileIO, sink: Sink, size: int, rel: str, advance: OnBytes) ->
     """Exactly ``size`` bytes from ``fh`` into ``sink``; a file that changes size meanwhile is an error."""
     remaining = size
     if isinstance(sink, BlobWriter) and KERNEL_COPY and size >= KERNEL_COPY_MIN:
-        remaining = _send(fh, sink, size, advance)
+        remaining = send_into(sink, fh.fileno(), size, advance)
     view = memoryview(bytearray(min(COPY_BUFFER, max(remaining, 1))))
     while remaining:
         n = fh.readinto(view[: min(len(view), remaining)])
@@ -193,21 +189,3 @@ def _copy_file(fh: FileIO, sink: Sink, size: int, rel: str, advance: OnBytes) ->
         remaining -= n
     if fh.read(1):
         raise IntegrityError(f"file {rel} grew while it was being packed", hint="pack again")
-
-
-def _send(fh: FileIO, writer: BlobWriter, size: int, advance: OnBytes) -> int:
-    """Copy inside the kernel; the bytes left to copy through a buffer (all of them when the
-    kernel cannot copy between these files, none when it copied everything)."""
-    remaining = size
-    while remaining:
-        try:
-            n = writer.receive_from(fh.fileno(), min(remaining, SEND_CHUNK))
-        except OSError as exc:
-            if exc.errno in _NO_KERNEL_COPY and remaining == size:
-                return size
-            raise
-        if not n:
-            break  # the file ended early: the buffered loop reports it
-        remaining -= n
-        advance(n)
-    return remaining

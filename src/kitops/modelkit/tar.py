@@ -19,7 +19,7 @@ import os
 import posixpath
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
@@ -150,6 +150,25 @@ def tar_mode(st_mode: int) -> int:
     return stat.S_IMODE(st_mode)
 
 
+def send_into(receiver: FileReceiver, fd: int, size: int, advance: Callable[[int], None]) -> int:
+    """Copy ``size`` bytes of the file ``fd`` into ``receiver`` inside the kernel, ``advance(n)``
+    after each call; returns the bytes left to copy otherwise: all of them when the kernel cannot
+    copy between these two files, the rest when ``fd`` ended early (the caller reports that)."""
+    remaining = size
+    while remaining:
+        try:
+            n = receiver.receive_from(fd, min(remaining, _SEND_CHUNK))
+        except OSError as exc:
+            if exc.errno in _NO_KERNEL_COPY and remaining == size:
+                return size
+            raise
+        if not n:
+            break
+        remaining -= n
+        advance(n)
+    return remaining
+
+
 class GoTarWriter:
     """Streams a deterministic tar into ``sink``; small writes are coalesced into 1 MiB chunks."""
 
@@ -202,23 +221,16 @@ class GoTarWriter:
     def _send_file(self, src: BinaryIO, size: int, on_bytes: object) -> int:
         """Copy ``src`` into the sink inside the kernel; the bytes left to copy otherwise (all of
         them when the kernel cannot, none when the file ended early: the caller reports that)."""
-        sink = cast(FileReceiver, self._sink)  # checked by _can_receive
         self._flush()
-        remaining = size
-        while remaining:
-            try:
-                n = sink.receive_from(src.fileno(), min(remaining, _SEND_CHUNK))
-            except OSError as exc:
-                if exc.errno in _NO_KERNEL_COPY and remaining == size:
-                    return size
-                raise
-            if not n:
-                break
+
+        def advance(n: int) -> None:
             self.bytes_written += n
-            remaining -= n
             if on_bytes is not None:
                 on_bytes(n)  # type: ignore[operator]
-        return remaining
+
+        return send_into(
+            cast(FileReceiver, self._sink), src.fileno(), size, advance
+        )  # checked by _can_receive
 
     def close(self) -> None:
         self._emit(b"\0" * (2 * BLOCK))
