@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,6 +19,9 @@ from kitops.cli.errors import EXIT_CANCELLED, help_hint, report
 from kitops.cli.output import LEVELS, PlainProgress, RichProgress, setup_logging
 from kitops.errors import KitError, UsageError
 from kitops.progress import Cancel, Progress
+
+if TYPE_CHECKING:  # the API is imported inside each command: kit --help stays fast
+    from kitops.api import ReferrerResult
 
 log = logging.getLogger("kitops.cli")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1653,11 +1656,16 @@ def sign_modelkit(
             home=ctx.home,
             network=make_network(net),
         )
-        where = result.reference.registry if result.remote else "local storage"
-        log.info("Signature stored in %s: %s", where, result.descriptor.digest)
-        ctx.echo(f"Signed {shown(result.reference.display())} ({result.subject.digest})")
+        _report_stored(ctx, result, "Signature", "Signed")
 
     run(ctx, body)
+
+
+def _report_stored(ctx: Ctx, result: ReferrerResult, what: str, done: str) -> None:
+    """Where ``kit sign`` / ``kit attest`` stored their manifest (log) and what they did (stdout)."""
+    where = result.reference.registry if result.remote else "local storage"
+    log.info("%s stored in %s: %s", what, where, result.descriptor.digest)
+    ctx.echo(f"{done} {shown(result.reference.display())} ({result.subject.digest})")
 
 
 @sign.command("generate-key-pair", short_help="Write a new key pair: cosign.key and cosign.pub.")
@@ -1798,9 +1806,7 @@ def attest(
             home=ctx.home,
             network=make_network(net),
         )
-        where = result.reference.registry if result.remote else "local storage"
-        log.info("Attestation stored in %s: %s", where, result.descriptor.digest)
-        ctx.echo(f"Attested {shown(result.reference.display())} ({result.subject.digest})")
+        _report_stored(ctx, result, "Attestation", "Attested")
 
     run(ctx, body)
 
