@@ -9,9 +9,14 @@ missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
 command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+# kit image build's tests unpack the images they build with umoci and run busybox (static: the
+# test image holds no libc) inside them with chroot. podman is not used: it cannot run containers
+# in a sandbox that refuses setrlimit, and the chroot run proves the same.
+command -v umoci >/dev/null 2>&1 || missing="$missing umoci"
+dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
 # shellcheck source=scripts/apt-missing.sh
 source "$root/scripts/apt-missing.sh"
-install_missing "$missing" "the kit dev tests need them"
+install_missing "$missing" "the kit dev and kit image tests need them"
 # kit dev's model server (the devserver extra), which its tests run: llama-cpp-python is a source
 # package that compiles llama.cpp: 7.5 minutes on 2 cores (measured). pip keeps the built wheel in
 # its cache (~/.cache/pip), which survives only on this machine: later set-ups here reuse it,

@@ -25,7 +25,7 @@ missing=""
 command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
 command -v htpasswd >/dev/null 2>&1 || missing="$missing apache2-utils"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
-# kit import --tool git (tests/integrations/test_hf_import.py): git and git-lfs
+# kit import --tool git (tests/integrations/test_hf_import.py, test_git_import.py): git and git-lfs
 command -v git >/dev/null 2>&1 || missing="$missing git"
 git lfs version >/dev/null 2>&1 || missing="$missing git-lfs"
 # shellcheck source=scripts/apt-missing.sh

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from kitops.errors import FormatError, IntegrityError, KitError, NotFoundError, UsageError
 from kitops.kitfile.model import Kitfile
-from kitops.modelkit.diff import ModelKitDiff
 from kitops.modelkit.listing import NONE, ModelKitSummary, repo_display
 from kitops.modelkit.read import ModelKit, load_modelkit, load_modelkit_at
 from kitops.netopts import NetworkFlags, NetworkKeywords, build_network, check_keywords
@@ -40,6 +39,10 @@ if TYPE_CHECKING:  # httpx and the registry client load only when a remote comma
 
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11; only type checkers read it
 
+    from kitops.imagebuild.inspect import ImageSummary
+    from kitops.imagebuild.layers import ImageLayer
+    from kitops.importers.staging import ImportedModelKit, StagedImport
+    from kitops.modelkit.diff import ModelKitDiff
     from kitops.modelkit.pack import PackResult
     from kitops.modelkit.unpack import UnpackFilter, UnpackResult
     from kitops.registry.remote import NetworkOptions, Remotes
@@ -48,7 +51,7 @@ if TYPE_CHECKING:  # httpx and the registry client load only when a remote comma
     from kitops.signing.keys import SigningKey, VerifyKey
     from kitops.signing.provenance import PackInputs, ReferrerRepository
     from kitops.signing.verify import VerifiedAttestation, VerifiedSignature
-    from kitops.store.base import ReadableStore
+    from kitops.store.base import ReadableStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -891,6 +894,9 @@ def diff(
                     s.reference,
                     s.config_error,
                 )
+    # Imported on use: only kit diff needs it, and every other command starts faster without it.
+    from kitops.modelkit.diff import ModelKitDiff
+
     return ModelKitDiff(side_a, side_b)
 
 
@@ -974,6 +980,124 @@ def init(
     kitfile = generate_kitfile(directory, name=name, description=description, author=author)
     atomic_write(target, kitfile.to_yaml().encode("utf-8"))
     return kitfile, target
+
+
+# ---------------------------------------------------------------------------------------------
+# import: Hugging Face and git repositories
+
+
+def import_hf(
+    source: str,
+    *,
+    tag: str | None = None,
+    ref: str | None = None,
+    token: str | None = None,
+    kitfile: str | os.PathLike[str] | Kitfile | None = None,
+    kitfile_text: str | None = None,
+    tool: str | None = None,
+    repo_type: str | None = None,
+    concurrency: int = 5,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    home: Home = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    edit_kitfile: Callable[[Path], None] | None = None,
+) -> ImportedModelKit:
+    """``kit import``: pack a Hugging Face repository (or, with ``tool="git"`` or a non-Hub URL, any
+    git + LFS repository) into local storage as ``tag`` (default: ``org/name:latest``).
+
+    ``source`` is ``org/name``, ``hf://[datasets/]org/name``, ``https://huggingface.co/org/name``
+    or a git URL. ``ref`` is a branch, tag or commit (default ``main``); ``token`` defaults to
+    huggingface_hub's (``$HF_TOKEN`` or the saved login) and is never logged or put on a command
+    line. ``include`` / ``exclude`` are globs on repository paths (``*.safetensors``,
+    ``*Q4_K_M.gguf``, ``onnx/``). ``kitfile`` (a path or a :class:`Kitfile`) or ``kitfile_text``
+    replaces the generated Kitfile and limits the download to its paths. Files already in the
+    Hugging Face cache are reused once verified.
+
+    ``edit_kitfile`` is called with the path of a generated Kitfile before packing (a front end's
+    chance to let the user edit it); the file is then re-read and validated. When the hook fails
+    or leaves an invalid Kitfile, nothing is packed, the file is kept, and the error's hint is
+    the ``kit import ... -f <path>`` command that resumes.
+    """
+    from kitops.importers.staging import ImportedModelKit, stage_import
+
+    with stage_import(
+        source, tag=tag, ref=ref, token=token, kitfile=kitfile, kitfile_text=kitfile_text, tool=tool,
+        repo_type=repo_type, concurrency=concurrency, include=include, exclude=exclude, home=home,
+        progress=progress, cancel=cancel,
+    ) as staged:  # fmt: skip
+        kf = staged.kitfile
+        if staged.generated and edit_kitfile is not None:
+            resume = _import_command(source, staged, ref, tool, repo_type, include, exclude, token)
+            kf = _edited_kitfile(staged, edit_kitfile, resume)
+        log.info("Packing model to %s", staged.tag)
+        packed = pack(
+            staged.tree,
+            kitfile=kf,
+            tag=staged.tag,
+            compression="none",
+            home=home,
+            progress=progress,
+            cancel=cancel,
+            annotations=staged.annotations,
+        )
+    return ImportedModelKit(
+        parse_single(staged.tag).display(),
+        packed.descriptor.digest,
+        packed.kitfile,
+        staged.source,
+        staged.revision,
+        staged.files,
+    )
+
+
+def _import_command(
+    source: str,
+    staged: StagedImport,
+    ref: str | None,
+    tool: str | None,
+    repo_type: str | None,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    token: str | None,
+) -> str:
+    """The ``kit import`` command that packs ``staged`` with its kept Kitfile (never the token)."""
+    import shlex
+
+    argv = ["kit", "import", source, "-t", staged.tag]
+    for flag, value in (("--ref", ref), ("--tool", tool), ("--repo-type", repo_type)):
+        if value:
+            argv += [flag, value]
+    argv += [a for glob in include for a in ("--include", glob)]
+    argv += [a for glob in exclude for a in ("--exclude", glob)]
+    argv += ["-f", str(staged.kitfile_path)]
+    command = shlex.join(argv)
+    return command + (" (with --token or HF_TOKEN again)" if token else "")
+
+
+def _edited_kitfile(staged: StagedImport, edit: Callable[[Path], None], resume: str) -> Kitfile:
+    """``staged``'s Kitfile written out, handed to ``edit``, read back and validated against the
+    staged tree; on any failure the file is kept and the error says how to resume."""
+    from kitops.errors import KitfileError
+    from kitops.kitfile.validate import config_problems, find_problems
+    from kitops.store.layout import atomic_write
+
+    path = staged.kitfile_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, staged.kitfile.to_yaml().encode("utf-8"))
+    try:
+        edit(path)
+        edited = load_kitfile(path)
+        problems = find_problems(edited, staged.tree) + config_problems(edited)
+        if problems:
+            raise KitfileError("the Kitfile is not valid", problems=problems)
+    except KitError as exc:
+        raise KitfileError(
+            f"Kitfile {path} not used: {exc.message}",
+            hint=f"the file is kept; fix it, then run: {resume}",
+        ) from None
+    return edited
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1783,6 +1907,256 @@ def _signing_target(
     with _remotes(home, build_network(function, net)) as remotes:
         remote_repo = remotes.repository(parsed)
         yield remote_repo, parsed, remote_repo.resolve(parsed.reference), True
+
+
+# ---------------------------------------------------------------------------------------------
+# runnable images: kit image build / kit image inspect
+
+
+@dataclass(frozen=True)
+class ImageBuildResult:
+    """The image built: where it went (``reference`` on a registry, or ``oci_layout`` a
+    directory), its manifest, the base manifest it starts from and the platform, the ModelKit
+    layers added (each with the ModelKit entry it came from), and the signature when signed.
+    ``converted``: a Docker v2s2 base was written as an OCI image (zstd layers need one)."""
+
+    reference: Reference
+    descriptor: Descriptor
+    base: Descriptor
+    platform: str
+    layers: tuple[ImageLayer, ...]
+    oci_layout: Path | None = None
+    signature: Descriptor | None = None
+    converted: bool = False
+
+
+def build_image(
+    ref: str,
+    *,
+    base: str,
+    target: str,
+    push: bool | None = None,
+    oci_layout: str | os.PathLike[str] | None = None,
+    filters: Sequence[str] = (),
+    workdir: str = "/",
+    entrypoint: str | Sequence[str] | None = None,
+    cmd: str | Sequence[str] | None = None,
+    env: Mapping[str, str] | Sequence[str] = (),
+    labels: Mapping[str, str] | Sequence[str] = (),
+    platform: str | None = None,
+    signing_key: KeySource | None = None,
+    password: Password = None,
+    home: Home = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    **net: Unpack[NetworkKeywords],
+) -> ImageBuildResult:
+    """Build a runnable container image from the ModelKit ``ref`` on top of the image ``base``
+    and push it as ``target`` (or, with ``oci_layout``, write it into that OCI layout directory
+    under the name ``target``). No container engine is involved.
+
+    ``ref`` is read from local storage when it is there, else from its registry. Each selected
+    ModelKit layer (``filters`` as ``kit unpack --filter``) becomes one image layer; with the
+    default ``workdir="/"`` a tar layer is the very ModelKit blob (stored once on a registry),
+    any other ``workdir`` rewrites it with the prefix (a new blob). ``entrypoint`` and ``cmd``
+    are argv lists, or strings (a JSON array, or words split as a shell would); ``env`` and
+    ``labels`` are mappings or ``KEY=VALUE`` items. ``platform`` (``os/arch[/variant]``, default
+    this machine's) picks the image from a multi-platform base. ``signing_key`` signs the pushed
+    image as :func:`sign` signs a ModelKit. ``SOURCE_DATE_EPOCH`` fixes the creation time.
+    """
+    import tempfile
+
+    from kitops.imagebuild import build as builder
+    from kitops.imagebuild.base import Platform
+    from kitops.imagebuild.config import RunSettings, check_workdir, created_time
+    from kitops.modelkit.unpack import parse_filters
+    from kitops.store import ocilayout
+
+    network = build_network("build_image", net)
+    if push and oci_layout is not None:
+        raise UsageError(
+            "--push and --oci-layout cannot be used together", hint="choose where the image goes"
+        )
+    if oci_layout is not None and signing_key is not None:
+        raise UsageError("--sign-key applies to a pushed image", hint="push it, or sign it after loading it")
+    target_ref = parse_single(target, what="target reference")
+    if oci_layout is None and target_ref.is_local_only:
+        raise UsageError(
+            "the target must name a registry", hint="e.g. -t registry.example.com/team/model-server:v1"
+        )
+    if oci_layout is not None and not target_ref.tag:
+        raise UsageError("the target must have a tag to name the image in the layout")
+    base_ref = parse_single(base, what="base image")
+    if base_ref.is_local_only:
+        raise UsageError("--base must name a registry", hint="e.g. --base docker.io/library/python:3.12-slim")
+    settings = RunSettings(
+        workdir=check_workdir(workdir),
+        entrypoint=_argv(entrypoint, "--entrypoint"),
+        cmd=_argv(cmd, "--cmd"),
+        env=_pairs(env, "--env"),
+        labels=_pairs(labels, "--label"),
+    )
+    chosen = Platform.parse(platform) if platform else Platform.host()
+    unpack_filters = parse_filters(list(filters))
+    private_key = _signing_key(signing_key, password) if signing_key is not None else None
+    created = created_time()
+    kit_ref = parse_single(ref)
+    store = local_store(home)
+    scratch_root = cache_dir(kitops_home(home)) / "image-build"
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    with (
+        _remotes(home, network) as remotes,
+        store.leased(),
+        tempfile.TemporaryDirectory(dir=scratch_root) as scratch,
+    ):
+        kit_store, kit = _image_source(store, remotes, kit_ref)
+        if (
+            oci_layout is None
+            and isinstance(kit_store, LocalRepository)
+            and kit_ref.registry == target_ref.registry
+        ):
+            _find_on_registry(remotes, kit_ref, kit)
+        inputs = builder.BuildInputs(
+            kit=kit,
+            kit_store=kit_store,
+            kit_name=kit_ref.display(),
+            base_store=remotes.repository(base_ref),
+            base_ref=base_ref.reference,
+            base_name=base_ref.display(),
+            platform=chosen,
+            settings=settings,
+            created=created,
+            filters=unpack_filters,
+        )
+        signature = None
+
+        def build_into(dst: Store, tag: str | None) -> builder.BuiltImage:
+            return builder.build_image(
+                inputs,
+                dst,
+                Path(scratch),
+                tag=tag,
+                concurrency=network.concurrency,
+                progress=progress,
+                cancel=cancel,
+            )
+
+        if oci_layout is not None:
+            with ocilayout.writing(Path(oci_layout), "oci-dir") as layout:
+                built = build_into(layout, target_ref.display())
+        else:
+            dst = remotes.repository(target_ref)
+            built = build_into(dst, target_ref.tag)
+            if private_key is not None:
+                from kitops.signing.storage import sign_manifest
+
+                signature = sign_manifest(
+                    dst, built.descriptor, private_key, docker_reference=target_ref.repo_key
+                )
+    return ImageBuildResult(
+        target_ref,
+        built.descriptor,
+        built.base.descriptor,
+        str(built.base.platform or chosen),
+        built.layers,
+        Path(oci_layout) if oci_layout is not None else None,
+        signature,
+        built.converted,
+    )
+
+
+def _image_source(store: LocalStore, remotes: Remotes, ref: Reference) -> tuple[ReadableStore, ModelKit]:
+    """Where an image build reads the ModelKit: local storage when it holds it, else its registry."""
+    repo = store.repository(ref.repo_key)
+    try:
+        return repo, load_modelkit_at(repo, repo.resolve(ref.reference))
+    except NotFoundError:
+        if ref.is_local_only:
+            raise NotFoundError(
+                f"model {ref.display()} not found", hint="run 'kit list' to see what is stored"
+            ) from None
+    remote = remotes.repository(ref)
+    try:
+        desc = remote.resolve(ref.reference)
+    except NotFoundError:
+        raise NotFoundError(
+            f"model {ref.display()} not found (neither in local storage nor on {ref.registry})"
+        ) from None
+    return remote, load_modelkit_at(remote, desc)
+
+
+def _find_on_registry(remotes: Remotes, ref: Reference, kit: ModelKit) -> None:
+    """Ask the ModelKit's own repository for its layers (one HEAD each) when the image goes to
+    the same registry: those found there are then mounted into the image's repository, not
+    uploaded again, even when the ModelKit was read from local storage."""
+    repo = remotes.repository(ref)
+    for layer in kit.manifest.layers:
+        try:
+            repo.exists(layer)  # a blob found is remembered where the upload looks for mounts
+        except KitError as exc:
+            log.debug("cannot look for %s in %s: %s", layer.digest, ref.repo_key, exc)
+            return
+
+
+def _argv(value: str | Sequence[str] | None, what: str) -> tuple[str, ...] | None:
+    from kitops.imagebuild.config import parse_command
+
+    if value is None:
+        return None
+    return parse_command(value, what) if isinstance(value, str) else tuple(value)
+
+
+def _pairs(value: Mapping[str, str] | Sequence[str], what: str) -> tuple[tuple[str, str], ...]:
+    from kitops.imagebuild.config import parse_pairs
+
+    if isinstance(value, Mapping):
+        return parse_pairs([f"{k}={v}" for k, v in value.items()], what)
+    return parse_pairs(list(value), what)
+
+
+def inspect_image(
+    image: str,
+    *,
+    platform: str | None = None,
+    home: Home = None,
+    **net: Unpack[NetworkKeywords],
+) -> ImageSummary:
+    """What the image ``image`` is made of: base layers and the ModelKit layers ``kit image
+    build`` added, each with the ModelKit entry it came from. ``image`` is a registry reference,
+    or an OCI layout directory (``DIR``, or ``DIR:TAG`` for one of several images in it)."""
+    from kitops.imagebuild.base import Platform
+    from kitops.imagebuild.inspect import summarize
+    from kitops.store import ocilayout
+
+    network = build_network("inspect_image", net)
+    chosen = Platform.parse(platform) if platform else Platform.host()
+    layout = _layout_name(image)
+    if layout is not None:
+        directory, name = layout
+        source = ocilayout.OciLayoutDir.open(directory)
+        if name is None:
+            entries = source.index.entries
+            if len(entries) != 1:
+                raise UsageError(
+                    f"{directory} holds {len(entries)} images", hint=f"name one: {directory}:TAG"
+                )
+            name = entries[0].digest
+        return summarize(source, name, chosen, name=image)
+    parsed = parse_single(image, what="image")
+    if parsed.is_local_only:
+        raise UsageError(f"{image} is neither a registry reference nor an OCI layout directory")
+    with _remotes(home, network) as remotes:
+        return summarize(remotes.repository(parsed), parsed.reference, chosen, name=parsed.display())
+
+
+def _layout_name(text: str) -> tuple[Path, str | None] | None:
+    """``DIR`` or ``DIR:NAME`` when DIR is an OCI layout directory; None for anything else."""
+    if Path(text, "oci-layout").is_file():
+        return Path(text), None
+    directory, sep, name = text.rpartition(":")
+    if sep and directory and Path(directory, "oci-layout").is_file():
+        return Path(directory), name
+    return None
 
 
 def _check_mode(mode: str, modes: Sequence[str]) -> None:

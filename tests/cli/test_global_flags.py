@@ -63,6 +63,9 @@ COMMAND_ARGS: dict[tuple[str, ...], list[str]] = {
     ("dev", "logs"): [],
     ("cache", "info"): [],
     ("cache", "clear"): [],
+    # a ModelKit in no storage: refused before any registry is asked; a path that is no layout
+    ("image", "build"): ["nope:v1", "--base", "registry.invalid/base:v1", "-t", "registry.invalid/img:v1"],
+    ("image", "inspect"): ["{work}/no-layout"],
     ("version",): [],
     # the hidden command behind 'kit sign REF'; the keys and files do not exist
     ("sign", "MODELKIT"): ["nope:v1", "--key", "{work}/missing.key"],
@@ -323,6 +326,8 @@ EXPECTED_FLAGS: dict[tuple[str, ...], set[str]] = {
     ("dev", "logs"): set(),
     ("cache", "info"): set(),
     ("cache", "clear"): set(),
+    ("image", "build"): NETWORK | UPLOAD,
+    ("image", "inspect"): NETWORK,
     ("version",): set(),
     # as in cosign, --key names the signing (or public) key there: the client TLS pair comes from
     # $KITOPS_CLIENT_CERT and $KITOPS_CLIENT_KEY, so --cert is left out with it

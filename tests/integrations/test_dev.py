@@ -318,3 +318,51 @@ def test_dev_serves_a_modelkit_end_to_end(project: Path, home: Path, tmp_path: P
         and "kit dev: stopped" in followed.output
         and "server stopped" in followed.output
     )
+
+
+@pytest.mark.slow
+def test_dev_serves_a_modelkit_imported_from_a_hub(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a (local) Hub repository to a chat answer: kit import, then kit dev start on its tag."""
+    pytest.importorskip("huggingface_hub")
+    _need_backend()
+    from tests.hubserver import HubRepo, HubServer
+
+    gguf = write_tiny_llama(tmp_path / "tiny.gguf").read_bytes()
+    hub = HubServer()
+    hub.repos["acme/tiny-gguf"] = HubRepo(
+        {"tiny.gguf": gguf, "README.md": b"---\nlicense: mit\n---\n# tiny\n"}, lfs={"tiny.gguf"}
+    )
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    try:
+        imported = kit(home, "import", "acme/tiny-gguf")
+        assert imported.exit_code == 0, imported.output
+        assert [r.method for r in hub.requests if r.origin == "cdn"] == ["GET"]  # the GGUF, from the CDN
+    finally:
+        hub.close()
+    started = kit(home, "dev", "start", "acme/tiny-gguf:latest", "--port", "0")
+    assert started.exit_code == 0, started.output
+    match = re.search(r"Development server started at (http://127\.0\.0\.1:\d+)", started.output)
+    assert match, started.output
+    state = json.loads((home / "dev" / "server.json").read_text())
+    pids = [state["pid"], state["backend_pid"]]
+    try:
+        served = (home / "cache" / "dev" / "model" / "tiny.gguf").read_bytes()
+        assert served == gguf  # the imported model, unpacked for the server
+        status, answer = _post_json(
+            match.group(1) + "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "temperature": 0},
+        )
+        assert status == 200
+        message = answer["choices"][0]["message"]  # type: ignore[index]
+        assert message["role"] == "assistant" and isinstance(message["content"], str)
+        assert answer["usage"]["completion_tokens"] >= 1  # type: ignore[index]
+    finally:
+        stopped = kit(home, "dev", "stop")
+    assert stopped.exit_code == 0 and "Development server stopped" in stopped.output
+    assert not any(dev._alive(pid) for pid in pids)
+    assert not (home / "dev" / "process.pid").exists()

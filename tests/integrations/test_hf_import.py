@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -18,7 +21,7 @@ import pytest
 
 from kitops import api
 from kitops.errors import IntegrityError, UsageError
-from kitops.integrations.hfsource import RemoteFile, check_listing, default_tag, parse_source, select
+from kitops.importers.hfsource import RemoteFile, check_listing, default_tag, parse_source, select
 from kitops.modelkit.listing import repo_display
 from tests.helpers import kit, tree_files
 from tests.hubserver import HubRepo, HubServer, git_blob_id
@@ -400,7 +403,7 @@ def test_the_git_tool_clones_a_repository_without_its_git_files(
 
 
 def test_the_git_tool_hands_the_token_over_in_the_environment_only() -> None:
-    from kitops.integrations.gitimport import clone_argv, git_env
+    from kitops.importers.gitimport import clone_argv, git_env
 
     env = git_env("https://git.example.com/team/m.git", "s3cret-token")
     argv = clone_argv("https://git.example.com/team/m.git", Path("/tmp/x"), "v1")
@@ -423,3 +426,192 @@ def test_pykitops_import_from_hf(hub: HubServer, home: Path, caplog: pytest.LogC
     with pytest.raises(pykit.KitCommandError) as info:
         pykit.import_from_hf("acme/none", token="hf_" + "Zz1" * 12, home=str(home))
     assert "repository not found" in info.value.message and "Zz1Zz1" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# the prompt to edit a generated Kitfile (a terminal is faked: the CLI asks only on one)
+
+# An $EDITOR: rewrites the Kitfile it is given (its last argument) with its first argument's YAML.
+_EDITOR = """\
+import sys
+from pathlib import Path
+
+Path(sys.argv[-1]).write_text(Path(sys.argv[1]).read_text())
+Path(sys.argv[1] + ".ran").write_text(sys.argv[-1])
+"""
+
+
+@pytest.fixture()
+def editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake terminal and an $EDITOR (a Python script, "python script new.yaml" split as argv) that
+    puts ``new.yaml`` in place of the Kitfile; returns ``new.yaml``'s path."""
+    from kitops.cli import main
+
+    script = tmp_path / "edit kitfile.py"  # a space: $EDITOR is split like a shell would, not run by one
+    script.write_text(_EDITOR)
+    new = tmp_path / "new.yaml"
+    monkeypatch.setattr(main, "_interactive", lambda: True)
+    monkeypatch.setenv("EDITOR", shlex.join([sys.executable, str(script), str(new)]))
+    return new
+
+
+_PROMPT = "Would you like to edit Kitfile before packing? (y/N): "
+
+
+def test_on_a_terminal_the_generated_kitfile_can_be_edited_before_packing(
+    hub: HubServer, home: Path, tmp_path: Path, editor: Path
+) -> None:
+    editor.write_text(
+        "manifestVersion: 1.0.0\npackage:\n  name: edited-by-hand\n"
+        "model:\n  path: model.safetensors\ndocs:\n  - path: README.md\n"
+    )
+    res = kit(home, "import", "acme/tiny-llm", "-t", "edited:v1", input="y\n")
+    assert res.exit_code == 0, res.output
+    assert _PROMPT in res.stdout
+    kf = api.info("edited:v1", home=home)
+    assert kf.package.name == "edited-by-hand" and kf.code == []
+    assert _unpacked(home, "edited:v1", tmp_path / "out") == {
+        "README.md": README,
+        "model.safetensors": WEIGHTS,
+    }
+    edited = Path(Path(f"{editor}.ran").read_text())  # the file the editor was given...
+    assert not edited.exists()  # ...is gone after the pack
+    # "N" (or just Enter) packs the generated Kitfile, and no editor runs
+    Path(f"{editor}.ran").unlink()
+    res = kit(home, "import", "acme/tiny-llm", "-t", "plain:v1", input="\n")
+    assert res.exit_code == 0 and _PROMPT in res.stdout
+    assert api.info("plain:v1", home=home).package.name == "tiny-llm"
+    assert not Path(f"{editor}.ran").exists()
+
+
+def test_an_invalid_edit_keeps_the_kitfile_and_says_how_to_resume(
+    hub: HubServer, home: Path, tmp_path: Path, editor: Path
+) -> None:
+    editor.write_text("manifestVersion: 1.0.0\nmodel:\n  path: no-such-file.bin\n")
+    res = kit(home, "import", "acme/tiny-llm", "--include", "*.safetensors", "--include", "README.md",
+              "-t", "fixme:v1", input="y\n")  # fmt: skip
+    assert res.exit_code == 1, res.output
+    kept = Path(Path(f"{editor}.ran").read_text())
+    assert f"Kitfile {kept} not used" in res.stderr and "no-such-file.bin" in res.stderr
+    command = f"kit import acme/tiny-llm -t fixme:v1 --include '*.safetensors' --include README.md -f {kept}"
+    assert f"hint: the file is kept; fix it, then run: {command}" in res.stderr
+    assert kept.read_text() == editor.read_text() and _stored(home) == []
+    # a resumed run that fails (here: at the pack, a path the repository lacks) keeps the Kitfile
+    kept.write_text(
+        kept.read_text().replace("no-such-file.bin", "model.safetensors") + "docs:\n  - path: gone.md\n"
+    )
+    failed = kit(home, *shlex.split(command)[1:])
+    assert failed.exit_code == 1 and "gone.md" in failed.stderr
+    assert kept.is_file()
+    kept.write_text(kept.read_text().replace("docs:\n  - path: gone.md\n", ""))
+    # the printed command resumes (the downloads were kept too: nothing is fetched again)
+    before = len(hub.requests)
+    again = kit(home, *shlex.split(command)[1:])
+    assert again.exit_code == 0, again.output
+    assert _PROMPT not in again.stdout  # a given Kitfile is not offered for editing
+    assert _unpacked(home, "fixme:v1", tmp_path / "out") == {"model.safetensors": WEIGHTS}
+    assert not [r for r in hub.requests[before:] if r.origin == "cdn"]
+
+
+def test_without_an_editor_the_kitfile_is_kept_with_the_command_to_resume(
+    hub: HubServer, home: Path, tmp_path: Path, editor: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EDITOR")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-editors-here"))
+    res = kit(home, "import", "acme/tiny-llm", "--token", "hf_" + "Tk7" * 12, input="y\n")
+    assert res.exit_code == 1, res.output
+    assert "no editor found" in res.stderr and "Tk7Tk7" not in res.output + res.stderr
+    match = re.search(
+        r"then run: (kit import acme/tiny-llm -t acme/tiny-llm:latest -f (\S+)) \(with --token", res.stderr
+    )
+    assert match, res.stderr
+    kept = Path(match.group(2))
+    assert api.load_kitfile(kept).package.name == "tiny-llm"  # the generated one, as it was
+    assert _stored(home) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the Hugging Face cache
+
+
+def _resolves(hub: HubServer, path: str, since: int = 0) -> list[str]:
+    return [r.method for r in hub.requests[since:] if "/resolve/" in r.path and r.path.endswith("/" + path)]
+
+
+def test_files_in_the_hugging_face_cache_are_verified_and_linked_not_downloaded(
+    hub: HubServer, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    cache = tmp_path / "hf-home" / "hub"  # $HF_HOME/hub, as the hub fixture sets HF_HOME
+    for name in ("model.safetensors", "config.json"):
+        huggingface_hub.hf_hub_download("acme/tiny-llm", name, cache_dir=cache, endpoint=hub.url)
+    assert _resolves(hub, "model.safetensors") and _resolves(hub, "config.json")
+    before = len(hub.requests)
+    res = kit(home, "import", "acme/tiny-llm", "-t", "cached:v1")
+    assert res.exit_code == 0, res.output
+    assert _resolves(hub, "model.safetensors", before) == [] and _resolves(hub, "config.json", before) == []
+    assert not [r for r in hub.requests[before:] if r.origin == "cdn"]
+    assert _resolves(hub, "tokenizer.json", before)  # what the cache lacks is downloaded
+    assert _unpacked(home, "cached:v1", tmp_path / "out") == IMPORTED
+
+    # a cached file whose bytes are not the listed ones is not used: it is downloaded
+    blob = Path(os.path.realpath(next(cache.rglob("snapshots/*/model.safetensors"))))
+    blob.chmod(0o644)
+    blob.write_bytes(WEIGHTS[::-1])  # same size, other bytes
+    before = len(hub.requests)
+    res = kit(home, "import", "acme/tiny-llm", "-t", "cached:v2")
+    assert res.exit_code == 0, res.output
+    assert _resolves(hub, "model.safetensors", before) == ["HEAD"]  # metadata, then the CDN
+    assert [r.method for r in hub.requests[before:] if r.origin == "cdn"] == ["GET"]
+    assert _resolves(hub, "config.json", before) == []
+    assert _unpacked(home, "cached:v2", tmp_path / "out2") == IMPORTED
+    assert blob.read_bytes() == WEIGHTS[::-1]  # the user's cache is left as it was
+
+
+def test_the_python_api_imports_with_an_edit_hook_and_keeps_its_old_import_path(
+    hub: HubServer, home: Path, tmp_path: Path
+) -> None:
+    import kitops
+    from kitops.errors import KitfileError
+    from kitops.integrations.huggingface import import_hf as earlier_path
+
+    assert earlier_path is kitops.import_hf is api.import_hf
+    given: list[Path] = []
+
+    def rename(path: Path) -> None:  # what a front end's editor would do
+        given.append(path)
+        path.write_text(path.read_text().replace("name: tiny-llm", "name: renamed"))
+
+    result = kitops.import_hf("acme/tiny-llm", tag="api:v1", home=home, edit_kitfile=rename)
+    assert result.ref == "api:v1" and result.revision == hub.repos["acme/tiny-llm"].commit
+    assert result.kitfile.package.name == "renamed" == api.info("api:v1", home=home).package.name
+    assert sorted(result.files) == sorted(IMPORTED)
+    assert not given[0].exists()
+
+    def refuse(path: Path) -> None:
+        raise UsageError("changed my mind")
+
+    with pytest.raises(KitfileError) as info:
+        kitops.import_hf("acme/tiny-llm", tag="api:v2", home=home, edit_kitfile=refuse)
+    assert "changed my mind" in info.value.message and info.value.hint is not None
+    kept = Path(info.value.hint.rsplit(" -f ", 1)[1])
+    assert kept.is_file() and _stored(home) == ["api:v1"]
+
+
+def test_the_progress_bars_stop_while_the_user_edits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from kitops.cli import main
+    from kitops.cli.output import RichProgress
+
+    bars = RichProgress(console=Console(file=io.StringIO(), force_terminal=True))
+    live_while_editing: list[bool] = []
+    monkeypatch.setattr(
+        main, "_offer_kitfile_edit", lambda path: live_while_editing.append(bars._progress.live.is_started)
+    )
+    with bars:
+        main._kitfile_editor(bars)(Path("Kitfile"))
+        assert bars._progress.live.is_started  # drawn again for the pack
+    assert live_while_editing == [False]

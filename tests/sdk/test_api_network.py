@@ -37,6 +37,8 @@ REMOTE_FUNCTIONS = [
     "verify_attestation",
     "attach",
     "discover",
+    "build_image",
+    "inspect_image",
 ]
 MLFLOW_FUNCTIONS = ["log_modelkit", "download_model", "load_model"]
 # Every keyword at a value other than its default, so each one has to reach the options.
@@ -145,6 +147,10 @@ def _calls(tmp_path: Path) -> dict[str, Callable[[NetworkKeywords], object]]:
         "remote_modelkit": lambda kw: api.remote_modelkit(REMOTE, **kw),
         "tag": lambda kw: api.tag(REMOTE, "registry.invalid/team/model:prod", **kw),
         "diff": lambda kw: api.diff("remote://" + REMOTE, "local/model:v1", **kw),
+        "build_image": lambda kw: api.build_image(
+            "local/model:v1", base="registry.invalid/base:v1", target=REMOTE, **kw
+        ),
+        "inspect_image": lambda kw: api.inspect_image(REMOTE, **kw),
         "mlflow.download_model": lambda kw: kit_mlflow.download_model(REMOTE, **kw),
     }
 

@@ -14,13 +14,14 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 from kitops import __version__
-from kitops.cli.diff_text import diff_report
 from kitops.cli.errors import EXIT_CANCELLED, help_hint, report
 from kitops.cli.output import LEVELS, PlainProgress, RichProgress, setup_logging
 from kitops.errors import KitError, UsageError
 from kitops.progress import Cancel, Progress
 
 if TYPE_CHECKING:  # the API is imported inside each command: kit --help stays fast
+    from pathlib import Path
+
     from kitops.api import ReferrerResult
 
 log = logging.getLogger("kitops.cli")
@@ -943,6 +944,8 @@ def diff(modelkit1: str, modelkit2: str, **net: Any) -> None:
 
     def body(_cancel: Cancel) -> None:
         result = api.diff(modelkit1, modelkit2, home=ctx.home, network=network)
+        from kitops.cli.diff_text import diff_report  # on use: keeps every other command's start-up short
+
         ctx.echo(diff_report(result.a, result.b), nl=False)
 
     run(ctx, body)
@@ -1237,6 +1240,55 @@ def init(path: str, name: str, desc: str, author: str, force: bool) -> None:
     run(ctx, body)
 
 
+def _interactive() -> bool:
+    """Whether ``kit import`` may ask: both stdin and stdout are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _offer_kitfile_edit(path: Path) -> None:
+    """Before ``kit import`` packs a generated Kitfile: ask, and on "y" open it in ``$EDITOR`` (else
+    nano or vi). The editor runs as an argument list (``$EDITOR`` split as a shell would, never run
+    by one); the import re-reads and validates the file afterwards."""
+    import shlex
+    import shutil
+    import subprocess
+
+    answer = click.prompt(
+        "Would you like to edit Kitfile before packing? (y/N)", default="", show_default=False
+    )
+    if answer.strip().lower() not in ("y", "yes"):
+        return
+    editor = shlex.split(os.environ.get("EDITOR", ""))
+    if not editor:
+        found = shutil.which("nano") or shutil.which("vi")
+        editor = [found] if found else []
+    if not editor:
+        raise UsageError("no editor found", hint="set EDITOR")
+    try:
+        done = subprocess.run([*editor, str(path)], check=False)
+    except OSError as exc:
+        raise UsageError(f"cannot run the editor {editor[0]}: {exc.strerror}", hint="set EDITOR") from None
+    if done.returncode != 0:
+        raise UsageError(f"the editor {editor[0]} exited with status {done.returncode}")
+
+
+def _kitfile_editor(progress: Progress | None) -> Callable[[Path], None]:
+    """:func:`_offer_kitfile_edit` with the progress bars stopped meanwhile: their redraws would
+    otherwise write over the prompt and the editor's screen."""
+
+    def edit(path: Path) -> None:
+        bars = progress if isinstance(progress, RichProgress) else None
+        if bars is not None:
+            bars.__exit__(None, None, None)
+        try:
+            _offer_kitfile_edit(path)
+        finally:
+            if bars is not None:
+                bars.__enter__()
+
+    return edit
+
+
 @cli.command("import", short_help="Import a Hugging Face repository or an MLflow model as a ModelKit.")
 @click.argument("source")
 @click.option(
@@ -1329,6 +1381,7 @@ def import_cmd(
                 exclude=exclude,
                 progress=progress,
                 cancel=cancel,
+                edit_kitfile=_kitfile_editor(progress) if _interactive() else None,
             )
         log.info("Model is packed as %s", result.ref)
         ctx.echo(f"Model saved: {result.digest}")
@@ -2112,6 +2165,21 @@ def kserve_storage(args: tuple[str, ...]) -> None:
     if kitfile.is_file():  # a filtered unpack may leave none: nothing to show then, not an error
         ctx.echo("Unpacked modelkit:")
         ctx.echo(kitfile.read_text(errors="replace").rstrip("\n"))
+
+
+def _add_image_group() -> None:
+    """``kit image`` lives in its own module, which builds on this one's helpers (imported here
+    last, once they are all defined) and adds itself to ``cli``. Adding it here as well covers
+    ``python -m kitops.cli.main``, where that module adds itself to the copy of this one imported
+    under its own name, not to the one running."""
+    from kitops.cli import image
+
+    group = getattr(image, "image", None)  # absent while kitops.cli.image is itself importing this
+    if group is not None:
+        cli.add_command(group)
+
+
+_add_image_group()
 
 
 def main() -> None:

@@ -10,16 +10,13 @@ loads MLflow or any other heavy dependency. A missing tool is a
   :func:`~kitops.integrations.mlflow.import_mlflow`.
 - :mod:`kitops.integrations.kubeflow`: the ``push-modelkit`` / ``unpack-modelkit`` steps (console
   scripts and KFP v2 components, extra ``kitops[kubeflow]``).
-- :mod:`kitops.integrations.huggingface`: ``kit import`` from the Hugging Face Hub (extra
-  ``kitops[hf]``) and from git hosts (:mod:`kitops.integrations.gitimport`).
 - :mod:`kitops.integrations.dev`: ``kit dev start|stop|logs`` (a GGUF model served locally, extra
   ``kitops[devserver]``).
 - :mod:`kitops.integrations.kubernetes`: the ``kit init-container`` and ``kit kserve-storage``
   entrypoints (environment -> a verified unpack).
-
-- :mod:`kitops.integrations.huggingface`: :func:`~kitops.integrations.huggingface.import_hf`,
-  a Hugging Face repository (or, with ``tool="git"``, any git + LFS repository) as a ModelKit
-  (extra ``kitops[hf]``).
+- ``kit import`` of a Hugging Face repository (or, with ``tool="git"``, any git + LFS repository)
+  is :func:`kitops.api.import_hf` (extra ``kitops[hf]``); :mod:`kitops.integrations.huggingface`
+  keeps its earlier import path.
 
 :func:`import_uri` is what ``kit import URI`` runs: it picks the importer by the URI's scheme.
 """
@@ -27,13 +24,14 @@ loads MLflow or any other heavy dependency. A missing tool is a
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kitops.errors import UsageError
 
 if TYPE_CHECKING:
-    from kitops.integrations.huggingface import ImportedModelKit
+    from kitops.importers.staging import ImportedModelKit
     from kitops.integrations.mlflow import MLflowModelKit
     from kitops.kitfile.model import Kitfile
     from kitops.progress import Cancel, Progress
@@ -62,13 +60,14 @@ def import_uri(
     exclude: Sequence[str] = (),
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    edit_kitfile: Callable[[Path], None] | None = None,
 ) -> MLflowModelKit | ImportedModelKit:
     """Import ``uri`` into local storage as a ModelKit tagged ``tag``.
 
     ``mlflow://`` sources go to :func:`kitops.integrations.mlflow.import_mlflow` (``tracking_uri``,
     ``force``); everything else is a Hugging Face repository or a git URL for
-    :func:`kitops.integrations.huggingface.import_hf` (``ref``, ``token``, ``kitfile``, ``tool``,
-    ``repo_type``, ``concurrency``, ``include``, ``exclude``). An option given to the importer that
+    :func:`kitops.api.import_hf` (``ref``, ``token``, ``kitfile``, ``tool``, ``repo_type``,
+    ``concurrency``, ``include``, ``exclude``, ``edit_kitfile``). An option given to the importer that
     does not take it is a :class:`~kitops.errors.UsageError`, not silently ignored.
     """
     scheme, sep, _rest = uri.partition("://")
@@ -97,7 +96,7 @@ def import_uri(
         )
     if sep and scheme not in ("hf", "huggingface", "http", "https", "ssh", "git", "file"):
         raise UsageError(f"unsupported import source: {uri}", hint=f"supported sources: {SUPPORTED_IMPORTS}")
-    from kitops.integrations.huggingface import import_hf
+    from kitops.api import import_hf
 
     return import_hf(
         uri,
@@ -114,4 +113,5 @@ def import_uri(
         home=home,
         progress=progress,
         cancel=cancel,
+        edit_kitfile=edit_kitfile,
     )

@@ -100,7 +100,7 @@ def import_from_hf(repo_path_without_tag: str, **kwargs: Any) -> None:
     The reference's network options are accepted and do not apply (no registry is involved).
     Needs ``pip install 'kitops[hf]'``.
     """
-    from kitops.integrations.huggingface import import_hf
+    from kitops.api import import_hf
 
     spec = {
         "tag": ("tag", "t"),

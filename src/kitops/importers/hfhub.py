@@ -8,6 +8,10 @@ one commit. A file is fetched once per content (LFS sha256, else git blob id) in
 1.x and later no longer keep partial files across processes); the bytes are verified against the
 listing (size and hash) before the file gets its final name, and the tree that is packed is made of
 hard links to those blobs.
+
+A file already in the user's own Hugging Face cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, at
+the same commit) is hard-linked from there instead of downloaded, once its bytes verify against the
+listing: a cached file is only a hint, never trusted as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kitops.errors import IntegrityError, KitError, NotFoundError, TransferError, UsageError
-from kitops.integrations.hfsource import ImportSource, RemoteFile, check_listing, check_path
+from kitops.importers.hfsource import ImportSource, RemoteFile, check_listing, check_path
 from kitops.progress import Cancel
 from kitops.workers import run_each
 
@@ -187,12 +191,65 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
+def hf_cache_dir() -> Path:
+    """huggingface_hub's cache directory, read from the environment at each call (the client's own
+    constant is fixed when it is first imported, so a changed ``HF_HOME`` would be missed)."""
+    env = os.environ
+    hub_cache = env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE")
+    if hub_cache:
+        return Path(hub_cache).expanduser()
+    hf_home = env.get("HF_HOME") or os.path.join(env.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
+    return Path(hf_home).expanduser() / "hub"
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:  # another filesystem, or links not allowed: a copy
+        shutil.copyfile(source, dest)
+
+
+def _from_cache(hub: Hub, f: RemoteFile, blobs: Path) -> Path | None:
+    """``blobs/<key>`` made from the Hugging Face cache's copy of ``f`` at the pinned commit, when
+    there is one and its bytes are the listed ones; else None (and nothing is left behind)."""
+    try:
+        cached = hf_module().try_to_load_from_cache(
+            hub.src.repo_id,
+            f.path,
+            cache_dir=hf_cache_dir(),
+            revision=hub.commit,
+            repo_type=hub.src.repo_type,
+        )
+    except Exception as exc:  # a broken cache is a cache miss, not a failed import
+        log.debug("Hugging Face cache lookup of %s failed: %s", f.path, exc)
+        return None
+    if not isinstance(cached, str) or not os.path.isfile(cached):
+        return None
+    final = blobs / f.key
+    taken = blobs / (f.key + ".cached")
+    taken.unlink(missing_ok=True)
+    try:
+        _link_or_copy(Path(os.path.realpath(cached)), taken)
+        verify(taken, f)  # what was linked is what is checked: a later change to the cache cannot slip in
+    except (OSError, IntegrityError) as exc:
+        log.info("Not using the Hugging Face cache's %s: %s", f.path, exc)
+        taken.unlink(missing_ok=True)
+        return None
+    os.replace(taken, final)
+    log.info("Using %s from the Hugging Face cache", f.path)
+    return final
+
+
 def _fetch(hub: Hub, f: RemoteFile, blobs: Path, progress: Progress | None, cancel: Cancel) -> Path:
-    """Download ``f`` into ``blobs/<key>`` (resuming ``<key>.part``), verified; return its path."""
+    """Download ``f`` into ``blobs/<key>`` (resuming ``<key>.part``), verified; return its path.
+    A verified copy in the Hugging Face cache is taken instead of a download."""
     hf = hf_module()
     final = blobs / f.key
     if final.is_file() and final.stat().st_size == f.size:
         return final  # verified before it got this name
+    cached = _from_cache(hub, f, blobs)
+    if cached is not None:
+        return cached
     part = blobs / (f.key + ".part")
     url = hf.hf_hub_url(
         hub.src.repo_id, f.path, repo_type=hub.src.repo_type, revision=hub.commit, endpoint=hub.endpoint
@@ -259,10 +316,7 @@ def _place(blob: Path, dest: Path) -> None:
     """``dest`` becomes ``blob``'s content: a hard link (no copy), else a copy."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.unlink(missing_ok=True)
-    try:
-        os.link(blob, dest)
-    except OSError:
-        shutil.copyfile(blob, dest)
+    _link_or_copy(blob, dest)
 
 
 def download_all(
