@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import json
+import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,6 +101,18 @@ def test_network_options_helper() -> None:
         api.network_options(plain_htp=True)  # type: ignore[call-arg]
 
 
+def _patch_api(monkeypatch: pytest.MonkeyPatch, name: str, value: object) -> None:
+    """Replace ``name`` in every module of :mod:`kitops.api` that uses it: each one holds its own
+    reference to the shared helper, so patching the package alone would miss them."""
+    patched = []
+    for info in pkgutil.iter_modules(api.__path__):
+        module = importlib.import_module(f"kitops.api.{info.name}")
+        if hasattr(module, name):
+            monkeypatch.setattr(module, name, value)
+            patched.append(info.name)
+    assert patched, f"no kitops.api module uses {name}"
+
+
 class _Reached(Exception):
     def __init__(self, network: NetworkOptions) -> None:
         self.network = network
@@ -111,7 +125,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> None:
     def remotes(home: object, network: NetworkOptions) -> object:
         raise _Reached(network)
 
-    monkeypatch.setattr(api, "_remotes", remotes)
+    _patch_api(monkeypatch, "_remotes", remotes)
 
 
 def _calls(tmp_path: Path) -> dict[str, Callable[[NetworkKeywords], object]]:
@@ -209,7 +223,7 @@ def test_local_reads_build_no_options(tmp_path: Path, monkeypatch: pytest.Monkey
     def never(function: str, keywords: object) -> NetworkOptions:
         raise AssertionError(f"{function} built network options for a local read")
 
-    monkeypatch.setattr(api, "build_network", never)
+    _patch_api(monkeypatch, "build_network", never)
     assert api.info("local/model:v1", concurrency=0).model is not None  # not built, so not refused
     assert api.inspect("local/model:v1", plain_http=True).kitfile.model is not None
     assert api.unpack("local/model:v1", target_dir=tmp_path / "out", concurrency=2).files >= 1
