@@ -188,3 +188,31 @@ def test_a_large_written_blob_is_hashed_behind_the_writer_and_checked(store: Loc
             writer.commit(want.media_type, expected=wrong)
     assert not store.has_blob(DESC.digest)
     assert list(store.ingest_dir.iterdir()) == []
+
+
+def test_chunks_are_hashed_from_the_callers_buffer_even_when_it_is_reused_at_once(
+    store: LocalStore, tmp_path: Path
+) -> None:
+    """Large chunks are hashed beside their write (a second thread) and small ones inline; a
+    writer that reuses its one buffer right after each write (as the download and tar loops do)
+    still gets the digest of what it wrote, also when a kernel copy (sendfile) follows."""
+    parts = [DATA[:1000], DATA, DATA[:200_000], bytes(reversed(DATA)), DATA[5:70_000]]
+    tail = tmp_path / "tail.bin"
+    tail.write_bytes(DATA * 3)
+    expected = b"".join(parts) + tail.read_bytes()
+    want = Descriptor(
+        "application/octet-stream", "sha256:" + hashlib.sha256(expected).hexdigest(), len(expected)
+    )
+    buf = bytearray(len(DATA))
+    with store.blob_writer() as writer:
+        for part in parts:
+            buf[: len(part)] = part
+            writer.write(memoryview(buf)[: len(part)])
+            buf[:] = b"\xff" * len(buf)  # reused at once: the hash must not see this
+        with open(tail, "rb") as fh:
+            copied = 0
+            while copied < len(DATA) * 3:
+                copied += writer.receive_from(fh.fileno(), len(DATA) * 3 - copied)
+        writer.write(b"")
+        assert writer.commit(want.media_type, expected=want) == want
+    assert store.blob_path(want.digest).read_bytes() == expected

@@ -141,3 +141,62 @@ class FileVerifier:
 
     def abandon(self) -> None:
         self._hasher.abandon()
+
+
+class SideHasher:
+    """Hash each chunk on the second core while the caller writes the same chunk to its file.
+
+    A download does three things to every byte: receive it, write it, hash it. In one thread
+    they add up; here the hash of a chunk runs beside its write (``hashlib`` and ``os.write``
+    both release the GIL), so a chunk costs receive + the longer of the two. Unlike
+    :class:`TrailingHasher` nothing is read back: the caller's buffer is hashed where it is,
+    and :meth:`wait` returns only once the hasher is done with it, so the caller may then reuse it.
+    """
+
+    def __init__(self, hasher: Any) -> None:
+        self._hasher = hasher
+        self._pending: Any = None
+        self._busy = False
+        self._stop = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="kit-hash", daemon=True)
+        self._thread.start()
+
+    def start(self, data: Any) -> None:
+        """Begin hashing ``data`` (not to be changed until :meth:`wait` returns)."""
+        with self._cond:
+            self._pending = data
+            self._busy = True
+            self._cond.notify()
+
+    def wait(self) -> None:
+        """Until the chunk given to :meth:`start` is hashed; raises what the hasher raised."""
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            if self._error is not None:
+                raise self._error
+
+    def close(self) -> None:
+        """Stop the thread (after the chunk in progress, if any)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stop:
+                    self._cond.wait()
+                if self._pending is None:
+                    return
+                data, self._pending = self._pending, None
+            try:
+                self._hasher.update(data)
+            except BaseException as exc:  # handed to the writer, which raises it
+                self._error = exc
+            with self._cond:
+                self._busy = False
+                self._cond.notify()
