@@ -1,4 +1,6 @@
-"""What every part of the API shares: the store of a home, the network of a call, and the helpers more than one command needs (resolving a local reference, pushing stored parents, listing a manifest)."""
+"""What every part of the API shares: the store of a home, the network of a call, and the helpers
+more than one group of commands needs (resolving a local reference, pushing stored parents,
+listing a manifest, checking annotations)."""
 
 from __future__ import annotations
 
