@@ -110,7 +110,7 @@ def pack(
         else None
     )
     if push:
-        result = _pack_push(
+        return _pack_push(
             context_dir,
             store=store,
             kitfile=kf,
@@ -125,12 +125,8 @@ def pack(
             layer_format=layer_format,
             modelpack_config=modelpack_config,
             network=build_network("pack", net),
+            facts=facts,
         )
-        if provenance:
-            with _remotes(home, build_network("pack", net)) as remotes:
-                repo = remotes.repository(parse_single(result.pushed_to or ""))
-                _record_provenance(repo, result, facts)
-        return result
     with store.leased():  # blobs found or written stay until the manifest is indexed, whatever runs beside
         result = _pack(
             context_dir,
@@ -147,7 +143,7 @@ def pack(
             layer_format=layer_format,
             modelpack_config=modelpack_config,
         )
-        if provenance:
+        if facts is not None:
             _record_provenance(store.repository(result.repo_key), result, facts)
         return result
 
@@ -166,7 +162,7 @@ def _provenance_inputs(
     compression: str,
     model_format: str,
     layer_format: str,
-) -> _ProvenanceFacts | None:
+) -> _ProvenanceFacts:
     """What a pack's provenance records of its inputs, taken before the pack starts."""
     from kitops.signing import provenance as prov
 
@@ -183,12 +179,11 @@ def _provenance_inputs(
     return _ProvenanceFacts(inputs, prov.now())
 
 
-def _record_provenance(repo: ReferrerRepository, result: PackResult, facts: _ProvenanceFacts | None) -> None:
+def _record_provenance(repo: ReferrerRepository, result: PackResult, facts: _ProvenanceFacts) -> None:
     """Store the provenance of the pack ``result`` in ``repo``, as a referrer of its manifest;
     the statement's subject is named by the ModelKit's repository."""
     from kitops.signing import provenance as prov
 
-    assert facts is not None
     prov.record_pack_provenance(
         repo, result.descriptor, result.repo_key, facts.inputs, started=facts.started, finished=prov.now()
     )
@@ -210,9 +205,11 @@ def _pack_push(
     model_format: str,
     layer_format: str,
     modelpack_config: Mapping[str, str] | None,
+    facts: _ProvenanceFacts | None,
 ) -> PackResult:
     """``pack(push=True)``: plan and check everything, push the ModelKits ``model.path`` names
-    that are in local storage (as :func:`push` does), then build the layers into the registry.
+    that are in local storage (as :func:`push` does), then build the layers into the registry,
+    and record the pack's provenance there when ``facts`` are given (over the same connection).
     ``store`` is only read (the Kitfiles of those ModelKits)."""
     from kitops.modelkit.pack import check_refs, plan_pack
     from kitops.modelkit.packcache import PackCache
@@ -239,7 +236,7 @@ def _pack_push(
     )
     with _remotes(home, network) as remotes:
         _push_stored_parents(store, kitfile, refs[0], refs[0], remotes, progress, cancel)
-        return pack_push(
+        result = pack_push(
             plan,
             remotes.repository(refs[0]),
             tags,
@@ -248,6 +245,9 @@ def _pack_push(
             concurrency=remotes.options.concurrency,
             cache=PackCache(cache_dir(kitops_home(home))),
         )
+        if facts is not None:
+            _record_provenance(remotes.repository(parse_single(result.pushed_to or "")), result, facts)
+        return result
 
 
 def unpack(
