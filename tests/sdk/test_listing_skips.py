@@ -128,6 +128,8 @@ def test_repacking_passes_over_a_lost_manifest_but_not_a_failing_disk(
 ) -> None:
     """pack looks for an identical stored ModelKit to reuse: one it cannot read is no candidate,
     but an I/O error is the store's trouble and must not turn into a silent second copy."""
+    # A fixed creation time: the re-pack writes the same manifest again whichever second it runs in.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     home = tmp_path / "home"
     project = write_tree(
         tmp_path / "p", {"Kitfile": "manifestVersion: 1.0.0\nmodel: {path: m.bin}\n", "m.bin": b"m"}
