@@ -21,7 +21,7 @@ import logging
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kitops.errors import KitfileError
@@ -76,10 +76,18 @@ class WalkEntry:
     source: Path | None  # file to read (None for directories)
     mode: int
     size: int
+    # (mtime_ns, ctime_ns, inode, device) as the walk saw the file: the pack cache's key, so a
+    # re-pack does not stat every file a second time
+    identity: tuple[int, int, int, int] | None = field(default=None, compare=False)
 
     @property
     def is_dir(self) -> bool:
         return self.source is None
+
+
+def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells a file's content has not been written since: any write moves ctime."""
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def _inside(root_real: str, path: str) -> bool:
@@ -170,7 +178,7 @@ class _Walker:
                 return
             yield from self._flush()
             self.files += 1
-            yield WalkEntry(self.layer, top, tar_mode(st.st_mode), st.st_size)
+            yield WalkEntry(self.layer, top, tar_mode(st.st_mode), st.st_size, file_identity(st))
         else:
             log.warning("layer path %s is not a regular file or directory: skipped", self.layer)
 
@@ -233,7 +241,7 @@ class _Walker:
                     continue
                 yield from self._flush()
                 self.files += 1
-                yield WalkEntry(child_rel, child, tar_mode(st.st_mode), st.st_size)
+                yield WalkEntry(child_rel, child, tar_mode(st.st_mode), st.st_size, file_identity(st))
             else:
                 log.warning("skipping %s: not a regular file, directory or symlink", child_rel)
 

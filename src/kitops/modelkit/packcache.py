@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kitops.fsutil import atomic_write
-from kitops.modelkit.layers import WalkEntry
+from kitops.modelkit.layers import WalkEntry, file_identity
 from kitops.oci.digest import is_digest
 
 CACHE_FILE = "pack-digests.json"
@@ -55,14 +55,18 @@ def layer_key(
         if entry.source is None:
             h.update(f"d {entry.name!r} {entry.mode:o}\n".encode("utf-8", "surrogateescape"))
             continue
-        try:
-            st = os.stat(entry.source)
-        except OSError:
-            return None
-        if st.st_size != entry.size:
-            return None
+        identity = entry.identity
+        if identity is None:  # an entry not made by the walk: stat it now
+            try:
+                st = os.stat(entry.source)
+            except OSError:
+                return None
+            if st.st_size != entry.size:
+                return None
+            identity = file_identity(st)
+        mtime, ctime, ino, dev = identity
         h.update(
-            f"f {entry.name!r} {entry.mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} {st.st_dev}\n".encode(
+            f"f {entry.name!r} {entry.mode:o} {entry.size} {mtime} {ctime} {ino} {dev}\n".encode(
                 "utf-8", "surrogateescape"
             )
         )

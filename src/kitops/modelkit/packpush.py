@@ -34,7 +34,7 @@ from typing import BinaryIO, cast
 
 from kitops.errors import Cancelled, FormatError, IntegrityError, NotFoundError
 from kitops.kitfile.model import LayerInfo
-from kitops.modelkit.layers import LayerSpec, WalkEntry, walk_layer
+from kitops.modelkit.layers import LayerSpec, WalkEntry, file_identity, walk_layer
 from kitops.modelkit.pack import PackPlan, PackResult, assemble_manifest, write_tar_layer
 from kitops.modelkit.packcache import CachedLayer, PackCache, layer_key
 from kitops.modelkit.rawlayer import raw_layer_source, write_raw_layer
@@ -162,7 +162,11 @@ def _describe(
     annotations: dict[str, str] | None
     if raw:
         st, annotations = raw_layer_source(plan.context, spec, plan.annotations(spec) or {}, plan.fixed_mtime)
-        entries = [WalkEntry(spec.clean, plan.context / spec.clean, tar_mode(st.st_mode), st.st_size)]
+        entries = [
+            WalkEntry(
+                spec.clean, plan.context / spec.clean, tar_mode(st.st_mode), st.st_size, file_identity(st)
+            )
+        ]
     else:
         annotations = plan.annotations(spec) or None
         entries = list(walk_layer(plan.context, spec.path, plan.ignore))

@@ -25,7 +25,7 @@ from pathlib import Path
 from kitops.errors import IntegrityError, UsageError
 from kitops.kitfile.model import LayerInfo
 from kitops.modelkit.compression import CompressingSink
-from kitops.modelkit.layers import LayerSpec, WalkEntry
+from kitops.modelkit.layers import LayerSpec, WalkEntry, file_identity
 from kitops.modelkit.packcache import CachedLayer, PackCache, layer_key
 from kitops.modelkit.tar import KERNEL_COPY_MIN, Sink, send_into, tar_mode
 from kitops.oci import gojson
@@ -112,7 +112,7 @@ def build_raw_layer(
     rel = spec.clean
     source = context / rel
     st, ann = raw_layer_source(context, spec, annotations, fixed_mtime)
-    entry = WalkEntry(rel, source, tar_mode(st.st_mode), st.st_size)
+    entry = WalkEntry(rel, source, tar_mode(st.st_mode), st.st_size, file_identity(st))
     identity = layer_key([entry], compression, media_type, "raw") if cache is not None else None
     hit = cache.get(identity) if cache is not None else None
     if hit is not None and hit.media_type == media_type and store.has_blob(hit.digest):  # has_blob leases it
